@@ -1,0 +1,64 @@
+"""create_app(settings): routes, middleware, lifespan and error handlers. No logic lives here."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from . import i18n
+from .auth import DeviceCache, SignInLimiter
+from .broadcast import Broadcaster
+from .clock import Clock, system_clock
+from .errors import Problem
+from .routes import api, organiser, public
+from .security import SecurityHeadersMiddleware
+from .settings import Settings
+from .store.db import Database
+from .web import Services, http_error_handler, make_templates, problem_handler, server_error_handler
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
+    settings = settings.with_secret()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        i18n.load()
+        db = Database(settings.db_path)
+        await db.open()
+        app.state.services = Services(
+            settings=settings, db=db, broadcaster=Broadcaster(), clock=clock,
+            templates=make_templates(settings), devices=DeviceCache(), sign_in=SignInLimiter(),
+        )
+        try:
+            yield
+        finally:
+            await db.close()
+
+    return Starlette(
+        routes=[
+            *public.routes,
+            *organiser.routes,
+            Mount("/api/v1", routes=api.routes),
+            Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
+        ],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(
+                SessionMiddleware, secret_key=settings.secret_key, session_cookie="checkin_session",
+                max_age=14 * 24 * 3600, same_site="lax", https_only=settings.https,
+            ),
+            Middleware(i18n.LanguageMiddleware, default=settings.language),
+        ],
+        exception_handlers={
+            Problem: problem_handler,
+            HTTPException: http_error_handler,
+            Exception: server_error_handler,
+        },
+        lifespan=lifespan,
+    )

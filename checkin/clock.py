@@ -1,0 +1,33 @@
+"""Time: an injectable clock, and the one format times are stored in (UTC ISO 8601)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_db(moment: datetime) -> str:
+    """Stored form: UTC, microseconds, fixed width, so text order is time order."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: times must carry a time zone")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_db(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def parse_client_time(value: str) -> datetime:
+    """An ISO 8601 time sent by a device; it must carry an offset (a phone knows its zone)."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("time without offset")
+    return moment.astimezone(timezone.utc)

@@ -1,0 +1,24 @@
+"""The one family of "cannot proceed" errors: a status, a stable code and a message a person can act on."""
+
+from __future__ import annotations
+
+
+class Problem(Exception):
+    """Raised when a request cannot be carried out. Answered as JSON under /api, as a page elsewhere."""
+
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def as_json(self) -> dict:
+        error = {"code": self.code, "message": self.message}
+        if self.field:
+            error["field"] = self.field
+        return {"error": error}
+
+
+def not_found(what: str, code: str = "not_found") -> Problem:
+    return Problem(404, code, f"{what} was not found.")

@@ -1,0 +1,138 @@
+"""The JSON API under /api/v1: scans and search for usher devices, attendance for organisers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from .. import attendance, openapi, rules, scanning
+from ..auth import device_refusal_problem, require_device
+from ..errors import Problem
+from ..payloads import parse_scan, read_json
+from ..scanning import ScanInput
+from ..store import courses, people, scans
+from ..text import fold
+from ..web import services
+from .guards import require_course, require_organiser
+
+DEVICE_REFUSALS = (rules.Reason.DEVICE_REVOKED, rules.Reason.DEVICE_EXPIRED)
+SEARCH_MIN = 3
+
+
+async def create_scan(request: Request) -> JSONResponse:
+    svc = services(request)
+    now = svc.now()
+    device = await require_device(request, svc.db, svc.devices, now)
+    body = parse_scan(await read_json(request), now, scanning.DEVICE_METHODS)
+    scan = ScanInput(
+        course_id=device.course_id, method=body.method, code=body.code, enrolment_id=body.enrolment_id,
+        session_id=body.session_id, nonce=body.nonce, device_time=body.device_time, device_id=device.id,
+    )
+    outcome = await scanning.record_scan(svc.db, svc.broadcaster, scan, now)
+    if outcome.reason in DEVICE_REFUSALS:
+        raise device_refusal_problem(outcome.reason)
+    return JSONResponse(outcome.as_json())
+
+
+async def undo_scan(request: Request) -> JSONResponse:
+    svc = services(request)
+    now = svc.now()
+    device = await _usable_device(request, now)
+    outcome = await scanning.undo_scan(
+        svc.db, svc.broadcaster, device.course_id, request.path_params["scan_id"], now,
+        device_id=device.id, device_window=timedelta(seconds=svc.settings.device_undo_seconds),
+    )
+    return JSONResponse({"scan_id": outcome.scan_id, "undone": True, "undone_at": scanning.iso(outcome.undone_at)})
+
+
+async def search_participants(request: Request) -> JSONResponse:
+    svc = services(request)
+    device = await _usable_device(request, svc.now())
+    query = request.query_params.get("q", "")
+    if len(fold(query).replace(" ", "")) < SEARCH_MIN or len(query) > 100:
+        raise Problem(422, "query_too_short", f"Type at least {SEARCH_MIN} letters of the name (at most 100).", field="q")
+    matches = await svc.db.read(people.search_enrolments, device.course_id, query, 10)
+    return JSONResponse({"results": [
+        {"participant_id": m.enrolment_id, "name": m.full_name, "unit": m.unit, "position": m.position}
+        for m in matches
+    ]})
+
+
+async def current_device(request: Request) -> JSONResponse:
+    svc = services(request)
+    now = svc.now()
+    device = await _usable_device(request, now)
+    course = await svc.db.read(courses.get_course, device.course_id)
+    sessions = await svc.db.read(courses.list_sessions, device.course_id)
+    current = rules.pick_session(sessions, now)
+    return JSONResponse({
+        "device": {"id": device.id, "label": device.label, "expires_at": scanning.iso(device.expires_at)},
+        "course": {"id": course.id, "title": course.title, "date": course.course_date.isoformat(),
+                   "venue": course.venue, "time_zone": course.time_zone},
+        "sessions": [_session_json(s) for s in sessions],
+        "current_session_id": current.id if current else None,
+        "server_time": scanning.iso(now),
+    })
+
+
+async def course_attendance(request: Request) -> JSONResponse:
+    svc = services(request)
+    organiser = await require_organiser(request)
+    course = await require_course(request, organiser, request.path_params["course_id"])
+    sessions = await svc.db.read(courses.list_sessions, course.id)
+    roster = await svc.db.read(people.list_roster, course.id)
+    rows = await svc.db.read(scans.list_attendance, course.id)
+    result = attendance.people_attendance(sessions, roster, rows, svc.now())
+    counts = attendance.session_counts(sessions, result)
+    return JSONResponse({
+        "course": {"id": course.id, "title": course.title, "date": course.course_date.isoformat()},
+        "sessions": [
+            {**_session_json(s), "counts": {"enrolled": counts[s.id].enrolled, **counts[s.id].by_status}}
+            for s in sessions
+        ],
+        "participants": [
+            {
+                "participant_id": p.person.enrolment_id, "name": p.person.full_name, "unit": p.person.unit,
+                "position": p.person.position,
+                "attendance": {
+                    str(s.id): {"status": p.statuses[s.id], "checked_in_at": scanning.iso(p.times[s.id])}
+                    for s in sessions
+                },
+            }
+            for p in result
+        ],
+    })
+
+
+async def openapi_document(request: Request) -> JSONResponse:
+    return JSONResponse(openapi.document())
+
+
+async def _usable_device(request: Request, now):
+    svc = services(request)
+    device = await require_device(request, svc.db, svc.devices, now)
+    refusal = device.refusal(now)
+    if refusal:
+        raise device_refusal_problem(refusal)
+    return device
+
+
+def _session_json(s) -> dict:
+    return {
+        "id": s.id, "title": s.title, "position": s.position, "starts_at": scanning.iso(s.starts_at),
+        "ends_at": scanning.iso(s.ends_at), "opens_at": scanning.iso(s.opens_at),
+        "late_from": scanning.iso(s.late_from),
+    }
+
+
+routes = [
+    Route("/scans", create_scan, methods=["POST"], name="create_scan"),
+    Route("/scans/{scan_id:int}/undo", undo_scan, methods=["POST"], name="undo_scan"),
+    Route("/participants", search_participants, methods=["GET"], name="search_participants"),
+    Route("/device", current_device, methods=["GET"], name="current_device"),
+    Route("/courses/{course_id:int}/attendance", course_attendance, methods=["GET"], name="course_attendance"),
+    Route("/openapi.json", openapi_document, methods=["GET"], name="openapi_document"),
+]

@@ -1,0 +1,88 @@
+"""Pages for everyone: home, language switch, organiser sign-in and sign-out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from .. import i18n
+from ..auth import check_csrf, current_organiser
+from ..errors import Problem
+from ..settings import LANGUAGES
+from ..store import courses, organisers
+from ..web import render, services
+
+
+async def home(request: Request) -> Response:
+    svc = services(request)
+    organiser = await current_organiser(request, svc.db)
+    request.state.organiser = organiser
+    course_list = await svc.db.read(courses.list_courses, None) if organiser else []
+    return render(request, "home.html", {"courses": course_list[:5]})
+
+
+async def switch_language(request: Request) -> Response:
+    lang = request.path_params["lang"]
+    if lang not in LANGUAGES:
+        raise Problem(404, "unknown_language", "This language is not available.")
+    response = RedirectResponse(_local(request.query_params.get("next", "/")), status_code=303)
+    response.set_cookie(i18n.COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", httponly=False)
+    return response
+
+
+async def login_form(request: Request) -> Response:
+    return render(request, "login.html", {"next": _local(request.query_params.get("next", "/courses")), "error": None})
+
+
+async def login(request: Request) -> Response:
+    svc = services(request)
+    form = await request.form()
+    check_csrf(request, form.get("csrf"))
+    username = str(form.get("username", ""))[:100].strip()
+    password = str(form.get("password", ""))[:200]
+    next_url = _local(str(form.get("next", "/courses")))
+    keys = (f"user:{username.lower()}", f"addr:{request.client.host if request.client else '-'}")
+    if svc.sign_in.blocked(*keys):
+        return render(request, "login.html", {"next": next_url, "username": username,
+                                              "error": "too_many"}, status_code=429)
+    organiser = await svc.db.read(organisers.authenticate, username, password) if username and password else None
+    if organiser is None:
+        svc.sign_in.fail(*keys)
+        return render(request, "login.html", {"next": next_url, "username": username, "error": "wrong"},
+                      status_code=400)
+    svc.sign_in.succeed(*keys)
+    request.session.clear()
+    request.session["organiser_id"] = organiser.id
+    return RedirectResponse(next_url, status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    check_csrf(request, form.get("csrf"))
+    request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def _local(url: str) -> str:
+    """Only same-site paths, so a crafted link cannot bounce a signed-in organiser elsewhere."""
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return "/"
+    return url
+
+
+routes = [
+    Route("/", home, name="home"),
+    Route("/lang/{lang}", switch_language, name="switch_language"),
+    Route("/login", login_form, methods=["GET"], name="login_form"),
+    Route("/login", login, methods=["POST"], name="login"),
+    Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/healthz", health, name="health"),
+]

@@ -1,0 +1,95 @@
+"""The pure rules of the door: which session a scan is for, and what a scan decides.
+
+No I/O and no clock here: everything, the time included, comes in as arguments, so the same
+function decides every scan (camera, search, API, offline sync) and is tested by a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from .models import BadgeHolder, Checkin, CourseSession
+
+
+class Reason(StrEnum):
+    """Reason codes are part of the API: add new ones, never rename."""
+
+    CHECKED_IN = "checked_in"
+    CHECKED_IN_LATE = "checked_in_late"
+    ALREADY_CHECKED_IN = "already_checked_in"
+    UNKNOWN_CODE = "unknown_code"
+    BADGE_REVOKED = "badge_revoked"
+    OTHER_COURSE = "other_course"
+    SESSION_NOT_OPEN = "session_not_open"
+    SESSION_CLOSED = "session_closed"
+    NO_SESSION = "no_session"
+    # Recorded for a known device that may no longer scan; answered as a 4xx, never counted.
+    DEVICE_REVOKED = "device_revoked"
+    DEVICE_EXPIRED = "device_expired"
+
+
+ACCEPTED = frozenset({Reason.CHECKED_IN, Reason.CHECKED_IN_LATE})
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    reason: Reason
+    first: Checkin | None = None  # for already_checked_in: the scan that counts
+
+    @property
+    def accepted(self) -> bool:
+        return self.reason in ACCEPTED
+
+
+def pick_session(sessions: Sequence[CourseSession], at: datetime) -> CourseSession | None:
+    """The session a scan at `at` is for when the device names none.
+
+    Among sessions whose check-in window (opening to end) contains `at`, the one in progress
+    wins (the latest started, when they overlap); otherwise the next to start.
+    """
+    open_now = [s for s in sessions if s.opens_at <= at < s.ends_at]
+    if not open_now:
+        return None
+    started = [s for s in open_now if s.starts_at <= at]
+    if started:
+        return max(started, key=lambda s: (s.starts_at, s.position))
+    return min(open_now, key=lambda s: (s.starts_at, s.position))
+
+
+def decide_scan(
+    *,
+    badge: BadgeHolder | None,
+    course_id: int,
+    session: CourseSession | None,
+    earlier: Checkin | None,
+    at: datetime,
+    after_end: str = "refuse",
+) -> Decision:
+    """Decide one scan.
+
+    badge: who the code belongs to (None: no such code anywhere).
+    session: the session scanned for (chosen by the device or by `pick_session`), None if none.
+    earlier: the accepted scan that already counts for this badge's holder in that session.
+    at: when the scan happened (the server's time, or the device's for offline sync).
+    after_end: the course's policy for a scan after the session ended: "refuse" or "late".
+    """
+    if badge is None:
+        return Decision(Reason.UNKNOWN_CODE)
+    if badge.course_id != course_id:
+        return Decision(Reason.OTHER_COURSE)
+    if badge.revoked:
+        return Decision(Reason.BADGE_REVOKED)
+    if session is None:
+        return Decision(Reason.NO_SESSION)
+    if earlier is not None:
+        return Decision(Reason.ALREADY_CHECKED_IN, first=earlier)
+    if at < session.opens_at:
+        return Decision(Reason.SESSION_NOT_OPEN)
+    if at >= session.ends_at:
+        return Decision(Reason.CHECKED_IN_LATE if after_end == "late" else Reason.SESSION_CLOSED)
+    if at > session.late_from:
+        return Decision(Reason.CHECKED_IN_LATE)
+    return Decision(Reason.CHECKED_IN)

@@ -1,0 +1,222 @@
+"""The one place a scan happens: load, decide (rules.decide_scan), write in one short transaction,
+then publish the event for live views. Camera, search, API and offline sync all come through here."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from . import rules
+from .broadcast import Broadcaster
+from .errors import Problem
+from .models import BadgeHolder, CourseSession
+from .store import courses, devices, people, scans
+from .store.db import Database
+from .store.scans import Event, NewScan, ScanRow
+
+METHODS = ("camera", "search", "api", "sync", "manual", "paper")
+DEVICE_METHODS = ("camera", "search", "api", "sync")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanInput:
+    """One scan attempt, validated by the caller. Exactly one of code / enrolment_id is given."""
+
+    course_id: int
+    method: str
+    code: str | None = None
+    enrolment_id: int | None = None  # a check-in found by name search, or by an organiser
+    session_id: int | None = None  # None: the session whose window holds the scan time
+    nonce: str | None = None
+    device_time: datetime | None = None
+    device_id: int | None = None
+    organiser_id: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    scan_id: int
+    reason: str
+    accepted: bool
+    replayed: bool
+    holder: BadgeHolder | None
+    session: CourseSession | None
+    first_checked_in_at: datetime | None
+    scanned_at: datetime
+    recorded_at: datetime
+    event: Event | None = None
+
+    def as_json(self) -> dict:
+        """The API's answer; the same for a first answer and a replay of the same nonce."""
+        holder, session = self.holder, self.session
+        return {
+            "scan_id": self.scan_id,
+            "reason": self.reason,
+            "accepted": self.accepted,
+            "replayed": self.replayed,
+            "participant": None if holder is None else {
+                "name": holder.full_name, "unit": holder.unit, "position": holder.position,
+            },
+            "session": None if session is None else {"id": session.id, "title": session.title},
+            "first_checked_in_at": iso(self.first_checked_in_at),
+            "other_course": {"title": holder.course_title} if self.reason == rules.Reason.OTHER_COURSE else None,
+            "scanned_at": iso(self.scanned_at),
+            "recorded_at": iso(self.recorded_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UndoOutcome:
+    scan_id: int
+    undone_at: datetime
+    event: Event | None
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> ScanOutcome:
+    """Load, decide and write one scan. Runs inside the caller's write transaction."""
+    if scan.device_id is not None and scan.nonce:
+        earlier = scans.get_scan_by_nonce(conn, scan.device_id, scan.nonce)
+        if earlier is not None:
+            return _outcome(conn, earlier, replayed=True)
+
+    scanned_at = scan.device_time or now
+    sessions = courses.list_sessions(conn, scan.course_id)
+    session = _session(sessions, scan.session_id)
+
+    if scan.device_id is not None:
+        device = devices.get_device(conn, scan.device_id)
+        refusal = device.refusal(now) if device else "device_revoked"
+        if refusal:
+            # Kept as a refused scan so that an organiser sees what a lost or revoked phone tried.
+            row_id = scans.insert_scan(conn, _new_scan(scan, None, session, refusal, False, None, scanned_at, now))
+            return _outcome(conn, scans.get_scan(conn, row_id), replayed=False)
+        devices.touch_device(conn, scan.device_id, now)
+
+    # The rule time: the server's clock, except for scans made offline and synced later.
+    at = scanned_at if scan.method == "sync" else now
+    if session is None and scan.session_id is None:
+        session = rules.pick_session(sessions, at)
+    if scan.code is not None:
+        holder = people.get_badge_holder(conn, scan.code)
+    else:
+        holder = people.get_enrolment_badge_holder(conn, scan.enrolment_id)
+        if holder is None or holder.course_id != scan.course_id:
+            raise Problem(404, "participant_not_found", "No such participant on this course.")
+    earlier = None
+    if holder is not None and session is not None and holder.course_id == scan.course_id:
+        earlier = scans.get_checkin(conn, holder.enrolment_id, session.id)
+    course = courses.get_course(conn, scan.course_id)
+    decision = rules.decide_scan(
+        badge=holder, course_id=scan.course_id, session=session, earlier=earlier, at=at, after_end=course.after_end
+    )
+    scan_id = scans.insert_scan(
+        conn,
+        _new_scan(
+            scan, holder, session, decision.reason, decision.accepted,
+            decision.first.scan_id if decision.first else None, scanned_at, now,
+        ),
+    )
+    event = None
+    if decision.accepted:
+        status = "present" if decision.reason == rules.Reason.CHECKED_IN else "late"
+        scans.upsert_attendance(conn, holder.enrolment_id, session.id, status, scan_id, at, now)
+        event = scans.insert_event(
+            conn, scan.course_id, "checkin",
+            {
+                "scan_id": scan_id, "session_id": session.id, "enrolment_id": holder.enrolment_id,
+                "name": holder.full_name, "unit": holder.unit, "status": status, "method": scan.method,
+                "at": iso(at),
+            },
+            now,
+        )
+    return ScanOutcome(
+        scan_id=scan_id, reason=decision.reason, accepted=decision.accepted, replayed=False, holder=holder,
+        session=session, first_checked_in_at=decision.first.at if decision.first else None,
+        scanned_at=scanned_at, recorded_at=now, event=event,
+    )
+
+
+def _session(sessions: list[CourseSession], session_id: int | None) -> CourseSession | None:
+    if session_id is None:
+        return None
+    for session in sessions:
+        if session.id == session_id:
+            return session
+    raise Problem(422, "unknown_session", f"Session {session_id} is not a session of this course.", field="session_id")
+
+
+def _new_scan(scan, holder, session, reason, accepted, first_scan_id, scanned_at, now) -> NewScan:
+    own = holder is not None and holder.course_id == scan.course_id
+    return NewScan(
+        course_id=scan.course_id, session_id=session.id if session else None, device_id=scan.device_id,
+        organiser_id=scan.organiser_id, enrolment_id=holder.enrolment_id if own else None,
+        code=scan.code if scan.code is not None else (holder.code if holder else ""), method=scan.method,
+        reason=str(reason), accepted=accepted, first_scan_id=first_scan_id, nonce=scan.nonce,
+        scanned_at=scanned_at, recorded_at=now, note=scan.note,
+    )
+
+
+def _outcome(conn: sqlite3.Connection, row: ScanRow, *, replayed: bool) -> ScanOutcome:
+    """Rebuild the answer a stored scan gave, from the log."""
+    holder = people.get_badge_holder(conn, row.code) if row.code else None
+    session = _session(courses.list_sessions(conn, row.course_id), row.session_id) if row.session_id else None
+    first = scans.get_scan(conn, row.first_scan_id) if row.first_scan_id else None
+    first_at = None
+    if first is not None:
+        first_at = first.scanned_at if first.method == "sync" else first.recorded_at
+    return ScanOutcome(
+        scan_id=row.id, reason=row.reason, accepted=row.accepted, replayed=replayed, holder=holder,
+        session=session, first_checked_in_at=first_at, scanned_at=row.scanned_at, recorded_at=row.recorded_at,
+    )
+
+
+def undo_scan_tx(
+    conn: sqlite3.Connection, course_id: int, scan_id: int, now: datetime, *, device_id: int | None = None,
+    organiser_id: int | None = None, reason: str = "", device_window: timedelta = timedelta(minutes=5),
+) -> UndoOutcome:
+    """Undo an accepted scan: the undo is recorded, the scan stays, the attendance it made goes."""
+    row = scans.get_scan(conn, scan_id)
+    if row is None or row.course_id != course_id:
+        raise Problem(404, "scan_not_found", f"Scan {scan_id} was not found on this course.")
+    if not row.accepted:
+        raise Problem(409, "scan_not_accepted", "Only an accepted check-in can be undone; this scan was refused.")
+    if row.undone_at is not None:
+        raise Problem(409, "already_undone", "This check-in was already undone.")
+    if device_id is not None:
+        if row.device_id != device_id:
+            raise Problem(403, "not_your_scan", "A phone can only undo its own check-ins; ask an organiser.")
+        if now - row.recorded_at > device_window:
+            raise Problem(403, "undo_too_late", "This check-in is too old to undo from the door; ask an organiser.")
+    scans.insert_undo(conn, scan_id, device_id, organiser_id, reason, now)
+    scans.delete_attendance_for_scan(conn, scan_id)
+    if organiser_id is not None:
+        scans.insert_audit(
+            conn, course_id, "undo_scan", now, organiser_id=organiser_id, subject=f"scan {scan_id}", detail=reason
+        )
+    event = scans.insert_event(
+        conn, course_id, "undo",
+        {"scan_id": scan_id, "session_id": row.session_id, "enrolment_id": row.enrolment_id},
+        now,
+    )
+    return UndoOutcome(scan_id, now, event)
+
+
+async def record_scan(db: Database, broadcaster: Broadcaster, scan: ScanInput, now: datetime) -> ScanOutcome:
+    """Record a scan; the answer exists only once its transaction has committed."""
+    outcome = await db.write(record_scan_tx, scan, now)
+    if outcome.event is not None:
+        broadcaster.publish(outcome.event)
+    return outcome
+
+
+async def undo_scan(db: Database, broadcaster: Broadcaster, course_id: int, scan_id: int, now: datetime, **who) -> UndoOutcome:
+    outcome = await db.write(lambda conn: undo_scan_tx(conn, course_id, scan_id, now, **who))
+    if outcome.event is not None:
+        broadcaster.publish(outcome.event)
+    return outcome

@@ -1,0 +1,121 @@
+"""Settings: one frozen object, read from the environment (CHECKIN_ prefix) or given directly by tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("vi", "en")
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting is documented in README.md (a test keeps the two in step)."""
+
+    data_dir: Path = Path("data")
+    db: Path | None = None  # default: data_dir / "checkin.sqlite3"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = ""  # public URL used in printed links; default http://host:port
+    secret_key: str = ""  # default: generated once and kept in data_dir/secret_key
+    time_zone: str = "Asia/Ho_Chi_Minh"
+    language: str = "vi"
+    access_log: bool = False
+    https: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    templates_dir: Path = ROOT / "templates"
+    static_dir: Path = ROOT / "static"
+    device_undo_seconds: int = 300
+    max_upload_bytes: int = 5_000_000
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"  # starttls | tls | none
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_sender: str = ""
+
+    @property
+    def db_path(self) -> Path:
+        return self.db if self.db is not None else self.data_dir / "checkin.sqlite3"
+
+    @property
+    def public_url(self) -> str:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        scheme = "https" if self.https else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Read CHECKIN_* variables; keyword overrides (from CLI flags) win over the environment."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = "CHECKIN_" + f.name.upper()
+            if name in environ and environ[name] != "":
+                values[f.name] = _convert(name, f.type, environ[name])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values).validated()
+
+    def validated(self) -> "Settings":
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(f"CHECKIN_TIME_ZONE: unknown time zone {self.time_zone!r}") from exc
+        if self.language not in LANGUAGES:
+            raise SettingsError(f"CHECKIN_LANGUAGE must be one of {', '.join(LANGUAGES)}, not {self.language!r}")
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"CHECKIN_PORT must be between 1 and 65535, not {self.port}")
+        if self.smtp_tls not in ("starttls", "tls", "none"):
+            raise SettingsError("CHECKIN_SMTP_TLS must be starttls, tls or none")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise SettingsError("CHECKIN_TLS_CERT and CHECKIN_TLS_KEY go together: give both or neither")
+        return self
+
+    def with_secret(self) -> "Settings":
+        """Return settings with a secret key: the given one, or the one kept in the data folder."""
+        if self.secret_key:
+            return self
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return replace(self, secret_key=path.read_text().strip())
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # Created with 0600 from the start so the key is never readable by others, even briefly.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+        return replace(self, secret_key=key)
+
+
+def _convert(name: str, kind: object, raw: str) -> object:
+    kind = str(kind)
+    try:
+        if "bool" in kind:
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if "int" in kind:
+            return int(raw)
+        if "Path" in kind:
+            return Path(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: cannot read {raw!r} as {kind.replace(' | None', '')}") from exc
+    return raw

@@ -1,0 +1,149 @@
+"""Connections, transactions and migrations for the embedded SQLite store."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+T = TypeVar("T")
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # NORMAL in WAL mode: a commit survives a crash of the process (the answer is only sent after
+    # it), and the last commits before a power cut may roll back. FULL would fsync every scan.
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+)
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """A plain connection with our pragmas, in autocommit mode: transactions are explicit."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    _configure(conn)
+    return conn
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A short write transaction. IMMEDIATE takes the write lock up front, so two writers queue on
+    the busy timeout instead of failing with "database is locked" when a read upgrades to a write."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply the numbered migrations not yet recorded; returns the names applied."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    applied = []
+    folder = resources.files("checkin.store") / "migrations"
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not item.name.endswith(".sql"):
+            continue
+        version = int(item.name.split("_", 1)[0])
+        if version in done:
+            continue
+        script = item.read_text(encoding="utf-8")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, item.name, datetime.now(timezone.utc).isoformat()),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        applied.append(item.name)
+    return applied
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements (executescript would commit on its own)."""
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    buffer = ""
+    for line in lines:
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()
+
+
+def open_sync(path: Path | str) -> sqlite3.Connection:
+    """For the CLI and tests: a migrated connection."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    migrate(conn)
+    return conn
+
+
+class Database:
+    """One write connection (every write queues on its thread) and one read connection.
+
+    `write(fn, ...)` runs fn(conn, ...) inside BEGIN IMMEDIATE ... COMMIT on the writer's thread in a
+    single hop, so a scan's load-decide-insert is one short transaction that nothing interleaves with.
+    """
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await aiosqlite.connect(str(self.path), isolation_level=None)
+        self._reader = await aiosqlite.connect(str(self.path), isolation_level=None)
+        await self._call(self._writer, _configure)
+        await self._call(self._writer, migrate)
+        await self._call(self._reader, _configure)
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        def run(conn: sqlite3.Connection) -> T:
+            with transaction(conn):
+                return fn(conn, *args)
+
+        return await self._call(self._writer, run)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._call(self._reader, fn, *args)
+
+    @staticmethod
+    async def _call(conn: aiosqlite.Connection | None, fn: Callable[..., T], *args: Any) -> T:
+        if conn is None:
+            raise RuntimeError("database is not open")
+        # aiosqlite runs every call on the connection's own thread; _execute hands it a whole
+        # function, so a transaction costs one thread hop instead of one per statement.
+        return await conn._execute(fn, conn._conn, *args)

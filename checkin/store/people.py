@@ -1,0 +1,208 @@
+"""Units, participants, their enrolments on courses, and badge codes."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..clock import to_db
+from ..models import BadgeHolder
+from ..text import clean, fold, unit_key
+
+
+@dataclass(frozen=True, slots=True)
+class PersonDetails:
+    full_name: str
+    unit: str
+    position: str = ""
+    phone: str = ""
+    email: str = ""
+    member_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PersonMatch:
+    """What an usher's search shows: enough to recognise the person, nothing more."""
+
+    enrolment_id: int
+    full_name: str
+    unit: str
+    position: str
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeLink:
+    enrolment_id: int
+    full_name: str
+    unit: str
+    position: str
+    phone: str
+    email: str
+    code: str
+
+
+def new_badge_code() -> str:
+    """128 random bits, URL-safe base64: 22 characters, a version-2 QR at level M."""
+    return secrets.token_urlsafe(16)
+
+
+def get_or_insert_unit(conn: sqlite3.Connection, name: str) -> int:
+    """The unit with this name, matched ignoring case, spaces and diacritics; created on first sight."""
+    name = clean(name)
+    key = unit_key(name)
+    row = conn.execute("SELECT id FROM units WHERE name_key = ?", (key,)).fetchone()
+    if row:
+        return row[0]
+    return conn.execute("INSERT INTO units (name, name_key) VALUES (?, ?)", (name, key)).lastrowid
+
+
+def insert_participant(conn: sqlite3.Connection, person: PersonDetails, now: datetime) -> int:
+    unit_id = get_or_insert_unit(conn, person.unit) if clean(person.unit) else None
+    name = clean(person.full_name)
+    return conn.execute(
+        "INSERT INTO participants (full_name, name_key, unit_id, position, phone, email, member_code,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            name, fold(name), unit_id, clean(person.position), clean(person.phone), clean(person.email),
+            clean(person.member_code), to_db(now), to_db(now),
+        ),
+    ).lastrowid
+
+
+def update_participant(conn: sqlite3.Connection, participant_id: int, person: PersonDetails, now: datetime) -> None:
+    unit_id = get_or_insert_unit(conn, person.unit) if clean(person.unit) else None
+    name = clean(person.full_name)
+    conn.execute(
+        "UPDATE participants SET full_name = ?, name_key = ?, unit_id = ?, position = ?, phone = ?, email = ?,"
+        " member_code = ?, updated_at = ? WHERE id = ?",
+        (
+            name, fold(name), unit_id, clean(person.position), clean(person.phone), clean(person.email),
+            clean(person.member_code), to_db(now), participant_id,
+        ),
+    )
+
+
+def enrol(conn: sqlite3.Connection, course_id: int, participant_id: int, now: datetime) -> int:
+    """Put a participant on a course with a fresh badge; returns the enrolment id."""
+    enrolment_id = conn.execute(
+        "INSERT INTO enrolments (course_id, participant_id, created_at) VALUES (?, ?, ?)",
+        (course_id, participant_id, to_db(now)),
+    ).lastrowid
+    issue_badge(conn, enrolment_id, now)
+    return enrolment_id
+
+
+def issue_badge(conn: sqlite3.Connection, enrolment_id: int, now: datetime) -> str:
+    """A new badge code for the enrolment; any earlier code becomes badge_revoked."""
+    revoke_badge(conn, enrolment_id, now)
+    code = new_badge_code()
+    conn.execute(
+        "INSERT INTO badges (code, enrolment_id, issued_at) VALUES (?, ?, ?)", (code, enrolment_id, to_db(now))
+    )
+    return code
+
+
+def revoke_badge(conn: sqlite3.Connection, enrolment_id: int, now: datetime) -> int:
+    """Revoke the enrolment's active badge (if any); returns how many codes were revoked."""
+    return conn.execute(
+        "UPDATE badges SET revoked_at = ? WHERE enrolment_id = ? AND revoked_at IS NULL", (to_db(now), enrolment_id)
+    ).rowcount
+
+
+_HOLDER = (
+    "SELECT b.code, b.revoked_at, e.id AS enrolment_id, e.course_id, c.title AS course_title,"
+    " p.id AS participant_id, p.full_name, COALESCE(u.name, '') AS unit, p.position"
+    " FROM badges b JOIN enrolments e ON e.id = b.enrolment_id JOIN courses c ON c.id = e.course_id"
+    " JOIN participants p ON p.id = e.participant_id LEFT JOIN units u ON u.id = p.unit_id"
+)
+
+
+def _holder(row: sqlite3.Row | None) -> BadgeHolder | None:
+    if row is None:
+        return None
+    return BadgeHolder(
+        code=row["code"], revoked=row["revoked_at"] is not None, enrolment_id=row["enrolment_id"],
+        course_id=row["course_id"], course_title=row["course_title"], participant_id=row["participant_id"],
+        full_name=row["full_name"], unit=row["unit"], position=row["position"],
+    )
+
+
+def get_badge_holder(conn: sqlite3.Connection, code: str) -> BadgeHolder | None:
+    """Who a badge code belongs to, revoked or not; None for a code never issued."""
+    return _holder(conn.execute(_HOLDER + " WHERE b.code = ?", (code,)).fetchone())
+
+
+def get_enrolment_badge_holder(conn: sqlite3.Connection, enrolment_id: int) -> BadgeHolder | None:
+    """The enrolment's current badge (its newest one, so a revoked-only enrolment shows as revoked)."""
+    return _holder(
+        conn.execute(
+            _HOLDER + " WHERE b.enrolment_id = ? ORDER BY b.revoked_at IS NULL DESC, b.issued_at DESC LIMIT 1",
+            (enrolment_id,),
+        ).fetchone()
+    )
+
+
+def _like(token: str) -> str:
+    return "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_enrolments(conn: sqlite3.Connection, course_id: int, query: str, limit: int = 10) -> list[PersonMatch]:
+    """People on the course whose name holds every word of the query (diacritics and case ignored),
+    or whose phone or member code holds it. The caller enforces the minimum query length."""
+    tokens = fold(query).split()
+    if not tokens:
+        return []
+    name_clauses = " AND ".join("p.name_key LIKE ? ESCAPE '\\'" for _ in tokens)
+    compact = "".join(tokens)
+    rows = conn.execute(
+        "SELECT e.id, p.full_name, COALESCE(u.name, '') AS unit, p.position"
+        " FROM enrolments e JOIN participants p ON p.id = e.participant_id LEFT JOIN units u ON u.id = p.unit_id"
+        f" WHERE e.course_id = ? AND (({name_clauses}) OR p.phone LIKE ? ESCAPE '\\'"
+        " OR (p.member_code <> '' AND LOWER(p.member_code) = ?))"
+        " ORDER BY p.name_key, e.id LIMIT ?",
+        (course_id, *[_like(t) for t in tokens], _like(compact), compact, limit),
+    )
+    return [PersonMatch(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def iter_badge_links(conn: sqlite3.Connection, course_id: int) -> Iterator[BadgeLink]:
+    """Every enrolment with its active badge code, sorted by unit then name (for mail merge and printing)."""
+    rows = conn.execute(
+        "SELECT e.id, p.full_name, COALESCE(u.name, '') AS unit, p.position, p.phone, p.email, b.code"
+        " FROM enrolments e JOIN participants p ON p.id = e.participant_id LEFT JOIN units u ON u.id = p.unit_id"
+        " JOIN badges b ON b.enrolment_id = e.id AND b.revoked_at IS NULL"
+        " WHERE e.course_id = ? ORDER BY u.name_key, p.name_key, e.id",
+        (course_id,),
+    )
+    for r in rows:
+        yield BadgeLink(*r)
+
+
+def count_enrolments(conn: sqlite3.Connection, course_id: int) -> int:
+    return conn.execute("SELECT COUNT(*) FROM enrolments WHERE course_id = ?", (course_id,)).fetchone()[0]
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    enrolment_id: int
+    participant_id: int
+    full_name: str
+    unit: str
+    position: str
+    phone: str
+    email: str
+    member_code: str
+
+
+def list_roster(conn: sqlite3.Connection, course_id: int) -> list[RosterEntry]:
+    """Everyone on the course, sorted by unit then name."""
+    rows = conn.execute(
+        "SELECT e.id, p.id, p.full_name, COALESCE(u.name, ''), p.position, p.phone, p.email, p.member_code"
+        " FROM enrolments e JOIN participants p ON p.id = e.participant_id LEFT JOIN units u ON u.id = p.unit_id"
+        " WHERE e.course_id = ? ORDER BY u.name_key, p.name_key, e.id",
+        (course_id,),
+    )
+    return [RosterEntry(*r) for r in rows]

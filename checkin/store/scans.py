@@ -1,0 +1,190 @@
+"""The scan log, undos, derived attendance rows, and the event log for live views."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..clock import from_db, to_db
+from ..models import Checkin
+
+CODE_STORED_MAX = 512  # longer codes are refused before they get here
+
+
+@dataclass(frozen=True, slots=True)
+class NewScan:
+    course_id: int
+    session_id: int | None
+    device_id: int | None
+    organiser_id: int | None
+    enrolment_id: int | None
+    code: str
+    method: str
+    reason: str
+    accepted: bool
+    first_scan_id: int | None
+    nonce: str | None
+    scanned_at: datetime
+    recorded_at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRow:
+    id: int
+    course_id: int
+    session_id: int | None
+    device_id: int | None
+    organiser_id: int | None
+    enrolment_id: int | None
+    code: str
+    method: str
+    reason: str
+    accepted: bool
+    first_scan_id: int | None
+    nonce: str | None
+    scanned_at: datetime
+    recorded_at: datetime
+    note: str
+    undone_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceRow:
+    enrolment_id: int
+    session_id: int
+    status: str
+    scan_id: int | None
+    checked_in_at: datetime | None
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    course_id: int
+    kind: str
+    payload: dict
+    at: datetime
+
+
+_SCAN = (
+    "SELECT s.id, s.course_id, s.session_id, s.device_id, s.organiser_id, s.enrolment_id, s.code, s.method,"
+    " s.reason, s.accepted, s.first_scan_id, s.nonce, s.scanned_at, s.recorded_at, s.note, u.undone_at"
+    " FROM scans s LEFT JOIN scan_undos u ON u.scan_id = s.id"
+)
+
+
+def _scan(row: sqlite3.Row | None) -> ScanRow | None:
+    if row is None:
+        return None
+    values = list(row)
+    values[9] = bool(values[9])
+    values[12], values[13], values[15] = from_db(values[12]), from_db(values[13]), from_db(values[15])
+    return ScanRow(*values)
+
+
+def insert_scan(conn: sqlite3.Connection, scan: NewScan) -> int:
+    return conn.execute(
+        "INSERT INTO scans (course_id, session_id, device_id, organiser_id, enrolment_id, code, method, reason,"
+        " accepted, first_scan_id, nonce, scanned_at, recorded_at, note)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            scan.course_id, scan.session_id, scan.device_id, scan.organiser_id, scan.enrolment_id,
+            scan.code[:CODE_STORED_MAX], scan.method, scan.reason, int(scan.accepted), scan.first_scan_id,
+            scan.nonce, to_db(scan.scanned_at), to_db(scan.recorded_at), scan.note,
+        ),
+    ).lastrowid
+
+
+def get_scan(conn: sqlite3.Connection, scan_id: int) -> ScanRow | None:
+    return _scan(conn.execute(_SCAN + " WHERE s.id = ?", (scan_id,)).fetchone())
+
+
+def get_scan_by_nonce(conn: sqlite3.Connection, device_id: int, nonce: str) -> ScanRow | None:
+    return _scan(conn.execute(_SCAN + " WHERE s.device_id = ? AND s.nonce = ?", (device_id, nonce)).fetchone())
+
+
+def list_scans(conn: sqlite3.Connection, course_id: int, after_id: int = 0, limit: int = 1000) -> list[ScanRow]:
+    rows = conn.execute(_SCAN + " WHERE s.course_id = ? AND s.id > ? ORDER BY s.id LIMIT ?", (course_id, after_id, limit))
+    return [_scan(r) for r in rows]
+
+
+def get_checkin(conn: sqlite3.Connection, enrolment_id: int, session_id: int) -> Checkin | None:
+    """The accepted scan that counts for this person in this session (an excuse is not a check-in)."""
+    row = conn.execute(
+        "SELECT scan_id, checked_in_at FROM attendance WHERE enrolment_id = ? AND session_id = ?"
+        " AND status IN ('present', 'late')",
+        (enrolment_id, session_id),
+    ).fetchone()
+    return Checkin(row[0], from_db(row[1])) if row else None
+
+
+def upsert_attendance(
+    conn: sqlite3.Connection, enrolment_id: int, session_id: int, status: str, scan_id: int | None,
+    checked_in_at: datetime | None, now: datetime, note: str = "",
+) -> None:
+    """Set the derived attendance of one person in one session (the row is unique per pair)."""
+    conn.execute(
+        "INSERT INTO attendance (enrolment_id, session_id, status, scan_id, checked_in_at, note, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (enrolment_id, session_id) DO UPDATE SET status = excluded.status,"
+        " scan_id = excluded.scan_id, checked_in_at = excluded.checked_in_at, note = excluded.note,"
+        " updated_at = excluded.updated_at",
+        (enrolment_id, session_id, status, scan_id, to_db(checked_in_at) if checked_in_at else None, note, to_db(now)),
+    )
+
+
+def delete_attendance_for_scan(conn: sqlite3.Connection, scan_id: int) -> int:
+    """Drop the derived row an undone scan produced (the scan and its undo stay in the log)."""
+    return conn.execute("DELETE FROM attendance WHERE scan_id = ?", (scan_id,)).rowcount
+
+
+def insert_undo(
+    conn: sqlite3.Connection, scan_id: int, device_id: int | None, organiser_id: int | None, reason: str, now: datetime
+) -> int:
+    return conn.execute(
+        "INSERT INTO scan_undos (scan_id, device_id, organiser_id, reason, undone_at) VALUES (?, ?, ?, ?, ?)",
+        (scan_id, device_id, organiser_id, reason, to_db(now)),
+    ).lastrowid
+
+
+def list_attendance(conn: sqlite3.Connection, course_id: int) -> list[AttendanceRow]:
+    rows = conn.execute(
+        "SELECT a.enrolment_id, a.session_id, a.status, a.scan_id, a.checked_in_at, a.note"
+        " FROM attendance a JOIN sessions s ON s.id = a.session_id WHERE s.course_id = ?",
+        (course_id,),
+    )
+    return [AttendanceRow(r[0], r[1], r[2], r[3], from_db(r[4]), r[5]) for r in rows]
+
+
+def insert_event(conn: sqlite3.Connection, course_id: int, kind: str, payload: dict, now: datetime) -> Event:
+    """Record a live-view event in the caller's transaction; publish it only after the commit."""
+    event_id = conn.execute(
+        "INSERT INTO events (course_id, kind, payload, at) VALUES (?, ?, ?, ?)",
+        (course_id, kind, json.dumps(payload, ensure_ascii=False, separators=(",", ":")), to_db(now)),
+    ).lastrowid
+    return Event(event_id, course_id, kind, payload, now)
+
+
+def iter_events(conn: sqlite3.Connection, course_id: int, after_id: int, limit: int = 1000) -> Iterator[Event]:
+    rows = conn.execute(
+        "SELECT id, course_id, kind, payload, at FROM events WHERE course_id = ? AND id > ? ORDER BY id LIMIT ?",
+        (course_id, after_id, limit),
+    )
+    for r in rows:
+        yield Event(r[0], r[1], r[2], json.loads(r[3]), from_db(r[4]))
+
+
+def insert_audit(
+    conn: sqlite3.Connection, course_id: int | None, action: str, now: datetime, *, organiser_id: int | None = None,
+    device_id: int | None = None, subject: str = "", detail: str = "",
+) -> int:
+    return conn.execute(
+        "INSERT INTO audit_log (course_id, organiser_id, device_id, action, subject, detail, at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (course_id, organiser_id, device_id, action, subject, detail, to_db(now)),
+    ).lastrowid
