@@ -1,0 +1,420 @@
+"""QR codes and printable badges: one layout plan per badge, painted as PDF sheets or as a PNG."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Iterable
+from xml.sax.saxutils import quoteattr
+
+import qrcode
+from fpdf import FPDF
+from PIL import Image, ImageDraw, ImageFont
+from qrcode.constants import ERROR_CORRECT_M
+
+from checkin.pdf import (
+    BASELINE_EM,
+    PT_MM,
+    FittedText,
+    draw_cut_marks,
+    draw_text_lines,
+    fill_rects,
+    fit_text,
+    font_path,
+    new_document,
+)
+from checkin.text import clean, fold
+
+QUIET_ZONE = 4  # modules of white around the code, as the QR standard asks
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeCard:
+    code: str  # the badge code; the QR encodes exactly this text, nothing else
+    full_name: str
+    unit: str
+    position: str
+    course_title: str
+    course_date: str  # already formatted for display, e.g. "27/11/2026"
+    venue: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Badges of badge_w x badge_h mm in a cols x rows grid centred on a page_w x page_h mm page."""
+
+    name: str
+    description: str
+    page_w: float
+    page_h: float
+    cols: int
+    rows: int
+    badge_w: float
+    badge_h: float
+    cut_marks: bool
+
+    @property
+    def per_page(self) -> int:
+        return self.cols * self.rows
+
+    @property
+    def left(self) -> float:
+        return (self.page_w - self.cols * self.badge_w) / 2
+
+    @property
+    def top(self) -> float:
+        return (self.page_h - self.rows * self.badge_h) / 2
+
+    def origins(self) -> list[tuple[float, float]]:
+        """Top-left corner of each badge slot on a page, row by row."""
+        return [
+            (self.left + c * self.badge_w, self.top + r * self.badge_h)
+            for r in range(self.rows)
+            for c in range(self.cols)
+        ]
+
+    def cut_lines(self) -> tuple[list[float], list[float]]:
+        xs = [self.left + c * self.badge_w for c in range(self.cols + 1)]
+        ys = [self.top + r * self.badge_h for r in range(self.rows + 1)]
+        return xs, ys
+
+
+# Multi-up badges are a little smaller than true A7 / A6: exact A7 or A6 tiles fill an A4 sheet to its edge,
+# leaving no margin for the crop marks, which most office printers cannot print within ~5 mm of the edge.
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in (
+        Layout("a4-8", "8 badges (about A7, 68 x 98 mm) per A4, with cut marks", 297, 210, 4, 2, 68, 98, True),
+        Layout("a4-4", "4 badges (about A6, 98 x 138 mm) per A4, with cut marks", 210, 297, 2, 2, 98, 138, True),
+        Layout("a6", "one A6 badge (105 x 148 mm) per page", 105, 148, 1, 1, 105, 148, False),
+        Layout("cr80", "one ID-card badge (CR80, 85.6 x 54 mm) per page", 85.6, 54, 1, 1, 85.6, 54, False),
+    )
+}
+
+
+def _layout(name: str) -> Layout:
+    try:
+        return LAYOUTS[name]
+    except KeyError:
+        raise ValueError(f"unknown badge layout {name!r}; choose one of {', '.join(LAYOUTS)}") from None
+
+
+# --- QR ---------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=2048)
+def _qr_modules(code: str) -> tuple[tuple[bool, ...], ...]:
+    if not code:
+        raise ValueError("a badge code is required for its QR")
+    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0)
+    qr.add_data(code)
+    qr.make(fit=True)
+    return tuple(tuple(bool(cell) for cell in row) for row in qr.get_matrix())
+
+
+def qr_matrix(code: str) -> list[list[bool]]:
+    """Modules of the QR for `code` (error correction M), True = dark, without the quiet zone."""
+    return [list(row) for row in _qr_modules(code)]
+
+
+@lru_cache(maxsize=2048)
+def _dark_rects(code: str) -> tuple[tuple[int, int, int, int], ...]:
+    """Dark modules as (x, y, w, h) rectangles in module units: runs per row, equal runs in
+    consecutive rows merged into one taller rectangle. About 4x fewer shapes than modules."""
+    modules = _qr_modules(code)
+    open_runs: dict[tuple[int, int], tuple[int, int]] = {}  # (x, w) -> (y0, h)
+    rects: list[tuple[int, int, int, int]] = []
+    for y, row in enumerate(modules):
+        runs: set[tuple[int, int]] = set()
+        x, n = 0, len(row)
+        while x < n:
+            if row[x]:
+                start = x
+                while x < n and row[x]:
+                    x += 1
+                runs.add((start, x - start))
+            else:
+                x += 1
+        for key in [k for k in open_runs if k not in runs]:
+            y0, h = open_runs.pop(key)
+            rects.append((key[0], y0, key[1], h))
+        for key in runs:
+            y0, h = open_runs.get(key, (y, 0))
+            open_runs[key] = (y0, h + 1)
+    rects.extend((x, y0, w, h) for (x, w), (y0, h) in open_runs.items())
+    rects.sort(key=lambda r: (r[1], r[0]))
+    return tuple(rects)
+
+
+def _qr_image(code: str, module_px: int, border: int) -> Image.Image:
+    modules = _qr_modules(code)
+    n = len(modules) + 2 * border
+    pad = b"\xff" * border
+    raw = b"".join(pad + bytes(0 if dark else 255 for dark in row) + pad for row in modules)
+    blank = b"\xff" * (n * border)
+    img = Image.frombytes("L", (n, n), blank + raw + blank)
+    return img.resize((n * module_px, n * module_px), Image.Resampling.NEAREST)
+
+
+def qr_png(code: str, *, scale: int = 10, border: int = QUIET_ZONE) -> bytes:
+    """The QR as a black-on-white PNG, `scale` pixels per module, `border` modules of quiet zone."""
+    if scale < 1 or border < 0:
+        raise ValueError("scale must be >= 1 and border >= 0")
+    buf = io.BytesIO()
+    _qr_image(code, scale, border).convert("1").save(buf, "PNG", optimize=True)
+    return buf.getvalue()
+
+
+def qr_svg(code: str, *, border: int = QUIET_ZONE) -> str:
+    """The QR as a standalone SVG in module units (viewBox), black on white; scale it with CSS."""
+    if border < 0:
+        raise ValueError("border must be >= 0")
+    n = len(_qr_modules(code)) + 2 * border
+    d = "".join(f"M{x + border} {y + border}h{w}v{h}h-{w}z" for x, y, w, h in _dark_rects(code))
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {n} {n}" shape-rendering="crispEdges">'
+        f'<rect width="{n}" height="{n}" fill="#fff"/><path fill="#000" d={quoteattr(d)}/></svg>'
+    )
+
+
+# --- one badge, planned once, painted twice ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    fitted: FittedText
+    x: float
+    top: float
+    width: float
+    align: str = "C"
+    gray: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything on one badge, in mm from its top-left corner."""
+
+    width: float
+    height: float
+    code: str
+    qr_x: float  # outer corner of the quiet zone
+    qr_y: float
+    qr_size: float  # including the quiet zone
+    texts: tuple[_Text, ...]
+    logo_box: tuple[float, float, float, float] | None
+
+
+def _stack_height(blocks: list[FittedText], gap: float) -> float:
+    shown = [b for b in blocks if b.lines]
+    return sum(b.height_mm for b in shown) + gap * max(0, len(shown) - 1)
+
+
+def _fit_person(card: BadgeCard, width: float, avail: float, s: float) -> list[FittedText]:
+    """Name, position and unit, shrunk together until they fit `avail` mm of height."""
+    name, position, unit = clean(card.full_name), clean(card.position), clean(card.unit)
+    factor = 1.0
+    while True:
+        blocks = [
+            fit_text(name, width, max_pt=15 * s * factor, min_pt=8 * s * factor, max_lines=2, bold=True),
+            fit_text(position, width, max_pt=9 * s * factor, min_pt=6 * s * factor, max_lines=2),
+            fit_text(unit, width, max_pt=9 * s * factor, min_pt=5.5 * s * factor, max_lines=3),
+        ]
+        if _stack_height(blocks, 1.2 * s * factor) <= avail or factor < 0.45:
+            return blocks
+
+
+def _place_stack(blocks: list[FittedText], x: float, top: float, width: float, avail: float, s: float) -> list[_Text]:
+    gap = 1.2 * s
+    y = top + max(0.0, (avail - _stack_height(blocks, gap)) / 2)
+    placed: list[_Text] = []
+    grays = (0, 70, 20)  # name black, position grey, unit near-black
+    for block, gray in zip(blocks, grays):
+        if not block.lines:
+            continue
+        placed.append(_Text(block, x, y, width, "C", gray))
+        y += block.height_mm + gap
+    return placed
+
+
+def _header(card: BadgeCard, x: float, top: float, width: float, s: float) -> list[_Text]:
+    title = fit_text(clean(card.course_title), width, max_pt=8 * s, min_pt=5 * s, max_lines=2, bold=True)
+    meta_text = " · ".join(part for part in (clean(card.course_date), clean(card.venue)) if part)
+    meta = fit_text(meta_text, width, max_pt=7 * s, min_pt=5 * s, max_lines=2)
+    texts = [_Text(title, x, top, width, "L", 0)]
+    if meta.lines:
+        texts.append(_Text(meta, x, top + title.height_mm, width, "L", 60))
+    return texts
+
+
+def _plan_badge(card: BadgeCard, width: float, height: float, has_logo: bool) -> _Plan:
+    portrait = height >= width
+    s = (width / 68) if portrait else (height / 54)  # type scale relative to the reference badge
+    pad = max(2.5, 0.05 * min(width, height) if not portrait else 0.05 * width)
+    logo_side = (11 if portrait else 9) * s
+    logo_box = (pad, pad, logo_side, logo_side) if has_logo else None
+    head_x = pad + (logo_side + 2 * s if has_logo else 0)
+    header = _header(card, head_x, pad, width - pad - head_x, s)
+    header_h = max(logo_side if has_logo else 0, sum(t.fitted.height_mm for t in header))
+    qr_top = pad + header_h + 1.5 * s
+
+    if portrait:
+        qr_size = min(width - 2 * pad, 0.48 * height)
+        text_top = qr_top + qr_size
+        avail = height - pad - text_top
+        blocks = _fit_person(card, width - 2 * pad, avail, s)
+        # Text never overflows the badge: if it still does not fit, the QR gives up some height (never below
+        # 38 % of the badge, still ~1 mm per module on the smallest layout).
+        overflow = _stack_height(blocks, 1.2 * s) - avail
+        if overflow > 0:
+            shrink = min(overflow, qr_size - 0.38 * height)
+            qr_size -= shrink
+            text_top -= shrink
+            avail += shrink
+        qr_x = (width - qr_size) / 2
+        person = _place_stack(blocks, pad, text_top, width - 2 * pad, avail, s)
+    else:
+        qr_size = min(height - pad - qr_top, 0.5 * width)
+        qr_x = pad * 0.5  # the quiet zone is white anyway; lean into the edge padding for a bigger code
+        text_x = qr_x + qr_size + 0.5 * s
+        text_w = width - pad - text_x
+        blocks = _fit_person(card, text_w, qr_size, s)
+        person = _place_stack(blocks, text_x, qr_top, text_w, qr_size, s)
+
+    return _Plan(width, height, card.code, qr_x, qr_top, qr_size, tuple(header + person), logo_box)
+
+
+def _qr_geometry(plan: _Plan) -> tuple[int, float]:
+    modules = len(_qr_modules(plan.code)) + 2 * QUIET_ZONE
+    return modules, plan.qr_size / modules
+
+
+# --- PDF --------------------------------------------------------------------------------------------------
+
+
+def _paint_pdf(pdf: FPDF, plan: _Plan, ox: float, oy: float, logo: io.BytesIO | None) -> None:
+    _, module = _qr_geometry(plan)
+    qx = ox + plan.qr_x + QUIET_ZONE * module
+    qy = oy + plan.qr_y + QUIET_ZONE * module
+    fill_rects(pdf, ((qx + x * module, qy + y * module, w * module, h * module) for x, y, w, h in _dark_rects(plan.code)))
+    for t in plan.texts:
+        draw_text_lines(pdf, t.fitted, ox + t.x, oy + t.top, t.width, align=t.align, gray=t.gray)
+    if logo is not None and plan.logo_box is not None:
+        x, y, w, h = plan.logo_box
+        logo.seek(0)
+        pdf.image(logo, x=ox + x, y=oy + y, w=w, h=h, keep_aspect_ratio=True)
+
+
+def _check_logo(logo: bytes | None) -> Image.Image | None:
+    if logo is None:
+        return None
+    try:
+        img = Image.open(io.BytesIO(logo))
+        img.load()
+    except Exception as exc:  # Pillow raises several types for undecodable input
+        raise ValueError("logo must be a PNG or JPEG image") from exc
+    if img.format not in ("PNG", "JPEG"):
+        raise ValueError("logo must be a PNG or JPEG image")
+    return img
+
+
+def badge_sheets_pdf(
+    cards: Iterable[BadgeCard],
+    layout: str = "a4-8",
+    *,
+    logo: bytes | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> bytes:
+    """Printable PDF of badges in the order given (see sort_cards), `layout` from LAYOUTS.
+
+    The QR is vector rectangles, names are real text in the bundled font. `progress(done, total)` counts
+    badges and is called once per finished page.
+    """
+    spec = _layout(layout)
+    cards = list(cards)
+    if not cards:
+        raise ValueError("no badges to print")
+    _check_logo(logo)
+    logo_io = io.BytesIO(logo) if logo is not None else None
+    orientation = "L" if spec.page_w > spec.page_h else "P"
+    pdf = new_document(
+        title=clean(cards[0].course_title) or "Badges",
+        orientation=orientation,
+        format=(min(spec.page_w, spec.page_h), max(spec.page_w, spec.page_h)),
+    )
+    origins = spec.origins()
+    total = len(cards)
+    for start in range(0, total, spec.per_page):
+        pdf.add_page()
+        chunk = cards[start : start + spec.per_page]
+        for (ox, oy), card in zip(origins, chunk):
+            _paint_pdf(pdf, _plan_badge(card, spec.badge_w, spec.badge_h, logo is not None), ox, oy, logo_io)
+        if spec.cut_marks:
+            draw_cut_marks(pdf, *spec.cut_lines())
+        if progress is not None:
+            progress(start + len(chunk), total)
+    return bytes(pdf.output())
+
+
+# --- PNG --------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _pil_font(bold: bool, px: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(font_path(bold)), px)
+
+
+def badge_png(card: BadgeCard, *, dpi: int = 300, layout: str = "a4-8", logo: bytes | None = None) -> bytes:
+    """One badge as a PNG at print resolution (the size of a `layout` badge at `dpi`, dpi recorded in the file)."""
+    spec = _layout(layout)
+    logo_img = _check_logo(logo)
+    plan = _plan_badge(card, spec.badge_w, spec.badge_h, logo_img is not None)
+    px = dpi / 25.4
+    size = (round(plan.width * px), round(plan.height * px))
+    img = Image.new("RGB" if logo_img is not None else "L", size, "white")
+    draw = ImageDraw.Draw(img)
+
+    modules, _ = _qr_geometry(plan)
+    module_px = max(1, int(plan.qr_size * px / modules))  # whole pixels per module keep every edge sharp
+    qr = _qr_image(plan.code, module_px, QUIET_ZONE)
+    centre_x, centre_y = (plan.qr_x + plan.qr_size / 2) * px, (plan.qr_y + plan.qr_size / 2) * px
+    img.paste(qr, (round(centre_x - qr.width / 2), round(centre_y - qr.height / 2)))
+
+    for t in plan.texts:
+        f = t.fitted
+        font = _pil_font(f.bold, max(1, round(f.size_pt / 72 * dpi)))
+        fill = (t.gray,) * 3 if img.mode == "RGB" else t.gray
+        baseline = t.top + f.size_pt * PT_MM * BASELINE_EM
+        for line in f.lines:
+            if t.align == "L":
+                draw.text((t.x * px, baseline * px), line, font=font, fill=fill, anchor="ls")
+            else:
+                draw.text(((t.x + t.width / 2) * px, baseline * px), line, font=font, fill=fill, anchor="ms")
+            baseline += f.line_mm
+
+    if logo_img is not None and plan.logo_box is not None:
+        x, y, w, h = plan.logo_box
+        mark = logo_img.convert("RGBA")
+        mark.thumbnail((round(w * px), round(h * px)), Image.Resampling.LANCZOS)
+        img.paste(mark, (round(x * px), round(y * px)), mark)
+
+    buf = io.BytesIO()
+    img.save(buf, "PNG", dpi=(dpi, dpi), compress_level=3)
+    return buf.getvalue()
+
+
+# --- order ------------------------------------------------------------------------------------------------
+
+
+def _given_name(full_name: str) -> str:
+    parts = fold(full_name).split()
+    return parts[-1] if parts else ""
+
+
+def sort_cards(cards: Iterable[BadgeCard]) -> list[BadgeCard]:
+    """Badges by unit, then by name as Vietnamese lists do it: given name (last word) first, then the full
+    name; diacritics and case ignored (checkin.text.fold), the exact text breaking ties."""
+    return sorted(
+        cards,
+        key=lambda c: (fold(c.unit), _given_name(c.full_name), fold(c.full_name), clean(c.unit), clean(c.full_name), c.code),
+    )
