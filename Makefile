@@ -1,0 +1,44 @@
+# Two commands: `make run` serves the demo course, `make test` runs every test (browser tests included).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DB ?= data/demo.sqlite3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install install-test browser bench vendor clean
+
+run: install
+	@CHECKIN_DB=$(DEMO_DB) CHECKIN_HOST=$(HOST) CHECKIN_PORT=$(PORT) $(VENV)/bin/checkin demo --reset >/dev/null
+	@CHECKIN_DB=$(DEMO_DB) CHECKIN_HOST=$(HOST) CHECKIN_PORT=$(PORT) $(VENV)/bin/checkin serve
+
+test: install-test browser
+	$(PY) -m pytest -q
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+# A Chromium for the browser tests: $$CHECKIN_CHROMIUM, the system's, or Debian's package when we are root.
+browser:
+	@scripts/ensure-chromium.sh
+
+bench: install-test
+	$(PY) bench/scan_load.py
+
+vendor:
+	static/vendor/fetch.sh
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,135 @@
+"""Shared fixtures: a real app on a temporary database file, a controllable clock, a seeded course."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from starlette.testclient import TestClient
+
+from checkin.app import create_app
+from checkin.settings import Settings
+from checkin.store import courses, devices, organisers, people
+from checkin.store.courses import NewCourse, NewSession
+from checkin.store.db import open_sync, transaction
+from checkin.store.people import PersonDetails
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+# The course day used by the tests: 8:00 opening, then topics, in Vietnam's time.
+DAY = date(2026, 11, 27)
+
+
+def local(hour: int, minute: int = 0) -> datetime:
+    return datetime(DAY.year, DAY.month, DAY.day, hour, minute, tzinfo=ZONE).astimezone(timezone.utc)
+
+
+class FakeClock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+
+    def advance(self, **kwargs) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@dataclass
+class Course:
+    id: int
+    sessions: list[int]
+    codes: list[str]  # badge codes, index i for participant i
+    enrolments: list[int]
+    token: str
+    device_id: int
+    other_token: str  # a second device of the same course
+
+
+@dataclass
+class World:
+    settings: Settings
+    clock: FakeClock
+    course: Course
+    other: Course  # a second course, for other_course
+    organiser_password: str = "correct horse battery"
+
+    def conn(self):
+        return open_sync(self.settings.db_path)
+
+
+NAMES = [
+    ("Nguyễn Thị Hương", "Đoàn Thanh niên Sở Tài chính", "Bí thư"),
+    ("Trần Văn Nam", "Đoàn Thanh niên Sở Y tế", "Phó Bí thư"),
+    ("Lê Minh Đức", "Đoàn Thanh niên Sở Tài chính", "Phó Bí thư"),
+    ("Phạm Thu Trang", "Đoàn Thanh niên Cục Thuế thành phố", "Bí thư"),
+]
+
+
+def seed_course(conn, now: datetime, title: str, organiser_id: int | None) -> Course:
+    course_id = courses.insert_course(conn, NewCourse(title=title, course_date=DAY, time_zone=ZONE.key,
+                                                      venue="Hội trường", organiser_name="Đoàn Khối"), now, organiser_id)
+    sessions = [
+        courses.insert_session(conn, course_id, NewSession("Khai mạc", local(8, 0), local(8, 30))),
+        courses.insert_session(conn, course_id, NewSession("Chuyên đề 1", local(8, 40), local(9, 30))),
+        courses.insert_session(conn, course_id, NewSession("Chuyên đề 2", local(9, 40), local(10, 30),
+                                                           open_before_min=5, late_after_min=0)),
+    ]
+    codes, enrolments = [], []
+    for name, unit, position in NAMES:
+        pid = people.insert_participant(conn, PersonDetails(name, unit, position, "0912345678"), now)
+        enrolment_id = people.enrol(conn, course_id, pid, now)
+        enrolments.append(enrolment_id)
+        codes.append(people.get_enrolment_badge_holder(conn, enrolment_id).code)
+    expires = local(23, 59)
+    device_id, token = devices.insert_device(conn, course_id, "Cổng A", expires, now)
+    _, other_token = devices.insert_device(conn, course_id, "Cổng B", expires, now)
+    return Course(course_id, sessions, codes, enrolments, token, device_id, other_token)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(local(7, 50))
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path, secret_key="test-secret-key", port=8000)
+
+
+@pytest.fixture
+def world(settings, clock) -> World:
+    conn = open_sync(settings.db_path)
+    with transaction(conn):
+        organiser_id = organisers.insert_organiser(conn, "lan", "Nguyễn Lan", "correct horse battery", clock())
+        organisers.insert_organiser(conn, "outsider", "Người ngoài", "correct horse battery", clock())
+        course = seed_course(conn, clock(), "Lớp bồi dưỡng cán bộ Đoàn", organiser_id)
+        other = seed_course(conn, clock(), "Lớp tập huấn khác", None)
+    conn.close()
+    return World(settings, clock, course, other)
+
+
+@pytest.fixture
+def app(world):
+    return create_app(world.settings, clock=world.clock)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def sign_in(client, username: str = "lan", password: str = "correct horse battery"):
+    page = client.get("/login")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    return client.post("/login", data={"username": username, "password": password, "csrf": csrf, "next": "/courses"},
+                       follow_redirects=False)

@@ -1,0 +1,121 @@
+"""Requests that cannot be decided: a 4xx with a stable code and a message, and nothing stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from checkin.store import devices
+from checkin.store.db import transaction
+
+from .conftest import bearer, local
+
+
+def counts(world):
+    conn = world.conn()
+    try:
+        return tuple(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("scans", "attendance", "events"))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "case, body, status, code",
+    [
+        ("not json", b"{code: 1", 400, "invalid_json"),
+        ("json array", b"[1, 2]", 400, "invalid_json"),
+        ("binary", bytes(range(256)), 400, "invalid_json"),
+        ("no code", b"{}", 422, "code_missing"),
+        ("empty code", b'{"code": "   "}', 422, "code_missing"),
+        ("code is a number", b'{"code": 12345}', 422, "invalid_field"),
+        ("code is a list", b'{"code": ["a"]}', 422, "invalid_field"),
+        ("10 kB code", ('{"code": "' + "A" * 10_000 + '"}').encode(), 422, "code_too_long"),
+        ("control characters", b'{"code": "abc\\u0000\\u0007def"}', 422, "code_not_text"),
+        ("session is text", b'{"code": "abc", "session_id": "one"}', 422, "invalid_field"),
+        ("session is a bool", b'{"code": "abc", "session_id": true}', 422, "invalid_field"),
+        ("unknown session", b'{"code": "abc", "session_id": 999}', 422, "unknown_session"),
+        ("nonce too long", ('{"code": "abc", "nonce": "' + "n" * 101 + '"}').encode(), 422, "invalid_field"),
+        ("bad method", b'{"code": "abc", "method": "manual"}', 422, "invalid_field"),
+        ("bad device time", b'{"code": "abc", "scanned_at": "yesterday"}', 422, "invalid_field"),
+        ("device time without zone", b'{"code": "abc", "scanned_at": "2026-11-27T08:00:00"}', 422, "invalid_field"),
+        ("device time far ahead", b'{"code": "abc", "scanned_at": "2027-01-01T08:00:00+07:00"}', 422,
+         "scanned_at_out_of_range"),
+        ("participant of nobody", b'{"participant_id": 99999, "method": "search"}', 404, "participant_not_found"),
+        ("body over 16 kB", ('{"code": "a", "x": "' + "x" * 20_000 + '"}').encode(), 413, "body_too_large"),
+    ],
+)
+def test_undecidable_scan_gets_4xx_and_stores_nothing(client, world, case, body, status, code):
+    before = counts(world)
+    answer = client.post("/api/v1/scans", content=body, headers={**bearer(world.course.token),
+                                                                  "content-type": "application/json"})
+    assert answer.status_code == status, case
+    error = answer.json()["error"]
+    assert error["code"] == code and error["message"]
+    assert counts(world) == before
+
+
+def test_another_courses_participant_id_is_not_found(client, world):
+    answer = client.post("/api/v1/scans", json={"participant_id": world.other.enrolments[0], "method": "search"},
+                         headers=bearer(world.course.token))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "participant_not_found")
+
+
+@pytest.mark.parametrize(
+    "headers, code",
+    [
+        ({}, "device_token_missing"),
+        ({"Authorization": "Bearer "}, "device_token_missing"),
+        ({"Authorization": "Basic abc"}, "device_token_missing"),
+        ({"Authorization": "Bearer not-a-real-token"}, "device_token_invalid"),
+        ({"Authorization": "Bearer " + "x" * 5000}, "device_token_invalid"),
+    ],
+)
+def test_scan_without_a_valid_token_is_401_and_stores_nothing(client, world, headers, code):
+    answer = client.post("/api/v1/scans", json={"code": world.course.codes[0]}, headers=headers)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (401, code)
+    assert counts(world) == (0, 0, 0)
+
+
+def test_revoked_device_is_refused_and_the_attempt_logged(client, world):
+    conn = world.conn()
+    with transaction(conn):
+        devices.revoke_device(conn, world.course.device_id, world.clock())
+    conn.close()
+    answer = client.post("/api/v1/scans", json={"code": world.course.codes[0]}, headers=bearer(world.course.token))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (403, "device_revoked")
+    conn = world.conn()
+    assert [tuple(r) for r in conn.execute("SELECT reason, accepted FROM scans")] == [("device_revoked", 0)]
+    assert conn.execute("SELECT COUNT(*) FROM attendance").fetchone()[0] == 0
+
+
+def test_expired_device_is_refused(client, world):
+    world.clock.set(local(23, 59))
+    answer = client.post("/api/v1/scans", json={"code": world.course.codes[0]}, headers=bearer(world.course.token))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (401, "device_expired")
+    search = client.get("/api/v1/participants", params={"q": "nguyen"}, headers=bearer(world.course.token))
+    assert (search.status_code, search.json()["error"]["code"]) == (401, "device_expired")
+
+
+@pytest.mark.parametrize("query", ["", "ng", "  n g ", "x" * 101])
+def test_search_needs_three_letters(client, world, query):
+    answer = client.get("/api/v1/participants", params={"q": query}, headers=bearer(world.course.token))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (422, "query_too_short")
+
+
+def test_search_treats_like_wildcards_as_text(client, world):
+    answer = client.get("/api/v1/participants", params={"q": "%%%"}, headers=bearer(world.course.token))
+    assert answer.status_code == 200 and answer.json()["results"] == []
+
+
+def test_unknown_api_path_is_json_404(client):
+    answer = client.get("/api/v1/nothing-here")
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+
+
+def test_openapi_lists_every_endpoint_and_reason(client):
+    document = client.get("/api/v1/openapi.json").json()
+    assert set(document["paths"]) >= {"/api/v1/scans", "/api/v1/participants", "/api/v1/scans/{scan_id}/undo",
+                                      "/api/v1/courses/{course_id}/attendance"}
+    reasons = document["paths"]["/api/v1/scans"]["post"]["responses"]["200"]["content"]["application/json"]["schema"][
+        "properties"]["reason"]["enum"]
+    assert {"checked_in", "checked_in_late", "already_checked_in", "unknown_code", "badge_revoked", "other_course",
+            "session_not_open", "no_session"} <= set(reasons)

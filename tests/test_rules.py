@@ -1,0 +1,85 @@
+"""The scan rule, as a table: badge, session, earlier check-in, time -> reason."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from checkin.models import BadgeHolder, Checkin, CourseSession
+from checkin.rules import Reason, decide_scan, pick_session
+
+T0 = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)  # 8:00 in Hanoi
+
+
+def session(id=1, start=T0, minutes=50, open_before=30, late_after=10, position=1):
+    return CourseSession(id=id, course_id=7, position=position, title=f"S{id}", starts_at=start,
+                         ends_at=start + timedelta(minutes=minutes), open_before_min=open_before,
+                         late_after_min=late_after)
+
+
+def badge(course_id=7, revoked=False):
+    return BadgeHolder(code="c", revoked=revoked, enrolment_id=1, course_id=course_id, course_title="Other",
+                       participant_id=1, full_name="Nguyễn Thị Hương", unit="Sở Tài chính", position="Bí thư")
+
+
+M = lambda n: timedelta(minutes=n)  # noqa: E731
+FIRST = Checkin(scan_id=11, at=T0 - M(5))
+
+
+@pytest.mark.parametrize(
+    "case, holder, chosen, earlier, at, after_end, expected",
+    [
+        ("on time, before start", badge(), session(), None, T0 - M(10), "refuse", Reason.CHECKED_IN),
+        ("window opens exactly", badge(), session(), None, T0 - M(30), "refuse", Reason.CHECKED_IN),
+        ("inside grace", badge(), session(), None, T0 + M(10), "refuse", Reason.CHECKED_IN),
+        ("after grace", badge(), session(), None, T0 + M(10) + timedelta(seconds=1), "refuse", Reason.CHECKED_IN_LATE),
+        ("before window", badge(), session(), None, T0 - M(31), "refuse", Reason.SESSION_NOT_OPEN),
+        ("after end, refuse", badge(), session(), None, T0 + M(50), "refuse", Reason.SESSION_CLOSED),
+        ("after end, accept late", badge(), session(), None, T0 + M(80), "late", Reason.CHECKED_IN_LATE),
+        ("second scan", badge(), session(), FIRST, T0, "refuse", Reason.ALREADY_CHECKED_IN),
+        ("second scan after end", badge(), session(), FIRST, T0 + M(90), "refuse", Reason.ALREADY_CHECKED_IN),
+        ("unknown code", None, session(), None, T0, "refuse", Reason.UNKNOWN_CODE),
+        ("unknown code, no session", None, None, None, T0, "refuse", Reason.UNKNOWN_CODE),
+        ("revoked badge", badge(revoked=True), session(), None, T0, "refuse", Reason.BADGE_REVOKED),
+        ("other course", badge(course_id=8), session(), None, T0, "refuse", Reason.OTHER_COURSE),
+        ("other course, revoked", badge(course_id=8, revoked=True), session(), None, T0, "refuse", Reason.OTHER_COURSE),
+        ("no session", badge(), None, None, T0, "refuse", Reason.NO_SESSION),
+        ("session override: no grace", badge(), session(late_after=0), None, T0 + timedelta(seconds=1), "refuse",
+         Reason.CHECKED_IN_LATE),
+        ("session override: short window", badge(), session(open_before=5), None, T0 - M(6), "refuse",
+         Reason.SESSION_NOT_OPEN),
+    ],
+)
+def test_decide_scan(case, holder, chosen, earlier, at, after_end, expected):
+    decision = decide_scan(badge=holder, course_id=7, session=chosen, earlier=earlier, at=at, after_end=after_end)
+    assert decision.reason == expected, case
+    assert decision.accepted == (expected in (Reason.CHECKED_IN, Reason.CHECKED_IN_LATE))
+
+
+def test_already_checked_in_carries_the_first_scan():
+    decision = decide_scan(badge=badge(), course_id=7, session=session(), earlier=FIRST, at=T0)
+    assert decision.first == FIRST
+
+
+OPENING = session(1, T0, 30)
+TOPIC = session(2, T0 + M(40), 50, position=2)  # window opens at T0+10, while the opening runs
+LATER = session(3, T0 + M(100), 50, position=3)
+
+
+@pytest.mark.parametrize(
+    "at, expected",
+    [
+        (T0 - M(31), None),  # nothing open yet
+        (T0 - M(30), 1),  # the opening's window opens
+        (T0 + M(15), 1),  # opening under way, topic's window open too: the one under way wins
+        (T0 + M(35), 2),  # opening over, topic not started but open
+        (T0 + M(60), 2),
+        (T0 + M(89), 2),  # topic under way, the next one's window open too
+        (T0 + M(95), 3),
+        (T0 + M(150), None),  # all over
+    ],
+)
+def test_pick_session(at, expected):
+    picked = pick_session([OPENING, TOPIC, LATER], at)
+    assert (picked.id if picked else None) == expected

@@ -1,0 +1,226 @@
+"""Scans through the API against a real app and database: each answer, and what was stored."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx2 as httpx
+import pytest
+
+from checkin.app import create_app
+from checkin.store import devices, people
+from checkin.store.db import transaction
+
+from .conftest import bearer, local
+
+
+def scan(client, token, code, **body):
+    return client.post("/api/v1/scans", json={"code": code, **body}, headers=bearer(token))
+
+
+def count(world, sql, *args):
+    conn = world.conn()
+    try:
+        return conn.execute(sql, args).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_first_scan_in_open_window_is_checked_in_and_stored(client, world):
+    answer = scan(client, world.course.token, world.course.codes[0], nonce="a1")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["reason"] == "checked_in" and body["accepted"] is True
+    assert body["participant"] == {"name": "Nguyễn Thị Hương", "unit": "Đoàn Thanh niên Sở Tài chính", "position": "Bí thư"}
+    assert body["session"]["title"] == "Khai mạc"
+    row = world.conn().execute("SELECT reason, accepted, method, device_id, nonce FROM scans WHERE id = ?",
+                               (body["scan_id"],)).fetchone()
+    assert tuple(row) == ("checked_in", 1, "api", world.course.device_id, "a1")
+    assert count(world, "SELECT COUNT(*) FROM attendance WHERE status = 'present'") == 1
+
+
+def test_second_scan_in_same_session_is_already_checked_in_with_first_time(client, world):
+    first = scan(client, world.course.token, world.course.codes[0]).json()
+    world.clock.advance(minutes=3)
+    again = scan(client, world.course.other_token, world.course.codes[0]).json()
+    assert again["reason"] == "already_checked_in" and again["accepted"] is False
+    assert again["first_checked_in_at"] == first["recorded_at"]
+    assert count(world, "SELECT COUNT(*) FROM scans") == 2
+    assert count(world, "SELECT COUNT(*) FROM attendance") == 1
+
+
+def test_scan_after_grace_is_late(client, world):
+    world.clock.set(local(8, 11))
+    assert scan(client, world.course.token, world.course.codes[0]).json()["reason"] == "checked_in_late"
+    assert count(world, "SELECT COUNT(*) FROM attendance WHERE status = 'late'") == 1
+
+
+def test_scan_before_any_window_is_no_session(client, world):
+    world.clock.set(local(7, 0))
+    assert scan(client, world.course.token, world.course.codes[0]).json()["reason"] == "no_session"
+
+
+def test_chosen_session_not_open_yet(client, world):
+    body = scan(client, world.course.token, world.course.codes[0], session_id=world.course.sessions[2]).json()
+    assert body["reason"] == "session_not_open" and body["session"]["title"] == "Chuyên đề 2"
+    assert count(world, "SELECT COUNT(*) FROM attendance") == 0
+
+
+def test_chosen_session_that_ended_is_refused_by_default(client, world):
+    world.clock.set(local(9, 0))
+    body = scan(client, world.course.token, world.course.codes[0], session_id=world.course.sessions[0]).json()
+    assert body["reason"] == "session_closed"
+
+
+def test_course_policy_can_accept_after_the_end_as_late(client, world):
+    conn = world.conn()
+    conn.execute("UPDATE courses SET after_end = 'late' WHERE id = ?", (world.course.id,))
+    conn.close()
+    world.clock.set(local(9, 0))
+    body = scan(client, world.course.token, world.course.codes[0], session_id=world.course.sessions[0]).json()
+    assert body["reason"] == "checked_in_late" and body["accepted"]
+
+
+def test_unknown_code_is_refused_as_data(client, world):
+    answer = scan(client, world.course.token, "not-a-badge-at-all")
+    assert answer.status_code == 200
+    assert answer.json()["reason"] == "unknown_code" and answer.json()["participant"] is None
+    assert count(world, "SELECT COUNT(*) FROM scans WHERE reason = 'unknown_code'") == 1
+
+
+def test_reissued_badge_makes_old_code_revoked(client, world):
+    conn = world.conn()
+    with transaction(conn):
+        new_code = people.issue_badge(conn, world.course.enrolments[1], world.clock())
+    conn.close()
+    assert scan(client, world.course.token, world.course.codes[1]).json()["reason"] == "badge_revoked"
+    assert scan(client, world.course.token, new_code).json()["reason"] == "checked_in"
+
+
+def test_badge_of_another_course_names_it(client, world):
+    body = scan(client, world.course.token, world.other.codes[0]).json()
+    assert body["reason"] == "other_course"
+    assert body["other_course"] == {"title": "Lớp tập huấn khác"}
+
+
+def test_badge_link_is_read_as_its_code(client, world):
+    body = scan(client, world.course.token, f"https://checkin.example/b/{world.course.codes[2]}").json()
+    assert body["reason"] == "checked_in" and body["participant"]["name"] == "Lê Minh Đức"
+
+
+def test_retried_nonce_returns_first_answer_and_stores_nothing(client, world):
+    first = scan(client, world.course.token, world.course.codes[0], nonce="retry-1").json()
+    world.clock.advance(minutes=20)
+    again = scan(client, world.course.token, world.course.codes[0], nonce="retry-1").json()
+    assert again["replayed"] is True
+    assert {k: v for k, v in again.items() if k != "replayed"} == {k: v for k, v in first.items() if k != "replayed"}
+    assert count(world, "SELECT COUNT(*) FROM scans") == 1
+    assert count(world, "SELECT COUNT(*) FROM events") == 1
+
+
+def test_same_nonce_from_another_device_is_a_different_scan(client, world):
+    scan(client, world.course.token, world.course.codes[0], nonce="n")
+    body = scan(client, world.course.other_token, world.course.codes[0], nonce="n").json()
+    assert body["reason"] == "already_checked_in"
+
+
+def test_search_check_in_uses_the_same_rule(client, world):
+    found = client.get("/api/v1/participants", params={"q": "nguyen thi huong"}, headers=bearer(world.course.token))
+    assert found.status_code == 200
+    results = found.json()["results"]
+    assert [r["name"] for r in results] == ["Nguyễn Thị Hương"]
+    body = client.post("/api/v1/scans", json={"participant_id": results[0]["participant_id"], "method": "search"},
+                       headers=bearer(world.course.token)).json()
+    assert body["reason"] == "checked_in"
+    assert count(world, "SELECT COUNT(*) FROM scans WHERE method = 'search' AND code = ?", world.course.codes[0]) == 1
+
+
+def test_search_never_shows_another_course(client, world):
+    found = client.get("/api/v1/participants", params={"q": "tran van"}, headers=bearer(world.course.token)).json()
+    assert len(found["results"]) == 1  # the other course has the same names
+
+
+def test_undo_removes_attendance_but_keeps_the_log(client, world):
+    first = scan(client, world.course.token, world.course.codes[0]).json()
+    undo = client.post(f"/api/v1/scans/{first['scan_id']}/undo", headers=bearer(world.course.token))
+    assert undo.status_code == 200 and undo.json()["undone"] is True
+    assert count(world, "SELECT COUNT(*) FROM attendance") == 0
+    assert count(world, "SELECT COUNT(*) FROM scans") == 1
+    assert count(world, "SELECT COUNT(*) FROM scan_undos WHERE device_id = ?", world.course.device_id) == 1
+    assert scan(client, world.course.token, world.course.codes[0]).json()["reason"] == "checked_in"
+
+
+@pytest.mark.parametrize(
+    "case, who, advance, expected_status, expected_code",
+    [
+        ("twice", "same", 0, 409, "already_undone"),
+        ("another phone", "other", 0, 403, "not_your_scan"),
+        ("too late", "same", 10, 403, "undo_too_late"),
+    ],
+)
+def test_undo_refusals(client, world, case, who, advance, expected_status, expected_code):
+    first = scan(client, world.course.token, world.course.codes[0]).json()
+    if case == "twice":
+        client.post(f"/api/v1/scans/{first['scan_id']}/undo", headers=bearer(world.course.token))
+    world.clock.advance(minutes=advance)
+    token = world.course.token if who == "same" else world.course.other_token
+    answer = client.post(f"/api/v1/scans/{first['scan_id']}/undo", headers=bearer(token))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (expected_status, expected_code)
+
+
+def test_undo_of_a_refusal_is_refused(client, world):
+    refused = scan(client, world.course.token, "nope").json()
+    answer = client.post(f"/api/v1/scans/{refused['scan_id']}/undo", headers=bearer(world.course.token))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "scan_not_accepted")
+
+
+def test_offline_sync_is_decided_at_the_device_time(client, world):
+    world.clock.set(local(8, 20))  # the phone synced late, but scanned at 7:55
+    body = scan(client, world.course.token, world.course.codes[0], method="sync",
+                scanned_at=local(7, 55).isoformat(), session_id=world.course.sessions[0]).json()
+    assert body["reason"] == "checked_in"
+    assert body["scanned_at"].startswith(local(7, 55).strftime("%Y-%m-%dT%H:%M"))
+
+
+def test_fifty_simultaneous_scans_of_one_badge_check_in_exactly_once(world):
+    # 50 devices of the course, and two app instances on the same file (two server processes' worth
+    # of connections), all posting the same badge at once.
+    conn = world.conn()
+    with transaction(conn):
+        tokens = [devices.insert_device(conn, world.course.id, f"Cổng {i}", local(23), world.clock())[1] for i in range(50)]
+    conn.close()
+    apps = [create_app(world.settings, clock=world.clock) for _ in range(2)]
+    answers = asyncio.run(_run_with_lifespan(apps, tokens, world.course.codes[3]))
+    reasons = sorted(a.json()["reason"] for a in answers)
+    assert all(a.status_code == 200 for a in answers)
+    assert reasons.count("checked_in") == 1
+    assert reasons.count("already_checked_in") == 49
+    assert count(world, "SELECT COUNT(*) FROM attendance") == 1
+    assert count(world, "SELECT COUNT(*) FROM scans") == 50
+
+
+async def _run_with_lifespan(apps, tokens, code):
+    contexts = [app.router.lifespan_context(app) for app in apps]
+    for ctx in contexts:
+        await ctx.__aenter__()
+    try:
+        clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") for app in apps]
+        try:
+            return await asyncio.gather(*[
+                clients[i % 2].post("/api/v1/scans", json={"code": code, "nonce": f"n{i}"}, headers=bearer(tokens[i]))
+                for i in range(len(tokens))
+            ])
+        finally:
+            for c in clients:
+                await c.aclose()
+    finally:
+        for ctx in contexts:
+            await ctx.__aexit__(None, None, None)
+
+
+def test_answer_is_sent_only_after_commit(client, world):
+    # A fresh connection (another process, in effect) sees the row as soon as the answer arrives.
+    body = scan(client, world.course.token, world.course.codes[0]).json()
+    assert count(world, "SELECT COUNT(*) FROM scans WHERE id = ?", body["scan_id"]) == 1
+    assert count(world, "SELECT COUNT(*) FROM attendance") == 1
