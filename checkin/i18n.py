@@ -27,14 +27,22 @@ class Catalogues:
         self._translations: dict[str, NullTranslations] = {"en": NullTranslations()}
         folder = resources.files("checkin") / "locale"
         for lang in LANGUAGES:
-            po = folder / lang / "LC_MESSAGES" / "messages.po"
-            if lang != "en" and po.is_file():
+            if lang == "en":
+                continue
+            merged = None
+            # One catalogue file per area of the product (core, usher, organiser, ...), merged here.
+            for po in sorted((folder / lang / "LC_MESSAGES").iterdir(), key=lambda p: p.name):
+                if not po.name.endswith(".po"):
+                    continue
                 with po.open("rb") as fh:
                     catalog = read_po(fh, locale=lang)
                 buffer = BytesIO()
                 write_mo(buffer, catalog)
                 buffer.seek(0)
-                self._translations[lang] = Translations(buffer)
+                translations = Translations(buffer)
+                merged = translations if merged is None else merged.merge(translations)
+            if merged is not None:
+                self._translations[lang] = merged
 
     def get(self, lang: str) -> NullTranslations:
         return self._translations.get(lang, self._translations["en"])
