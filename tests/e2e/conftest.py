@@ -53,11 +53,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
-    """Path of the Chromium to drive: $CHECKIN_CHROMIUM, /usr/bin/chromium, or `chromium` on PATH.
+    """Path of the Chromium to drive: $CHECKIN_CHROMIUM, else /usr/bin/chromium, else `chromium`
+    on PATH.
 
     With none found the test is skipped, except in CI (env CI set) where it fails."""
-    candidates = [os.environ.get("CHECKIN_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")]
-    for candidate in candidates:
+    given = os.environ.get("CHECKIN_CHROMIUM")
+    if given:
+        # An explicit choice that is wrong is an error, not a reason to test another browser.
+        if not (os.path.isfile(given) and os.access(given, os.X_OK)):
+            pytest.fail(f"CHECKIN_CHROMIUM={given!r} is not an executable file")
+        return given
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium")):
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     message = (
