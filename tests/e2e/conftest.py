@@ -82,6 +82,9 @@ def chromium_path() -> str:
 def live_server() -> Iterator[Callable[..., str]]:
     """live_server(asgi_app, **uvicorn_config) -> "http://127.0.0.1:PORT", stopped at teardown.
 
+    Defaults: log_level="warning", ws="none" (pass ws="auto" for websockets), and
+    timeout_graceful_shutdown=2 so an open event stream cannot hold up the teardown.
+
     uvicorn runs in its own thread with its own event loop, so the test thread stays free of a
     running loop (Playwright's sync API refuses to run inside one)."""
     import uvicorn
