@@ -103,6 +103,13 @@ _ALIASES = {
     "ignore": ("stt", "tt", "so tt", "so thu tu", "no", "nr", "ghi chu", "note", "notes"),
 }
 _ALIAS_TO_FIELD = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
+# Longer headers that begin like a known one: "Đơn vị/Cơ sở Đoàn", "Số điện thoại liên lạc", "Email công vụ".
+_PREFIXES = (
+    ("ho va ten ", "full_name"), ("ho ten ", "full_name"), ("ten don vi", "unit"), ("ten co so doan", "unit"),
+    ("don vi ", "unit"), ("co so doan ", "unit"), ("chuc vu ", "position"), ("chuc danh ", "position"),
+    ("so dien thoai ", "phone"), ("dien thoai ", "phone"), ("email ", "email"), ("e mail ", "email"),
+    ("ma doan vien ", "member_code"), ("so the doan ", "member_code"),
+)
 _NAME_PARTS = {"full_name", "given_name"}
 _OTHER_FIELDS = {"unit", "position", "phone", "email", "member_code", "family_name"}
 
@@ -119,7 +126,8 @@ def _header_fields(cells: Sequence[str]) -> dict[int, str]:
     """Column index -> field (or "ignore") for every cell that is a known column name."""
     found = {}
     for index, text in enumerate(cells):
-        name = _ALIAS_TO_FIELD.get(_header_key(text)) if text else None
+        key = _header_key(text) if text else ""
+        name = _ALIAS_TO_FIELD.get(key) or next((f for p, f in _PREFIXES if key.startswith(p)), None)
         if name:
             found[index] = name
     return found
@@ -380,6 +388,19 @@ def _check_row(n: int, raw: dict[str, str], out: _Collector) -> None:
         out.rows.append(row)
 
 
+_FOOTER = re.compile(r"(tong so|tong cong|tong\s*[:\d]|cong\s*[:\d]|total\b|nguoi lap|noi nhan|ghi chu|t/m\b|"
+                     r"xac nhan|an dinh)")
+
+
+def _footer_text(raw: dict[str, str]) -> str:
+    """The text of a row under the list that is not a participant: "Tổng cộng: 45", "T/M BAN THƯỜNG VỤ"."""
+    if raw["unit"] or raw["phone"] or raw["email"] or raw["member_code"]:
+        return ""
+    if not raw["full_name"]:
+        return raw["position"]
+    return raw["full_name"] if _FOOTER.match(fold(raw["full_name"])) else ""
+
+
 def _parse_table(
     rows: Iterator[tuple[int, tuple[str, ...]]], layout: _Layout, head_rest: list[tuple[int, tuple[str, ...]]],
     max_rows: int, sheet: str,
@@ -405,6 +426,11 @@ def _parse_table(
             raw["full_name"] = clean(f"{raw.pop('family_name')} {raw.pop('given_name')}")
         for name in FIELDS:
             raw.setdefault(name, "")
+        note = _footer_text(raw)
+        if note:
+            out.warnings.append(RosterProblem(n, "", "row_ignored", f'Row {n}: "{_short(note)}" has no unit and no '
+                                              "contact details and looks like a total, note or signature; it was ignored."))
+            continue
         _check_row(n, raw, out)
     if count == 0:
         raise RosterError("empty", f"The header is on row {layout.header_row} but no participants follow it.")
@@ -569,14 +595,21 @@ def _merged_ranges(data: bytes, sheet_path: str) -> dict[int, list[tuple[int, in
     Read-only openpyxl does not report merged cells, so they are read from the sheet XML directly."""
     from openpyxl.utils.cell import range_boundaries
 
+    refs: set[bytes] = set()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         try:
-            xml = archive.read(sheet_path.lstrip("/"))
+            source = archive.open(sheet_path.lstrip("/"))
         except KeyError:
             return {}
+        with source:  # streamed: a sheet can unpack to far more than we want in memory at once
+            tail = b""
+            while chunk := source.read(1 << 20):
+                window = tail + chunk
+                refs.update(m.group(1) for m in _MERGE.finditer(window))
+                tail = window[-100:]
     by_column: dict[int, list[tuple[int, int]]] = {}
-    for match in _MERGE.finditer(xml):
-        min_col, min_row, _max_col, max_row = range_boundaries(match.group(1).decode())
+    for ref in refs:
+        min_col, min_row, _max_col, max_row = range_boundaries(ref.decode())
         if max_row > min_row:
             by_column.setdefault(min_col - 1, []).append((min_row, max_row))
     for spans in by_column.values():

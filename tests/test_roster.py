@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 import unicodedata
 import zipfile
 
@@ -11,6 +12,7 @@ import openpyxl
 import pytest
 
 from checkin.roster import RosterError, RosterParse, normalise_phone, parse_roster
+from checkin.text import clean
 
 HEADER_VI = ["STT", "Họ và tên", "Đơn vị", "Chức vụ", "Số điện thoại", "Email", "Mã đoàn viên"]
 PEOPLE = [
@@ -158,6 +160,31 @@ def test_formula_cell_gives_its_value_and_text_looking_like_a_formula_is_flagged
     assert summary(parsed) == [(3, "position", "formula_like")]
 
 
+def test_total_and_signature_rows_under_the_list_are_ignored_with_a_note():
+    rows = [
+        ["STT", "Họ và tên", "Đơn vị", "Chức vụ"],
+        [1, "Tống Văn Công", "Sở Y tế", "Bí thư"],  # "Tống" is a surname, not "Tổng"
+        [None, "Tổng cộng: 01 đồng chí", None, None],
+        [],
+        [None, None, None, "T/M BAN THƯỜNG VỤ"],
+        [None, None, None, "BÍ THƯ"],
+    ]
+    parsed = parse_roster(xlsx_bytes(rows), "r.xlsx")
+    assert [r.full_name for r in parsed.rows] == ["Tống Văn Công"]
+    assert parsed.problems == ()
+    assert warning_codes(parsed) == [(3, "row_ignored"), (5, "row_ignored"), (6, "row_ignored")]
+
+
+def test_a_workbook_that_records_the_wrong_sheet_size_is_still_read_in_full():
+    source = zipfile.ZipFile(io.BytesIO(xlsx_bytes([HEADER_VI, *PEOPLE])))
+    files = {name: source.read(name) for name in source.namelist()}
+    sheet, count = re.subn(rb'<dimension ref="A1:G4"\s*/>', b'<dimension ref="A1"/>', files["xl/worksheets/sheet1.xml"])
+    assert count == 1
+    files["xl/worksheets/sheet1.xml"] = sheet
+    parsed = parse_roster(zip_with(files), "r.xlsx")
+    assert [r.row_number for r in parsed.rows] == [2, 3, 4]
+
+
 # ---------------------------------------------------------------- CSV as Excel and other tools save it
 
 CSV_ROWS = [["DANH SÁCH HỌC VIÊN"], [], HEADER_VI, *PEOPLE, ["", "", "", "", "", "", ""]]
@@ -215,30 +242,25 @@ def test_values_a_spreadsheet_would_run_are_formula_like(value, field):
 
 
 @pytest.mark.parametrize(
-    ("header", "expected_name"),
+    "header",
     [
-        (["No.", "Full name", "Organisation", "Position", "Mobile", "E-mail", "Member code"], "Nguyễn Thị Hương"),
-        (["ho va ten", "don vi", "sdt"], "Nguyễn Thị Hương"),
-        (["HỌ TÊN", "CƠ SỞ ĐOÀN", "ĐIỆN THOẠI"], "Nguyễn Thị Hương"),
-        (["Name", "Unit", "Phone"], "Nguyễn Thị Hương"),
-        (["Số điện thoại (di động)", "Đơn vị công tác", "Họ và tên (*)"], "Nguyễn Thị Hương"),
+        ["Full name", "Organisation", "Mobile"],
+        ["ho va ten", "don vi", "sdt"],
+        ["HỌ TÊN", "CƠ SỞ ĐOÀN", "ĐIỆN THOẠI"],
+        ["Name", "Unit", "Phone"],
+        ["Họ và tên (*)", "Đơn vị công tác", "Số điện thoại (di động)"],
+        ["Họ và tên học viên", "Tên đơn vị", "Điện thoại liên lạc"],
+        ["Họ và tên", "Đơn vị/Cơ sở Đoàn", "SỐ ĐT"],
+        ["Họ và tên\n(ghi có dấu)", "Đơn vị", "SĐT:"],
     ],
 )
-def test_column_names_in_vietnamese_or_english_any_case_and_order(header, expected_name):
-    values = {"name": "Nguyễn Thị Hương", "unit": "Sở Tư pháp", "phone": "0912345678"}
-    order = []
-    for title in header:
-        key = title.lower()
-        if "ten" in key or "tên" in key or "name" in key:
-            order.append(values["name"])
-        elif any(k in key for k in ("đơn vị", "don vi", "cơ sở", "organisation", "unit")):
-            order.append(values["unit"])
-        elif any(k in key for k in ("điện", "sdt", "mobile", "phone")):
-            order.append(values["phone"])
-        else:
-            order.append("")
-    parsed = parse_roster(csv_text([header, order]).encode(), "r.csv")
-    assert [(r.full_name, r.unit, r.phone) for r in parsed.rows] == [(expected_name, "Sở Tư pháp", "0912345678")]
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 0, 1), (1, 2, 0)], ids=["n-u-p", "p-n-u", "u-p-n"])
+def test_column_names_in_vietnamese_or_english_any_case_and_order(header, order):
+    values = ["Nguyễn Thị Hương", "Sở Tư pháp", "0912345678"]
+    rows = [["No.", *(header[i] for i in order)], [1, *(values[i] for i in order)]]
+    parsed = parse_roster(xlsx_bytes(rows), "r.xlsx")
+    assert [(r.full_name, r.unit, r.phone) for r in parsed.rows] == [tuple(values)]
+    assert list(parsed.columns.values()) == [clean(h) for h in header]
 
 
 @pytest.mark.parametrize(
