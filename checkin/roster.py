@@ -14,7 +14,8 @@ import io
 import re
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
@@ -201,6 +202,11 @@ def _layout(row_number: int, data_from: int, found: dict[int, str], texts: dict[
 _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
 _EXCEL_ERRORS = {"#N/A", "#REF!", "#VALUE!", "#NAME?", "#DIV/0!", "#NULL!", "#NUM!", "#SPILL!", "#CALC!"}
 _PLACEHOLDER = re.compile(r"[-–—._…/]{1,5}|[xX]")  # "-", "x", "..." typed for "none"
+_PLACEHOLDER_WORDS = {"khong", "khong co", "chua co", "none", "n/a", "na", "nil"}
+
+
+def _is_placeholder(text: str) -> bool:
+    return bool(_PLACEHOLDER.fullmatch(text)) or (len(text) <= 8 and fold(text) in _PLACEHOLDER_WORDS)
 
 
 def _text(value: object) -> str:
@@ -238,31 +244,32 @@ _OLD_PREFIXES = {
 
 
 @dataclass(frozen=True, slots=True)
-class _Phone:
+class PhoneNumber:
     value: str
     fixed: str = ""  # why the number was changed, for a warning
     error: str = ""  # why it is not a phone number
 
 
-def normalise_phone(text: str) -> _Phone:
+def normalise_phone(text: str) -> PhoneNumber:
     """ "+84 912 345 678", 912345678, "84912345678" -> "0912345678"; landlines kept; foreign as +digits."""
+    text = text.lstrip("'")  # Excel's "treat as text" prefix, when it leaks into a CSV
     if not text:
-        return _Phone("")
+        return PhoneNumber("")
     if _SCIENTIFIC.fullmatch(text):
-        return _Phone(text, error="scientific")
+        return PhoneNumber(text, error="scientific")
     parts = [p for p in _SEVERAL.split(text) if p]
     fixed = ""
     if len(parts) > 1:
         text, fixed = parts[0], "only the first of several numbers was kept"
     if not _PHONE_CHARS.fullmatch(text):
-        return _Phone(text, error="invalid")
+        return PhoneNumber(text, error="invalid")
     digits = re.sub(r"\D", "", text)
     international = text.startswith("+") or digits.startswith("00")
     if international:
         digits = digits.lstrip("0") if digits.startswith("00") else digits
         if not digits.startswith("84"):
             ok = 8 <= len(digits) <= 15
-            return _Phone("+" + digits, fixed) if ok else _Phone(text, error="invalid")
+            return PhoneNumber("+" + digits, fixed) if ok else PhoneNumber(text, error="invalid")
         digits = "0" + digits[2:].lstrip("0")  # "+84 (0)912..." too
     elif digits.startswith("84") and len(digits) in (11, 12):
         digits = "0" + digits[2:]
@@ -273,8 +280,8 @@ def normalise_phone(text: str) -> _Phone:
     if len(digits) == 11 and digits[:4] in _OLD_PREFIXES:
         digits, fixed = _OLD_PREFIXES[digits[:4]] + digits[4:], "the old 11-digit number was renumbered"
     if _VN_MOBILE.fullmatch(digits) or _VN_LANDLINE.fullmatch(digits):
-        return _Phone(digits, fixed)
-    return _Phone(text, error="invalid")
+        return PhoneNumber(digits, fixed)
+    return PhoneNumber(text, error="invalid")
 
 
 _EMAIL = re.compile(r"[^@\s<>(),;:\"\[\]]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
@@ -307,9 +314,7 @@ def _check_row(n: int, raw: dict[str, str], out: _Collector) -> None:
 
     values = {}
     for name_ in ("full_name", "unit", "position", "member_code"):
-        text = raw[name_]
-        if _PLACEHOLDER.fullmatch(text):
-            text = ""
+        text = "" if _is_placeholder(raw[name_]) else raw[name_]
         values[name_] = text
         label = name_.replace("_", " ")
         if text in _EXCEL_ERRORS:
@@ -326,7 +331,7 @@ def _check_row(n: int, raw: dict[str, str], out: _Collector) -> None:
     if not values["unit"]:
         problem("unit", "missing_unit", "the unit (đơn vị) is empty; every participant needs one for the attendance report.")
 
-    phone_text = "" if _PLACEHOLDER.fullmatch(raw["phone"]) else raw["phone"]
+    phone_text = "" if _is_placeholder(raw["phone"]) else raw["phone"]
     phone = normalise_phone(phone_text)
     if phone.error == "scientific":
         problem("phone", "invalid_phone", f'the phone number "{phone_text}" is in scientific notation, so Excel has '
@@ -339,7 +344,7 @@ def _check_row(n: int, raw: dict[str, str], out: _Collector) -> None:
                                    f"as {phone.value}: {phone.fixed}."))
 
     email = raw["email"].lower().removeprefix("mailto:")
-    email = "" if _PLACEHOLDER.fullmatch(email) else email
+    email = "" if _is_placeholder(email) else email
     if email and (len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email)):
         problem("email", "invalid_email", f'the email address "{_short(email)}" is not valid; expected one address '
                 "like name@example.com.")
@@ -356,7 +361,21 @@ def _check_row(n: int, raw: dict[str, str], out: _Collector) -> None:
                                           "exactly and was skipped."))
         return
     out.exact[exact_key] = n
+    _check_duplicates(row, unit, phone.error == "", out, problem, notes)
 
+    out.warnings.extend(notes)
+    if blocking:
+        out.problems.extend(blocking)
+    else:
+        out.rows.append(row)
+
+
+def _check_duplicates(
+    row: RosterRow, unit: str, phone_ok: bool, out: _Collector, problem: Callable[[str, str, str], None],
+    notes: list[RosterProblem],
+) -> None:
+    n = row.row_number
+    who = f" ({_short(row.full_name, 40)})"
     if row.full_name and row.unit:
         # Exact spelling (diacritics kept): "Hùng" and "Hưng" of one unit are two people.
         person = (row.full_name.casefold(), unit)
@@ -370,7 +389,7 @@ def _check_row(n: int, raw: dict[str, str], out: _Collector) -> None:
             notes.append(RosterProblem(n, "full_name", "similar_name", f'Row {n}{who}: the name differs only in accents '
                                        f'from "{seen[1]}" in row {seen[0]} of the same unit; check they are two people.'))
     # The importer recognises people by phone and member code, so two people sharing one would merge.
-    if row.phone:
+    if row.phone and phone_ok:
         first = out.phones.setdefault(row.phone, n)
         if first != n:
             problem("phone", "duplicate_phone", f"the phone number {row.phone} is also on row {first}; each participant "
@@ -380,12 +399,6 @@ def _check_row(n: int, raw: dict[str, str], out: _Collector) -> None:
         if first != n:
             problem("member_code", "duplicate_member_code", f'the member code "{row.member_code}" is also on row '
                     f"{first}.")
-
-    out.warnings.extend(notes)
-    if blocking:
-        out.problems.extend(blocking)
-    else:
-        out.rows.append(row)
 
 
 _FOOTER = re.compile(r"(tong so|tong cong|tong\s*[:\d]|cong\s*[:\d]|total\b|nguoi lap|noi nhan|ghi chu|t/m\b|"
@@ -466,15 +479,6 @@ def _no_header(where: str) -> RosterError:
                        '"Đơn vị", "Chức vụ", "Số điện thoại", "Email", "Mã đoàn viên".')
 
 
-def _parse_grid(rows: Iterator[tuple[int, tuple[str, ...]]], max_rows: int, sheet: str) -> RosterParse | None:
-    """None when this grid has no header row (the caller tries the next sheet or reports it)."""
-    head = _take_head(rows)
-    layout = _find_layout(head)
-    if layout is None:
-        return None
-    return _parse_table(rows, layout, head[layout.data_from:], max_rows, sheet)
-
-
 def _is_blank_grid(rows: Iterator[tuple[int, tuple[str, ...]]], head: list) -> bool:
     return not any(cells for _, cells in head) and not any(cells for _, cells in rows)
 
@@ -521,8 +525,8 @@ def _csv_rows(text: str, delimiter: str, skip: int) -> Iterator[tuple[int, tuple
 def _parse_csv(data: bytes, max_rows: int) -> RosterParse:
     text = _decode(data)
     if _HTML.match(text):
-        raise RosterError("unsupported_format", "This file is a web page (HTML), as some systems export under an .xls "
-                          "name. Open it in Excel and save it as .xlsx or CSV.")
+        raise RosterError("unsupported_format", "This file is a web page (HTML) or an Excel 2003 XML file, as some "
+                          "systems export under an .xls name. Open it in Excel and save it as .xlsx or CSV.")
     if not text.strip():
         raise RosterError("empty", "The file is empty.")
     delimiters = [",", ";", "\t"]
@@ -540,9 +544,10 @@ def _parse_csv(data: bytes, max_rows: int) -> RosterParse:
         if _is_blank_grid(rows, _take_head(rows)):
             raise RosterError("empty", "The file has no values in it.")
         raise _no_header("")
-    result = _parse_grid(_csv_rows(text, best[1], skip), max_rows, "")
-    assert result is not None  # the same rows gave a header above
-    return result
+    _, delimiter, layout = best
+    rows = _csv_rows(text, delimiter, skip)
+    head = _take_head(rows)
+    return _parse_table(rows, layout, head[layout.data_from:], max_rows, "")
 
 
 # ---- xlsx
@@ -568,22 +573,27 @@ def _check_zip(data: bytes, filename: str, max_bytes: int) -> None:
         if sum(sizes.values()) > UNPACKED_FACTOR * max_bytes:
             raise RosterError("too_large", "This workbook unpacks to far more data than a roster holds; save only the "
                               "participant list as a new .xlsx or CSV.")
-        if sizes.get("mimetype", 1000) < 1000 and b"opendocument.spreadsheet" in archive.read("mimetype"):
-            raise RosterError("unsupported_format", "This is an OpenDocument spreadsheet (.ods). Save it as .xlsx or "
-                              "CSV and upload that.")
-        if sizes.get("[Content_Types].xml", 10**7) > 10**6:
+        if sizes.get("[Content_Types].xml", 10**7) > 10**6 and sizes.get("mimetype", 1000) >= 1000:
             raise RosterError("not_a_spreadsheet", "This zip file is not an Excel workbook; upload the roster as .xlsx "
                               "or CSV.")
-        types = archive.read("[Content_Types].xml")
+        try:
+            mimetype = archive.read("mimetype") if "mimetype" in sizes and sizes["mimetype"] < 1000 else b""
+            types = archive.read("[Content_Types].xml") if "[Content_Types].xml" in sizes else b""
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error):
+            raise RosterError("not_a_spreadsheet", "This file looks like a damaged zip or Excel file; open it in Excel "
+                              "and save it again as .xlsx or CSV.") from None
+    if b"opendocument.spreadsheet" in mimetype:
+        raise RosterError("unsupported_format", "This is an OpenDocument spreadsheet (.ods). Save it as .xlsx or CSV "
+                          "and upload that.")
+    if "xl/workbook.bin" in sizes:
+        raise RosterError("unsupported_format", "This is a binary Excel workbook (.xlsb). Save it as \"Excel Workbook "
+                          "(.xlsx)\" or as CSV and upload that.")
     if (b"macroEnabled" in types or any(name.lower().endswith("vbaproject.bin") for name in sizes)
             or filename.lower().endswith((".xlsm", ".xltm"))):
         raise RosterError("encrypted_or_macro", "This workbook contains macros (.xlsm), which are not accepted. Save it "
                           "in Excel as \"Excel Workbook (.xlsx)\" or as CSV and upload that.")
     if b"spreadsheetml.sheet.main" in types or b"spreadsheetml.template.main" in types:
         return
-    if "xl/workbook.bin" in sizes:
-        raise RosterError("unsupported_format", "This is a binary Excel workbook (.xlsb). Save it as \"Excel Workbook "
-                          "(.xlsx)\" or as CSV and upload that.")
     kind = "a Word document" if b"wordprocessingml" in types else (
         "a PowerPoint file" if b"presentationml" in types else "not an Excel workbook")
     raise RosterError("not_a_spreadsheet", f"This file is {kind}; upload the roster as an Excel .xlsx or a CSV file.")

@@ -280,6 +280,13 @@ def test_unknown_and_numbering_columns_are_ignored():
     assert parsed.rows[0].position == "" and parsed.rows[0].member_code == ""
 
 
+def test_placeholders_typed_for_nothing_leave_optional_fields_empty():
+    rows = [["Họ và tên", "Đơn vị", "Chức vụ", "SĐT", "Email"], ["Lê Văn Tám", "Sở Y tế", "-", "Không", "x"]]
+    parsed = parse_roster(csv_text(rows).encode(), "r.csv")
+    assert [(r.position, r.phone, r.email) for r in parsed.rows] == [("", "", "")]
+    assert parsed.problems == ()
+
+
 # ---------------------------------------------------------------- duplicates
 
 
@@ -310,6 +317,7 @@ def test_two_people_with_one_phone_or_member_code_are_a_problem_because_import_m
     [
         ("0912345678", "0912345678", False),
         ("0912 345 678", "0912345678", False),
+        ("'0912345678", "0912345678", False),
         ("0912.345.678", "0912345678", False),
         ("912345678", "0912345678", True),
         ("+84 912 345 678", "0912345678", False),
@@ -372,6 +380,10 @@ WORD_TYPES = b'<Types><Override ContentType="application/vnd.openxmlformats-offi
         pytest.param(zip_with({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet"}), "r.ods",
                      "unsupported_format", ".ods", id="ods"),
         pytest.param(b"PK\x03\x04 truncated", "roster.xlsx", "not_a_spreadsheet", "damaged", id="damaged zip"),
+        pytest.param(zip_with({"[Content_Types].xml": b"spreadsheetml.sheet.main+xml"}), "roster.xlsx",
+                     "not_a_spreadsheet", "cannot be read", id="xlsx without a workbook inside"),
+        pytest.param(zip_with({"[Content_Types].xml": b"sheet.binary.macroEnabled.main", "xl/workbook.bin": b""}),
+                     "roster.xlsb", "unsupported_format", ".xlsb", id="xlsb"),
         pytest.param(xlsm_bytes(), "roster.xlsx", "encrypted_or_macro", "macros", id="xlsm content"),
         pytest.param(xlsx_bytes([HEADER_VI, *PEOPLE]), "roster.xlsm", "encrypted_or_macro", "macros", id="xlsm name"),
         pytest.param(b"<html><body><table><tr><td>Ho ten</td></tr></table></body></html>", "export.xls",
