@@ -51,19 +51,17 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Apply the numbered migrations not yet recorded; returns the names applied."""
+    """Apply, in file-name order, the migrations not yet recorded; returns the names applied.
+
+    Recorded by file name, so two branches that both added "0002_..." still apply cleanly."""
     conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
-    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
     applied = []
     folder = resources.files("checkin.store") / "migrations"
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
-        if not item.name.endswith(".sql"):
-            continue
-        version = int(item.name.split("_", 1)[0])
-        if version in done:
+        if not item.name.endswith(".sql") or item.name in done:
             continue
         script = item.read_text(encoding="utf-8")
         conn.execute("BEGIN IMMEDIATE")
@@ -71,8 +69,8 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             for statement in _statements(script):
                 conn.execute(statement)
             conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (version, item.name, datetime.now(timezone.utc).isoformat()),
+                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                (item.name, datetime.now(timezone.utc).isoformat()),
             )
         except BaseException:
             conn.execute("ROLLBACK")
