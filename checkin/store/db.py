@@ -66,6 +66,10 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
         script = item.read_text(encoding="utf-8")
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Another process may have applied it while we waited for the lock.
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (item.name,)).fetchone():
+                conn.execute("ROLLBACK")
+                continue
             for statement in _statements(script):
                 conn.execute(statement)
             conn.execute(
