@@ -127,20 +127,30 @@ def _course_id(conn, requested: int | None) -> int:
 
 
 def cmd_serve(args, settings: Settings) -> int:
+    import os
+
     import uvicorn
 
     from .app import create_app
 
+    host = args.host
+    if args.https and host is None and not os.environ.get("CHECKIN_HOST"):
+        host = "0.0.0.0"  # HTTPS is for the phones on the venue network: listen beyond this laptop
     settings = Settings.from_environ(
-        db=args.db, data_dir=args.data_dir, host=args.host, port=args.port, https=args.https,
+        db=args.db, data_dir=args.data_dir, host=host, port=args.port, https=args.https,
         tls_cert=args.cert, tls_key=args.key,
     )
     ssl = {}
     if settings.https:
-        from .tls import ensure_certificate
+        from . import tls
 
-        cert, key = ensure_certificate(settings)
+        cert, key = tls.ensure_certificate(settings)
         ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+        if not settings.tls_cert:
+            say(f"checkin: HTTPS with the local CA in {tls.local_ca(settings).folder}")
+            for address in tls.phone_addresses():
+                shown = f"[{address}]" if ":" in address else address
+                say(f"  phones: https://{shown}:{settings.port}/ca  (install the CA once, then /usher)")
     say(f"checkin: serving {settings.db_path} at {settings.public_url}")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=settings.access_log,
                 log_level="info", **ssl)
