@@ -1,0 +1,98 @@
+"""What every organiser page shares: sign-in check, CSRF on every POST, the course guard."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..auth import check_csrf, current_organiser
+from ..errors import Problem
+from ..models import Course, Organiser
+from ..web import Services, render, services
+from .guards import require_course
+
+# Room for the other fields and the multipart framing around an uploaded file.
+UPLOAD_SLACK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    request: Request
+    svc: Services
+    organiser: Organiser
+    now: datetime
+    form: FormData | None
+    course: Course | None
+
+    @property
+    def course_id(self) -> int:
+        assert self.course is not None
+        return self.course.id
+
+    def render(self, template: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+        context = dict(context or {})
+        context.setdefault("course", self.course)
+        context.setdefault("now", self.now)
+        return render(self.request, template, context, status_code=status_code)
+
+    def redirect(self, url: str) -> Response:
+        return RedirectResponse(url, status_code=303)
+
+    def param(self, name: str) -> Any:
+        return self.request.path_params[name]
+
+
+Handler = Callable[[Page], Awaitable[Response]]
+
+
+def organiser_page(handler: Handler | None = None, *, upload: bool = False, admin: bool = False):
+    """Wrap a page handler: signed-in organiser (GET: redirect to sign-in), CSRF checked on POST
+    before anything else is read, and the path's course loaded only if this organiser organises it."""
+
+    def wrap(fn: Handler):
+        @functools.wraps(fn)
+        async def endpoint(request: Request) -> Response:
+            svc = services(request)
+            organiser = await current_organiser(request, svc.db)
+            if organiser is None:
+                if request.method == "GET":
+                    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+                raise Problem(401, "not_signed_in", "Sign in as an organiser first.")
+            request.state.organiser = organiser
+            if admin and not organiser.is_admin:
+                raise Problem(403, "admins_only", "Only an administrator can do this.")
+            form = None
+            if request.method == "POST":
+                if upload:
+                    _check_length(request, svc.settings.max_upload_bytes + UPLOAD_SLACK)
+                form = await request.form(max_files=1 if upload else 0, max_fields=200)
+            try:
+                if form is not None:
+                    check_csrf(request, form.get("csrf"))
+                course = None
+                if "course_id" in request.path_params:
+                    course = await require_course(request, organiser, request.path_params["course_id"])
+                return await fn(Page(request, svc, organiser, svc.now(), form, course))
+            finally:
+                if form is not None:
+                    await form.close()
+
+        return endpoint
+
+    return wrap(handler) if handler is not None else wrap
+
+
+def _check_length(request: Request, limit: int) -> None:
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise Problem(411, "length_required", "The upload did not say how large it is. Try again from the page.")
+    if int(length) > limit:
+        raise Problem(413, "file_too_large", "This file is larger than the upload limit. Save only the participant list and try again.")
