@@ -73,3 +73,28 @@ def unit_counts(sessions: Sequence[CourseSession], people: Sequence[PersonAttend
             row[session_id].enrolled += 1
             row[session_id].by_status[status] += 1
     return matrix
+
+
+MISSING = ("absent", "pending")
+
+
+@dataclass(frozen=True, slots=True)
+class MissingPerson:
+    person: RosterEntry
+    sessions: tuple[CourseSession, ...]  # the sessions they have not arrived at (excused ones excluded)
+
+
+def missing_people(
+    people: Iterable[PersonAttendance], sessions: Sequence[CourseSession], *, unit: str | None = None,
+    session: CourseSession | None = None,
+) -> list[MissingPerson]:
+    """Who is absent or not yet arrived: in one session (or any, when none is given), within one unit or all."""
+    chosen = [session] if session is not None else list(sessions)
+    result = []
+    for person in people:
+        if unit is not None and person.person.unit != unit:
+            continue
+        missed = tuple(s for s in chosen if person.statuses.get(s.id) in MISSING)
+        if missed:
+            result.append(MissingPerson(person.person, missed))
+    return result

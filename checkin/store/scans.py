@@ -188,3 +188,14 @@ def insert_audit(
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (course_id, organiser_id, device_id, action, subject, detail, to_db(now)),
     ).lastrowid
+
+
+def list_events(conn: sqlite3.Connection, course_id: int, after_id: int, limit: int = 500) -> list[Event]:
+    """The course's events after `after_id`, oldest first: what a reconnecting live view missed."""
+    return list(iter_events(conn, course_id, after_id, limit))
+
+
+def get_last_event_id(conn: sqlite3.Connection, course_id: int) -> int:
+    """The newest event id of the course (0 when none): where a fresh live view starts listening."""
+    row = conn.execute("SELECT MAX(id) FROM events WHERE course_id = ?", (course_id,)).fetchone()
+    return row[0] or 0

@@ -1,0 +1,168 @@
+"""Live attendance for organisers: the event stream, the big-screen dashboard, and the unit x session view."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .. import attendance, dashboard
+from ..auth import current_organiser
+from ..broadcast import Broadcaster
+from ..errors import Problem
+from ..store import courses, people, reports, scans
+from ..store.db import Database
+from ..store.scans import Event
+from ..web import render, services
+from .guards import require_course, require_organiser
+
+HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies and NAT tables from closing the stream
+RETRY_MS = 2000  # how long EventSource waits before reconnecting
+REPLAY_BATCH = 500
+FORMAT_CACHE = 256  # formatted events kept, so 200 screens cost one json.dumps per event
+
+
+async def course_events(request: Request) -> Response:
+    svc = services(request)
+    organiser = await require_organiser(request)
+    course = await require_course(request, organiser, request.path_params["course_id"])
+    last_id = _last_event_id(request)
+    cache = _format_cache(request)
+    return StreamingResponse(
+        event_stream(svc.db, svc.broadcaster, course.id, last_id, cache),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def event_stream(
+    db: Database, broadcaster: Broadcaster, course_id: int, last_id: int | None, cache: OrderedDict
+) -> AsyncIterator[bytes]:
+    """Replay what the client missed (after last_id), then live events, with nothing lost and nothing twice.
+
+    Subscribe first, then read the log: an event committed in between is both in the log and in the queue,
+    and is sent once because queued events at or below the last id sent are skipped. Reading the log first
+    and subscribing after would lose an event committed in that gap.
+    """
+    async with broadcaster.subscribe(course_id) as subscription:
+        yield f"retry: {RETRY_MS}\n\n".encode()
+        if last_id is None:  # a fresh client: only what happens from now on
+            last_id = await db.read(scans.get_last_event_id, course_id)
+        while True:
+            missed = await db.read(scans.list_events, course_id, last_id, REPLAY_BATCH)
+            if missed:
+                yield b"".join(_formatted(e, cache) for e in missed)
+                last_id = missed[-1].id
+            if len(missed) < REPLAY_BATCH:
+                break
+        # A subscriber whose queue overflowed is dropped by the broadcaster; ending the stream makes the
+        # browser reconnect with its Last-Event-ID and catch up from the log.
+        while not subscription.dropped:
+            try:
+                async with asyncio.timeout(HEARTBEAT_SECONDS):
+                    batch = [await subscription.get()]
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            while not subscription.queue.empty():
+                batch.append(subscription.queue.get_nowait())
+            fresh = [e for e in batch if e.id > last_id]
+            if fresh:
+                yield b"".join(_formatted(e, cache) for e in fresh)
+                last_id = fresh[-1].id
+
+
+def _formatted(event: Event, cache: OrderedDict) -> bytes:
+    key = (event.course_id, event.id)
+    text = cache.get(key)
+    if text is None:
+        data = json.dumps({"kind": event.kind, **event.payload}, ensure_ascii=False, separators=(",", ":"))
+        text = f"id: {event.id}\ndata: {data}\n\n".encode()
+        cache[key] = text
+        if len(cache) > FORMAT_CACHE:
+            cache.popitem(last=False)
+    return text
+
+
+def _format_cache(request: Request) -> OrderedDict:
+    state = request.app.state
+    if not hasattr(state, "live_event_cache"):
+        state.live_event_cache = OrderedDict()
+    return state.live_event_cache
+
+
+def _last_event_id(request: Request) -> int | None:
+    """The browser's Last-Event-ID header (sent on its own reconnects) wins over ?last_event_id=."""
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise Problem(422, "bad_last_event_id", "Last-Event-ID must be a whole number.", field="last_event_id")
+    return int(raw)
+
+
+async def _organiser_or_login(request: Request):
+    organiser = await current_organiser(request, services(request).db)
+    request.state.organiser = organiser
+    return organiser
+
+
+async def live_dashboard(request: Request) -> Response:
+    organiser = await _organiser_or_login(request)
+    if organiser is None:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    course = await require_course(request, organiser, request.path_params["course_id"])
+    return render(request, "live/dashboard.html", {"course": course})
+
+
+async def live_snapshot(request: Request) -> JSONResponse:
+    svc = services(request)
+    organiser = await require_organiser(request)
+    course = await require_course(request, organiser, request.path_params["course_id"])
+    state = await svc.db.read(reports.read_live_state, course.id)
+    return JSONResponse(dashboard.snapshot(course, state, svc.now()), headers={"Cache-Control": "no-store"})
+
+
+async def attendance_matrix(request: Request) -> Response:
+    organiser = await _organiser_or_login(request)
+    if organiser is None:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    svc = services(request)
+    course = await require_course(request, organiser, request.path_params["course_id"])
+    sessions = await svc.db.read(courses.list_sessions, course.id)
+    roster = await svc.db.read(people.list_roster, course.id)
+    rows = await svc.db.read(scans.list_attendance, course.id)
+    result = attendance.people_attendance(sessions, roster, rows, svc.now())
+    chosen_unit = request.query_params.get("unit")
+    chosen_session = _chosen_session(request, sessions)
+    missing = None
+    if chosen_unit is not None or chosen_session is not None:
+        missing = attendance.missing_people(result, sessions, unit=chosen_unit, session=chosen_session)
+    return render(request, "live/attendance.html", {
+        "course": course, "sessions": sessions, "matrix": attendance.unit_counts(sessions, result),
+        "totals": attendance.session_counts(sessions, result), "enrolled": len(roster),
+        "chosen_unit": chosen_unit, "chosen_session": chosen_session, "missing": missing,
+    })
+
+
+def _chosen_session(request: Request, sessions):
+    raw = request.query_params.get("session")
+    if not raw:
+        return None
+    for session in sessions:
+        if str(session.id) == raw:
+            return session
+    raise Problem(404, "unknown_session", "This session is not part of the course.")
+
+
+routes = [
+    Route("/courses/{course_id:int}/events", course_events, name="course_events"),
+    Route("/courses/{course_id:int}/live", live_dashboard, name="live_dashboard"),
+    Route("/courses/{course_id:int}/live.json", live_snapshot, name="live_snapshot"),
+    Route("/courses/{course_id:int}/attendance", attendance_matrix, name="attendance_matrix"),
+]

@@ -1,0 +1,273 @@
+// The big-screen dashboard: a snapshot from the server, then the course's event stream applied to it.
+// The server decides every status; this file only counts what it is told and draws it.
+
+const root = document.getElementById("dashboard");
+const strings = JSON.parse(document.getElementById("dashboard-strings").textContent);
+const snapshotUrl = root.dataset.snapshotUrl;
+const eventsUrl = root.dataset.eventsUrl;
+const zone = root.dataset.timeZone;
+const lang = root.dataset.lang === "en" ? "en-GB" : "vi-VN";
+const RECENT = 15;
+const REFRESH_MS = 30000; // a fresh snapshot now and then: the next session, "absent" after the end
+const RETRY_MS = 3000;
+
+const timeFormat = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", timeZone: zone });
+const clockFormat = new Intl.DateTimeFormat(lang, {
+  hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: zone,
+});
+const $ = (id) => document.getElementById(id);
+
+let state = null; // the snapshot, updated by events
+let appliedThrough = 0; // the newest event id counted in `state`
+let lastReceived = 0; // the newest event id the stream delivered
+let buffered = null; // events that arrive while a snapshot is being fetched
+let source = null;
+let refreshTimer = null;
+let drawPending = false;
+
+async function loadSnapshot() {
+  buffered = buffered || [];
+  try {
+    const response = await fetch(snapshotUrl, { credentials: "same-origin", cache: "no-store" });
+    if (!response.ok) throw new Error(`snapshot: HTTP ${response.status}`);
+    const snapshot = await response.json();
+    state = snapshot;
+    appliedThrough = snapshot.last_event_id;
+    const waiting = buffered;
+    buffered = null;
+    waiting.forEach(apply);
+    draw();
+    if (source === null) connect(Math.max(appliedThrough, lastReceived));
+  } catch (error) {
+    buffered = null;
+    setStatus("reconnecting");
+    setTimeout(loadSnapshot, RETRY_MS);
+    return;
+  }
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(loadSnapshot, nextRefresh());
+}
+
+function nextRefresh() {
+  // Refresh at the session's end (absent replaces "not yet") or after REFRESH_MS, whichever is sooner.
+  if (state && state.session && !state.session.over) {
+    const untilEnd = Date.parse(state.session.ends_at) - Date.now() + 1000;
+    if (untilEnd > 0 && untilEnd < REFRESH_MS) return untilEnd;
+  }
+  return REFRESH_MS;
+}
+
+function connect(fromId) {
+  source = new EventSource(`${eventsUrl}?last_event_id=${fromId}`);
+  source.onopen = () => setStatus("live");
+  source.onmessage = (message) => {
+    const event = JSON.parse(message.data);
+    event.id = Number(message.lastEventId);
+    lastReceived = Math.max(lastReceived, event.id);
+    if (buffered !== null) buffered.push(event);
+    else {
+      apply(event);
+      scheduleDraw();
+    }
+  };
+  source.onerror = () => {
+    setStatus("reconnecting");
+    // EventSource retries by itself after a dropped connection (sending Last-Event-ID), but gives up
+    // on an HTTP error; then start a new one from the last event we have.
+    if (source.readyState === EventSource.CLOSED) {
+      source.close();
+      source = null;
+      setTimeout(() => connect(Math.max(appliedThrough, lastReceived)), RETRY_MS);
+    }
+  };
+}
+
+function apply(event) {
+  if (event.id <= appliedThrough) return;
+  appliedThrough = event.id;
+  if (event.kind === "checkin") {
+    if (!state.session || event.session_id !== state.session.id) return;
+    const counts = state.counts;
+    counts[event.status] = (counts[event.status] || 0) + 1;
+    counts.not_arrived = Math.max(0, counts.not_arrived - 1);
+    const unit = state.units.find((u) => u.unit === event.unit);
+    if (unit) unit.arrived += 1;
+    else refreshSoon();
+    state.recent.unshift({ name: event.name, unit: event.unit, status: event.status, at: event.at, fresh: true });
+    state.recent.length = Math.min(state.recent.length, RECENT);
+    const chart = state.chart;
+    if (chart.start) {
+      const index = Math.floor((Date.parse(event.at) - Date.parse(chart.start)) / 60000);
+      chart.counts[Math.min(Math.max(index, 0), chart.minutes - 1)] += 1;
+    }
+  } else {
+    // An undo, a correction, a walk-in: ask the server for the new totals rather than guess them.
+    refreshSoon();
+  }
+}
+
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(loadSnapshot, 300);
+}
+
+function scheduleDraw() {
+  if (drawPending) return;
+  drawPending = true;
+  const run = () => {
+    drawPending = false;
+    draw();
+  };
+  if (document.hidden) setTimeout(run, 250);
+  else requestAnimationFrame(run);
+}
+
+function setStatus(kind) {
+  const status = $("dash-status");
+  status.dataset.state = kind;
+  status.textContent = strings[kind] || kind;
+}
+
+function draw() {
+  if (!state) return;
+  const session = state.session;
+  if (!session) {
+    $("dash-session").textContent = strings.no_session;
+    $("dash-session-time").textContent = "";
+  } else {
+    $("dash-session").textContent = session.title;
+    const range = `${timeFormat.format(new Date(session.starts_at))}–${timeFormat.format(new Date(session.ends_at))}`;
+    const waiting = Date.parse(session.opens_at) > Date.now();
+    $("dash-session-time").textContent = waiting ? `${strings.starts} ${range}` : range;
+  }
+  const counts = state.counts;
+  $("count-arrived").textContent = counts.present + counts.late;
+  $("count-enrolled").textContent = state.enrolled;
+  $("count-present").textContent = counts.present;
+  $("count-late").textContent = counts.late;
+  $("count-missing").textContent = counts.not_arrived;
+  $("count-missing-label").textContent = session && session.over ? strings.absent : strings.not_arrived;
+  drawUnits();
+  drawRecent();
+  drawChart();
+}
+
+function missing(unit) {
+  return unit.enrolled - unit.arrived - unit.excused;
+}
+
+function drawUnits() {
+  const units = [...state.units].sort((a, b) => {
+    const ma = missing(a), mb = missing(b);
+    if ((ma === 0) !== (mb === 0)) return ma === 0 ? 1 : -1;
+    const share = mb / b.enrolled - ma / a.enrolled;
+    if (share !== 0) return share;
+    return mb - ma || a.unit.localeCompare(b.unit, "vi");
+  });
+  const list = $("dash-units");
+  const items = units.map((unit) => {
+    const li = document.createElement("li");
+    li.className = missing(unit) === 0 ? "unit complete" : "unit";
+    const name = document.createElement("span");
+    name.className = "unit-name";
+    name.textContent = unit.unit || "—";
+    const figure = document.createElement("span");
+    figure.className = "unit-figure";
+    figure.textContent = `${unit.arrived}/${unit.enrolled}`;
+    const bar = document.createElement("span");
+    bar.className = "unit-bar";
+    const fill = document.createElement("span");
+    fill.className = "unit-fill";
+    fill.style.width = `${unit.enrolled ? (100 * (unit.arrived + unit.excused)) / unit.enrolled : 0}%`;
+    bar.append(fill);
+    li.append(name, figure, bar);
+    return li;
+  });
+  list.replaceChildren(...items);
+  const done = units.filter((u) => missing(u) === 0).length;
+  $("dash-units-done").textContent = `${done}/${units.length} ${strings.complete}`;
+}
+
+function drawRecent() {
+  const list = $("dash-recent");
+  if (!state.recent.length) {
+    const li = document.createElement("li");
+    li.className = "recent-empty";
+    li.textContent = strings.nobody_yet;
+    list.replaceChildren(li);
+    return;
+  }
+  list.replaceChildren(...state.recent.map((arrival) => {
+    const li = document.createElement("li");
+    li.className = arrival.fresh ? "arrival fresh" : "arrival";
+    arrival.fresh = false;
+    const time = document.createElement("time");
+    time.dateTime = arrival.at;
+    time.textContent = timeFormat.format(new Date(arrival.at));
+    const name = document.createElement("span");
+    name.className = "arrival-name";
+    name.textContent = arrival.name;
+    const unit = document.createElement("span");
+    unit.className = "arrival-unit";
+    unit.textContent = arrival.status === "late" ? `${arrival.unit} · ${strings.late}` : arrival.unit;
+    li.append(time, name, unit);
+    return li;
+  }));
+}
+
+function drawChart() {
+  const svg = $("dash-chart");
+  const counts = state.chart.counts;
+  const ns = "http://www.w3.org/2000/svg";
+  const width = 600, height = 160, top = 14;
+  const most = Math.max(1, ...counts);
+  const step = width / Math.max(1, counts.length);
+  const shapes = counts.map((n, i) => {
+    const rect = document.createElementNS(ns, "rect");
+    const h = ((height - top) * n) / most;
+    rect.setAttribute("x", (i * step + step * 0.1).toFixed(1));
+    rect.setAttribute("y", (height - h).toFixed(1));
+    rect.setAttribute("width", Math.max(1, step * 0.8).toFixed(1));
+    rect.setAttribute("height", h.toFixed(1));
+    rect.setAttribute("class", "bar");
+    return rect;
+  });
+  const label = document.createElementNS(ns, "text");
+  label.setAttribute("x", "4");
+  label.setAttribute("y", "12");
+  label.setAttribute("class", "chart-max");
+  label.textContent = `${most}/min`;
+  if (state.session && state.chart.start) {
+    const start = Date.parse(state.chart.start);
+    const nowIndex = (Date.now() - start) / 60000;
+    if (nowIndex >= 0 && nowIndex <= counts.length) {
+      const line = document.createElementNS(ns, "line");
+      const x = (nowIndex * step).toFixed(1);
+      line.setAttribute("x1", x);
+      line.setAttribute("x2", x);
+      line.setAttribute("y1", "0");
+      line.setAttribute("y2", String(height));
+      line.setAttribute("class", "now");
+      shapes.push(line);
+    }
+  }
+  svg.replaceChildren(...shapes, label);
+}
+
+function tick() {
+  $("dash-clock").textContent = clockFormat.format(new Date());
+}
+
+const fullScreen = $("dash-fullscreen");
+fullScreen.addEventListener("click", () => {
+  if (document.fullscreenElement) document.exitFullscreen();
+  else root.requestFullscreen().catch(() => {});
+});
+document.addEventListener("fullscreenchange", () => {
+  fullScreen.textContent = document.fullscreenElement ? strings.exit_full_screen : strings.full_screen;
+});
+
+tick();
+setInterval(tick, 1000);
+setInterval(() => state && drawChart(), 15000);
+loadSnapshot();
