@@ -44,6 +44,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         routes=[
             *public.routes,
             *organiser.routes,
+            *usher.routes,
+            *devices.routes,
             *live.routes,
             Mount("/api/v1", routes=api.routes),
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),

@@ -126,6 +126,15 @@ def document() -> dict:
                                                      "current_session_id": {"type": ["integer", "null"]}}}),
                     **_errors(401, 403)},
             }},
+            "/api/v1/sessions/{session_id}/count": {"get": {
+                "summary": "The door's counter: check-ins in a session, in all and by this device",
+                "security": device,
+                "parameters": [{"name": "session_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": _json("Counts", {"type": "object", "properties": {
+                    "session_id": {"type": "integer"}, "checked_in": {"type": "integer"},
+                    "this_device": {"type": "integer"}}}),
+                    **_errors(401, 403, 404)},
+            }},
             "/api/v1/courses/{course_id}/attendance": {"get": {
                 "summary": "A course's attendance: per session counts and each participant's status",
                 "security": organiser,

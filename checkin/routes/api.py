@@ -13,7 +13,7 @@ from ..auth import device_refusal_problem, require_device
 from ..errors import Problem
 from ..payloads import parse_scan, read_json
 from ..scanning import ScanInput
-from ..store import courses, people, scans
+from ..store import courses, pairings, people, scans
 from ..text import fold
 from ..web import services
 from .guards import require_course, require_organiser
@@ -78,6 +78,18 @@ async def current_device(request: Request) -> JSONResponse:
     })
 
 
+async def session_count(request: Request) -> JSONResponse:
+    """The door's counter: how many are in the session, and how many this device let in."""
+    svc = services(request)
+    device = await _usable_device(request, svc.now())
+    session_id = request.path_params["session_id"]
+    sessions = await svc.db.read(courses.list_sessions, device.course_id)
+    if not any(s.id == session_id for s in sessions):
+        raise Problem(404, "unknown_session", f"Session {session_id} is not a session of this device's course.")
+    tally = await svc.db.read(pairings.count_session, session_id, device.id)
+    return JSONResponse({"session_id": session_id, "checked_in": tally.checked_in, "this_device": tally.by_device})
+
+
 async def course_attendance(request: Request) -> JSONResponse:
     svc = services(request)
     organiser = await require_organiser(request)
@@ -133,6 +145,7 @@ routes = [
     Route("/scans/{scan_id:int}/undo", undo_scan, methods=["POST"], name="undo_scan"),
     Route("/participants", search_participants, methods=["GET"], name="search_participants"),
     Route("/device", current_device, methods=["GET"], name="current_device"),
+    Route("/sessions/{session_id:int}/count", session_count, methods=["GET"], name="session_count"),
     Route("/courses/{course_id:int}/attendance", course_attendance, methods=["GET"], name="course_attendance"),
     Route("/openapi.json", openapi_document, methods=["GET"], name="openapi_document"),
 ]

@@ -1,0 +1,148 @@
+"""The organiser's page for a course's usher phones: make a pairing QR, see and unpair the phones."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from .. import badges, pairing, tls
+from ..auth import check_csrf, current_organiser
+from ..errors import Problem
+from ..store import devices, pairings
+from ..web import render, services
+from .guards import require_course
+
+FLASH = "new_pairing"
+
+
+async def _course(request: Request):
+    """(organiser, course), or (None, None) when nobody is signed in."""
+    organiser = await current_organiser(request, services(request).db)
+    request.state.organiser = organiser
+    if organiser is None:
+        return None, None
+    return organiser, await require_course(request, organiser, request.path_params["course_id"])
+
+
+async def device_list(request: Request) -> Response:
+    organiser, course = await _course(request)
+    if organiser is None:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    svc = services(request)
+    new = request.session.pop(FLASH, None)
+    shown = None
+    if isinstance(new, dict) and new.get("course_id") == course.id:
+        # The code exists only here, once: the database keeps its hash.
+        link = f"{phone_base_url(request)}/p/{new['code']}"
+        shown = {
+            "id": new["id"], "code": pairings.format_code(new["code"]), "link": link,
+            "qr": "data:image/png;base64," + base64.b64encode(badges.qr_png(link, scale=8)).decode("ascii"),
+        }
+    response = render(request, "organiser/devices.html", {
+        "course": course,
+        "devices": await svc.db.read(devices.list_devices, course.id),
+        "pairings": await svc.db.read(pairings.list_pairings, course.id),
+        "new_pairing": shown,
+        "lifetimes": pairing.LIFETIMES_MIN,
+        "max_uses": pairing.MAX_USES,
+        "now": svc.now(),
+        "local_only": only_this_machine(svc.settings.host) and not svc.settings.base_url,
+        "secure": request.url.scheme == "https" or bool(svc.settings.base_url.startswith("https://")),
+    })
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def create_pairing(request: Request) -> Response:
+    organiser, course = await _course(request)
+    if organiser is None:
+        raise Problem(401, "not_signed_in", "Sign in as an organiser first.")
+    svc = services(request)
+    form = await request.form()
+    check_csrf(request, form.get("csrf"))
+    lifetime = _choice(form.get("lifetime"), pairing.LIFETIMES_MIN, "lifetime")
+    max_uses = _choice(form.get("max_uses"), pairing.MAX_USES, "max_uses")
+    pairing_id, code, _expires = await svc.db.write(
+        pairing.create_pairing_tx, course.id, organiser.id, lifetime, max_uses, svc.now()
+    )
+    request.session[FLASH] = {"id": pairing_id, "code": code, "course_id": course.id}
+    return RedirectResponse(f"/courses/{course.id}/devices#new-pairing", status_code=303)
+
+
+async def cancel_pairing(request: Request) -> Response:
+    organiser, course = await _course(request)
+    if organiser is None:
+        raise Problem(401, "not_signed_in", "Sign in as an organiser first.")
+    svc = services(request)
+    form = await request.form()
+    check_csrf(request, form.get("csrf"))
+    await svc.db.write(pairings.revoke_pairing, course.id, request.path_params["pairing_id"], svc.now())
+    return RedirectResponse(f"/courses/{course.id}/devices", status_code=303)
+
+
+async def revoke_device(request: Request) -> Response:
+    organiser, course = await _course(request)
+    if organiser is None:
+        raise Problem(401, "not_signed_in", "Sign in as an organiser first.")
+    svc = services(request)
+    form = await request.form()
+    check_csrf(request, form.get("csrf"))
+    await svc.db.write(pairing.revoke_device_tx, course.id, request.path_params["device_id"], organiser.id, svc.now())
+    svc.devices.clear()  # the token cache must not let the phone in for another second
+    return RedirectResponse(f"/courses/{course.id}/devices", status_code=303)
+
+
+def _choice(raw: object, allowed: tuple[int, ...], field: str) -> int:
+    try:
+        value = int(str(raw))
+    except ValueError:
+        value = -1
+    if value not in allowed:
+        raise Problem(422, "invalid_field", f"Choose one of: {', '.join(map(str, allowed))}.", field=field)
+    return value
+
+
+def phone_base_url(request: Request) -> str:
+    """Where a phone on the venue network reaches this server: the configured public URL; else the
+    address the organiser used, unless that is this laptop's loopback, then the LAN address."""
+    settings = services(request).settings
+    if settings.base_url:
+        return settings.base_url.rstrip("/")
+    url = request.url
+    host = url.hostname or "127.0.0.1"
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback and not only_this_machine(settings.host):
+        found = [settings.host] if settings.host not in ("0.0.0.0", "::", "") else tls.phone_addresses()
+        if found:
+            host = found[0]
+    shown = f"[{host}]" if ":" in host else host
+    default_port = {"http": 80, "https": 443}[url.scheme]
+    port = f":{url.port}" if url.port and url.port != default_port else ""
+    return f"{url.scheme}://{shown}{port}"
+
+
+def only_this_machine(bind_host: str) -> bool:
+    """True when the server listens on loopback only, so no phone can reach it."""
+    if bind_host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bind_host).is_loopback
+    except ValueError:
+        return False
+
+
+routes = [
+    Route("/courses/{course_id:int}/devices", device_list, methods=["GET"], name="device_list"),
+    Route("/courses/{course_id:int}/devices/pairings", create_pairing, methods=["POST"], name="create_pairing"),
+    Route("/courses/{course_id:int}/devices/pairings/{pairing_id:int}/cancel", cancel_pairing, methods=["POST"],
+          name="cancel_pairing"),
+    Route("/courses/{course_id:int}/devices/{device_id:int}/revoke", revoke_device, methods=["POST"],
+          name="revoke_device"),
+]

@@ -1,0 +1,549 @@
+// The usher's scanner page. The server decides every scan; this page shows its answer loudly.
+// Camera (qr-decoder.js), name search and a keyboard-wedge scanner gun all post to /api/v1/scans
+// with the device token that pairing stored in this phone.
+
+import { createDetector, scanLoop } from "./qr-decoder.js";
+
+const TOKEN_KEY = "checkin.deviceToken";
+const DEVICE_REFUSALS = new Set(["device_revoked", "device_expired", "device_token_invalid", "device_token_missing"]);
+const KIND = {
+  checked_in: "ok",
+  checked_in_late: "warn",
+  already_checked_in: "warn",
+};
+const RETRY_DELAYS_MS = [0, 400, 800, 1500, 3000, 5000, 8000, 8000];
+const COUNT_REFRESH_MS = 15_000;
+const DEVICE_REFRESH_MS = 60_000;
+
+const $ = (id) => document.getElementById(id);
+const S = JSON.parse($("usher-strings").textContent);
+const root = $("scanner");
+const ui = {
+  pairNeeded: $("pair-needed"), pairNeededText: $("pair-needed-text"), door: $("door"),
+  deviceLabel: $("device-label"), courseTitle: $("course-title"), sessionNow: $("session-now"),
+  sessionSelect: $("session-select"), countDevice: $("count-device"), countSession: $("count-session"),
+  cameraBox: $("camera-box"), start: $("start"), video: $("camera"), cameraStatus: $("camera-status"),
+  result: $("result"), title: $("result-title"), name: $("result-name"), unit: $("result-unit"),
+  position: $("result-position"), detail: $("result-detail"), undo: $("undo"), manual: $("manual"),
+  searchForm: $("search-form"), search: $("search"), searchStatus: $("search-status"),
+  searchResults: $("search-results"), wedgeForm: $("wedge-form"), wedge: $("wedge"),
+};
+// Undo stays on screen this long (the server allows a device longer: data-undo-seconds).
+const UNDO_VISIBLE_MS = Math.min(20_000, Number(root.dataset.undoSeconds || 300) * 1000);
+
+const state = {
+  token: null,
+  course: null,
+  sessions: [],
+  currentSessionId: null,
+  chosenSessionId: null,
+  stopCamera: null,
+  stream: null,
+  seq: 0,
+  shownSeq: 0,
+  undoTimer: null,
+  audio: null,
+  searchSeq: 0,
+  searchTimer: null,
+};
+// Figures for the benchmark and the tests: decode time per frame, and when each answer was shown.
+const stats = { detector: null, frameMs: [], answers: [] };
+window.checkinScanner = stats;
+
+const fmt = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function nonce() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function api(path, { method = "GET", body, timeoutMs = 8000 } = {}) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const headers = { Authorization: `Bearer ${state.token}`, Accept: "application/json" };
+  if (body) headers["Content-Type"] = "application/json";
+  try {
+    const response = await fetch(path, {
+      method, headers, body: body ? JSON.stringify(body) : undefined, signal: controller.signal,
+      cache: "no-store", credentials: "omit",
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+    return { status: response.status, data };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function errorCode(answer) {
+  return answer && answer.data && answer.data.error ? answer.data.error.code : "";
+}
+
+// --- device, sessions, counters --------------------------------------------------------------
+
+function timeFormat() {
+  return new Intl.DateTimeFormat(S.lang === "vi" ? "vi-VN" : "en-GB", {
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    timeZone: state.course ? state.course.time_zone : undefined,
+  });
+}
+
+function clock(iso) {
+  return iso ? timeFormat().format(new Date(iso)) : "";
+}
+
+async function loadDevice() {
+  let answer;
+  try {
+    answer = await api("/api/v1/device");
+  } catch {
+    ui.cameraStatus.textContent = S.retrying;
+    setTimeout(loadDevice, 3000);
+    return false;
+  }
+  if (answer.status !== 200) {
+    if (DEVICE_REFUSALS.has(errorCode(answer)) || answer.status === 401 || answer.status === 403) {
+      unpaired(errorCode(answer));
+    } else {
+      setTimeout(loadDevice, 5000);
+    }
+    return false;
+  }
+  const { device, course, sessions, current_session_id: current } = answer.data;
+  state.course = course;
+  state.sessions = sessions;
+  state.currentSessionId = current;
+  ui.deviceLabel.textContent = device.label;
+  ui.courseTitle.textContent = course.title;
+  fillSessions();
+  showSession();
+  for (const el of [ui.door, ui.cameraBox, ui.manual]) el.hidden = false;
+  if (root.dataset.state === "loading") root.dataset.state = "ready";
+  refreshCounts();
+  return true;
+}
+
+function fillSessions() {
+  const select = ui.sessionSelect;
+  const keep = select.value;
+  while (select.options.length > 1) select.remove(1);
+  for (const s of state.sessions) {
+    select.add(new Option(`${clock(s.starts_at)}–${clock(s.ends_at)} · ${s.title}`, String(s.id)));
+  }
+  const current = state.sessions.find((s) => s.id === state.currentSessionId);
+  select.options[0].textContent = current ? fmt(S.auto_session, { title: current.title }) : S.auto_none;
+  select.value = state.sessions.some((s) => String(s.id) === keep) ? keep : "";
+}
+
+function shownSessionId() {
+  return state.chosenSessionId ?? state.currentSessionId;
+}
+
+function showSession() {
+  const session = state.sessions.find((s) => s.id === shownSessionId());
+  ui.sessionNow.textContent = session
+    ? `${session.title} (${clock(session.starts_at)}–${clock(session.ends_at)})`
+    : S.now_none;
+  root.dataset.sessionId = session ? String(session.id) : "";
+}
+
+async function refreshCounts() {
+  const sessionId = shownSessionId();
+  if (!sessionId) {
+    ui.countDevice.textContent = "–";
+    ui.countSession.textContent = "–";
+    return;
+  }
+  try {
+    const answer = await api(`/api/v1/sessions/${sessionId}/count`);
+    if (answer.status === 200 && sessionId === shownSessionId()) {
+      ui.countDevice.textContent = String(answer.data.this_device);
+      ui.countSession.textContent = String(answer.data.checked_in);
+    } else if (DEVICE_REFUSALS.has(errorCode(answer))) {
+      unpaired(errorCode(answer));
+    }
+  } catch {
+    // The next scan or the next tick tries again; the counter is a hint, not a record.
+  }
+}
+
+function unpaired(code) {
+  stopCamera();
+  try {
+    localStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // Nothing stored to remove.
+  }
+  state.token = null;
+  ui.pairNeededText.textContent = S[code] || (code ? S.pair_again : S.not_paired);
+  ui.pairNeeded.hidden = false;
+  for (const el of [ui.door, ui.cameraBox, ui.manual, ui.result]) el.hidden = true;
+  root.dataset.state = "unpaired";
+}
+
+// --- camera ----------------------------------------------------------------------------------
+
+async function startCamera() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    ui.cameraStatus.textContent = S.camera_needs_https;
+    return;
+  }
+  ui.cameraStatus.textContent = S.camera_loading;
+  ui.start.disabled = true;
+  try {
+    state.stream = await navigator.mediaDevices.getUserMedia({
+      audio: false,
+      video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
+    });
+    ui.video.srcObject = state.stream;
+    ui.video.hidden = false;
+    await ui.video.play();
+    const detector = await createDetector();
+    stats.detector = detector.kind;
+    state.stopCamera = scanLoop(ui.video, detector, (text) => submitScan({ code: text, method: "camera" }), {
+      onFrame: (ms) => {
+        stats.frameMs.push(ms);
+        if (stats.frameMs.length > 5000) stats.frameMs.splice(0, 1000);
+      },
+    });
+    ui.cameraStatus.textContent = S.camera_on;
+    ui.start.hidden = true;
+    root.dataset.state = "scanning";
+  } catch (err) {
+    console.warn("camera:", err);
+    stopCamera();
+    ui.cameraStatus.textContent = S.camera_denied;
+  } finally {
+    ui.start.disabled = false;
+  }
+}
+
+function stopCamera() {
+  if (state.stopCamera) state.stopCamera();
+  state.stopCamera = null;
+  if (state.stream) for (const track of state.stream.getTracks()) track.stop();
+  state.stream = null;
+  ui.video.hidden = true;
+  ui.start.hidden = false;
+}
+
+// --- scans -----------------------------------------------------------------------------------
+
+async function submitScan(body) {
+  if (!state.token) return;
+  const payload = { ...body, nonce: nonce() }; // the same nonce on every retry: one scan, however often sent
+  if (state.chosenSessionId) payload.session_id = state.chosenSessionId;
+  const seq = ++state.seq;
+  showBusy(S.sending);
+  for (const delay of RETRY_DELAYS_MS) {
+    if (delay) await sleep(delay);
+    let answer;
+    try {
+      answer = await api("/api/v1/scans", { method: "POST", body: payload, timeoutMs: 5000 });
+    } catch {
+      if (seq === state.seq) showBusy(S.retrying);
+      continue;
+    }
+    if (answer.status >= 500) {
+      if (seq === state.seq) showBusy(S.retrying);
+      continue;
+    }
+    handleAnswer(answer, seq, payload);
+    return;
+  }
+  if (seq === state.seq) showRefusal(S.gave_up, "network");
+}
+
+function handleAnswer(answer, seq, payload) {
+  if (answer.status === 200) {
+    const data = answer.data;
+    // An older scan whose retry came back late must not hide the answer to a newer one.
+    if (seq >= state.shownSeq) {
+      state.shownSeq = seq;
+      showAnswer(data);
+    }
+    refreshCounts();
+    return;
+  }
+  const code = errorCode(answer);
+  if (DEVICE_REFUSALS.has(code)) {
+    unpaired(code);
+    return;
+  }
+  if (seq >= state.shownSeq) {
+    state.shownSeq = seq;
+    const message = payload.code ? S.not_a_badge : (answer.data && answer.data.error && answer.data.error.message);
+    showRefusal(message || S.server_error, code || "error");
+  }
+}
+
+function showAnswer(data) {
+  const reason = data.reason;
+  const kind = KIND[reason] || "bad";
+  let title = S[reason] || reason;
+  if (reason === "already_checked_in" && data.first_checked_in_at) {
+    title = fmt(S.already_at, { time: clock(data.first_checked_in_at) });
+  } else if (reason === "other_course" && data.other_course) {
+    title = fmt(S.other_course_named, { course: data.other_course.title });
+  }
+  const person = data.participant;
+  paint(kind, reason, {
+    title,
+    name: person ? person.name : "",
+    unit: person ? person.unit : "",
+    position: person ? person.position : "",
+    detail: data.session ? fmt(S.session_label, { title: data.session.title }) : "",
+  });
+  ui.result.dataset.scanId = String(data.scan_id);
+  stats.answers.push({ at: performance.now(), reason, name: person ? person.name : "", scanId: data.scan_id });
+  if (data.accepted) offerUndo(data.scan_id);
+  feedback(kind);
+}
+
+function showBusy(text) {
+  paint("busy", "", { title: text });
+}
+
+function showRefusal(text, reason) {
+  paint("bad", reason, { title: text });
+  feedback("bad");
+}
+
+function paint(kind, reason, { title = "", name = "", unit = "", position = "", detail = "" }) {
+  clearUndo();
+  ui.result.hidden = false;
+  ui.result.className = `result state-${kind}`;
+  ui.result.dataset.reason = reason;
+  ui.title.textContent = title;
+  ui.name.textContent = name;
+  ui.unit.textContent = unit;
+  ui.position.textContent = position;
+  ui.detail.textContent = detail;
+  focusWedge();
+}
+
+// --- undo ------------------------------------------------------------------------------------
+
+function offerUndo(scanId) {
+  ui.undo.hidden = false;
+  ui.undo.dataset.scanId = String(scanId);
+  state.undoTimer = setTimeout(clearUndo, UNDO_VISIBLE_MS);
+}
+
+function clearUndo() {
+  clearTimeout(state.undoTimer);
+  state.undoTimer = null;
+  ui.undo.hidden = true;
+  delete ui.undo.dataset.scanId;
+}
+
+async function undoLast() {
+  const scanId = ui.undo.dataset.scanId;
+  if (!scanId) return;
+  ui.undo.disabled = true;
+  let answer = null;
+  for (const delay of [0, 800, 2000]) {
+    if (delay) await sleep(delay);
+    try {
+      answer = await api(`/api/v1/scans/${scanId}/undo`, { method: "POST", body: {} });
+      if (answer.status < 500) break;
+    } catch {
+      answer = null;
+    }
+  }
+  ui.undo.disabled = false;
+  const name = ui.name.textContent;
+  const unit = ui.unit.textContent;
+  if (answer && answer.status === 200) {
+    state.shownSeq = ++state.seq;
+    paint("undone", "undone", { title: S.undone, name, unit });
+    feedback("warn");
+    refreshCounts();
+  } else if (answer && DEVICE_REFUSALS.has(errorCode(answer))) {
+    unpaired(errorCode(answer));
+  } else {
+    const message = answer && answer.data && answer.data.error ? answer.data.error.message : S.gave_up;
+    paint("bad", errorCode(answer) || "network", { title: S.undo_failed, name, detail: message });
+  }
+}
+
+// --- search ----------------------------------------------------------------------------------
+
+function folded(text) {
+  return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").replace(/\s+/g, "");
+}
+
+function scheduleSearch() {
+  clearTimeout(state.searchTimer);
+  state.searchTimer = setTimeout(runSearch, 250);
+}
+
+async function runSearch() {
+  const query = ui.search.value.trim();
+  const seq = ++state.searchSeq;
+  if (folded(query).length < 3) {
+    ui.searchResults.replaceChildren();
+    ui.searchStatus.textContent = query ? S.search_short : "";
+    return;
+  }
+  let answer;
+  try {
+    answer = await api(`/api/v1/participants?q=${encodeURIComponent(query)}`);
+  } catch {
+    if (seq === state.searchSeq) ui.searchStatus.textContent = S.retrying;
+    return;
+  }
+  if (seq !== state.searchSeq) return; // a newer query is under way
+  if (answer.status !== 200) {
+    if (DEVICE_REFUSALS.has(errorCode(answer))) unpaired(errorCode(answer));
+    return;
+  }
+  const items = answer.data.results.map((person) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "person";
+    button.dataset.participantId = String(person.participant_id);
+    const name = document.createElement("strong");
+    name.textContent = person.name;
+    const more = document.createElement("span");
+    more.textContent = [person.position, person.unit].filter(Boolean).join(" · ");
+    button.append(name, more);
+    const item = document.createElement("li");
+    item.append(button);
+    return item;
+  });
+  ui.searchResults.replaceChildren(...items);
+  ui.searchStatus.textContent = items.length ? S.search_count : S.search_none;
+}
+
+function pickPerson(event) {
+  const button = event.target.closest("button.person");
+  if (!button) return;
+  const participantId = Number(button.dataset.participantId);
+  ui.search.value = "";
+  ui.searchResults.replaceChildren();
+  ui.searchStatus.textContent = "";
+  button.blur();
+  submitScan({ participant_id: participantId, method: "search" });
+}
+
+// --- keyboard-wedge scanner ------------------------------------------------------------------
+
+function typing(el) {
+  return el && (el.tagName === "INPUT" || el.tagName === "SELECT" || el.tagName === "TEXTAREA" || el.isContentEditable);
+}
+
+// The wedge takes the focus only when nobody is typing elsewhere (the search box keeps its focus).
+function focusWedge() {
+  if (ui.manual.hidden || typing(document.activeElement)) return;
+  ui.wedge.focus({ preventScroll: true });
+}
+
+function wedgeSubmit(event) {
+  event.preventDefault();
+  const code = ui.wedge.value.trim();
+  ui.wedge.value = "";
+  if (code) submitScan({ code, method: "camera" });
+}
+
+// A scanner gun types into whatever has the focus: if that is no text field, send it to the wedge.
+function catchStrayKeys(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1) return;
+  if (typing(document.activeElement) || ui.manual.hidden) return;
+  ui.wedge.focus({ preventScroll: true });
+}
+
+// --- feedback --------------------------------------------------------------------------------
+
+const TONES = {
+  ok: { wave: "sine", notes: [[1046, 0, 0.14]], vibrate: [90] },
+  warn: { wave: "triangle", notes: [[660, 0, 0.11], [660, 0.17, 0.11]], vibrate: [70, 70, 70] },
+  bad: { wave: "square", notes: [[220, 0, 0.22], [180, 0.26, 0.3]], vibrate: [300, 120, 300] },
+};
+
+function unlockAudio() {
+  if (state.audio) return;
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!Context) return;
+  try {
+    state.audio = new Context();
+  } catch {
+    state.audio = null;
+  }
+}
+
+function feedback(kind) {
+  const tone = TONES[kind];
+  if (!tone) return;
+  if (navigator.vibrate && navigator.userActivation && navigator.userActivation.hasBeenActive) {
+    navigator.vibrate(tone.vibrate);
+  }
+  const ctx = state.audio;
+  if (!ctx) return;
+  if (ctx.state === "suspended") ctx.resume().catch(() => {});
+  for (const [frequency, offset, duration] of tone.notes) {
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.type = tone.wave;
+    osc.frequency.value = frequency;
+    const t = ctx.currentTime + offset;
+    gain.gain.setValueAtTime(0.0001, t);
+    gain.gain.exponentialRampToValueAtTime(0.25, t + 0.01);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t + duration);
+    osc.connect(gain).connect(ctx.destination);
+    osc.start(t);
+    osc.stop(t + duration + 0.02);
+  }
+}
+
+// --- start -----------------------------------------------------------------------------------
+
+function boot() {
+  try {
+    state.token = localStorage.getItem(TOKEN_KEY);
+  } catch {
+    state.token = null;
+  }
+  if (!state.token) {
+    unpaired("");
+    return;
+  }
+  ui.start.addEventListener("click", () => {
+    unlockAudio();
+    startCamera();
+  });
+  ui.sessionSelect.addEventListener("change", () => {
+    state.chosenSessionId = ui.sessionSelect.value ? Number(ui.sessionSelect.value) : null;
+    showSession();
+    refreshCounts();
+  });
+  ui.undo.addEventListener("click", undoLast);
+  ui.search.addEventListener("input", scheduleSearch);
+  ui.searchForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    runSearch();
+  });
+  ui.searchResults.addEventListener("click", pickPerson);
+  ui.wedgeForm.addEventListener("submit", wedgeSubmit);
+  document.addEventListener("keydown", catchStrayKeys, true);
+  document.addEventListener("pointerdown", unlockAudio, { once: true });
+  loadDevice().then((ok) => {
+    if (ok) focusWedge();
+  });
+  setInterval(() => {
+    if (state.token) refreshCounts();
+  }, COUNT_REFRESH_MS);
+  setInterval(async () => {
+    if (!state.token) return;
+    const before = state.currentSessionId;
+    if ((await loadDevice()) && before !== state.currentSessionId) refreshCounts();
+  }, DEVICE_REFRESH_MS);
+}
+
+boot();
