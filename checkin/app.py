@@ -16,7 +16,7 @@ from .auth import DeviceCache, SignInLimiter
 from .broadcast import Broadcaster
 from .clock import Clock, system_clock
 from .errors import Problem
-from .routes import api, live, organiser, public
+from .routes import api, devices, live, organiser, public, usher
 from .security import SecurityHeadersMiddleware
 from .settings import Settings
 from .store.db import Database
@@ -44,9 +44,9 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         routes=[
             *public.routes,
             *organiser.routes,
+            *live.routes,
             *usher.routes,
             *devices.routes,
-            *live.routes,
             Mount("/api/v1", routes=api.routes),
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
         ],
