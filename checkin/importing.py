@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from .roster import RosterRow
+from .roster import RosterParse, RosterRow
 from .store import people
 from .store.people import PersonDetails, RosterEntry
 from .text import fold, unit_key
@@ -45,11 +45,16 @@ class Matcher:
         self.by_name.setdefault((fold(entry.full_name), unit_key(entry.unit)), entry)
 
     def find(self, row: RosterRow) -> RosterEntry | None:
+        return self.find_with_basis(row)[0]
+
+    def find_with_basis(self, row: RosterRow) -> tuple[RosterEntry | None, str]:
+        """The matching entry and what matched: "member_code", "phone", "name_unit" (or None, "")."""
         if row.member_code and row.member_code.lower() in self.by_code:
-            return self.by_code[row.member_code.lower()]
+            return self.by_code[row.member_code.lower()], "member_code"
         if row.phone and row.phone in self.by_phone:
-            return self.by_phone[row.phone]
-        return self.by_name.get((fold(row.full_name), unit_key(row.unit)))
+            return self.by_phone[row.phone], "phone"
+        entry = self.by_name.get((fold(row.full_name), unit_key(row.unit)))
+        return entry, ("name_unit" if entry else "")
 
 
 def apply_roster(conn: sqlite3.Connection, course_id: int, rows: Iterable[RosterRow], now: datetime) -> ImportResult:
@@ -80,3 +85,57 @@ def _fields(d: PersonDetails) -> tuple:
 def _merged(old: PersonDetails, new: PersonDetails) -> PersonDetails:
     """New values win; a blank cell in the new file does not erase what we knew."""
     return PersonDetails(*(n or o for o, n in zip(_fields(old), _fields(new))))
+
+
+# ---------------------------------------------------------------- preview
+
+
+@dataclass(frozen=True, slots=True)
+class RowPlan:
+    """What confirming would do with one recognised row."""
+
+    row: RosterRow
+    action: str  # "add" | "update" | "unchanged"
+    match: RosterEntry | None  # the person already on the course it was matched to (None: new, or new in this file)
+    basis: str  # "member_code" | "phone" | "name_unit" | ""
+    changes: tuple[str, ...]  # fields whose stored value would change
+    suspicious: bool  # matched by phone or member code although the name differs: maybe two people
+
+
+@dataclass(frozen=True, slots=True)
+class ImportPreview:
+    parse: RosterParse
+    plans: tuple[RowPlan, ...]
+
+    def count(self, action: str) -> int:
+        return sum(1 for plan in self.plans if plan.action == action)
+
+    @property
+    def duplicates(self) -> list[RowPlan]:
+        """Rows that describe someone already on the course (same member code, phone, or name and unit):
+        they update that person rather than adding a second one."""
+        return [plan for plan in self.plans if plan.match is not None]
+
+
+def preview_roster(parsed: RosterParse, roster: Iterable[RosterEntry]) -> ImportPreview:
+    """What `apply_roster` would do with these rows on a course holding `roster`, without writing.
+    Pure, and the same matching as apply_roster, so the preview and the import agree."""
+    matcher = Matcher(roster)
+    plans = []
+    for row in parsed.rows:
+        details = _details(row)
+        entry, basis = matcher.find_with_basis(row)
+        if entry is None:
+            matcher.add(RosterEntry(-row.row_number, -row.row_number, *_fields(details)))
+            plans.append(RowPlan(row, "add", None, "", (), False))
+            continue
+        old = _entry_details(entry)
+        new = _merged(old, details)
+        changes = tuple(name for name, o, n in zip(_FIELD_NAMES, _fields(old), _fields(new)) if o != n)
+        suspicious = basis in ("phone", "member_code") and fold(entry.full_name) != fold(row.full_name)
+        known = entry if entry.enrolment_id > 0 else None
+        plans.append(RowPlan(row, "update" if changes else "unchanged", known, basis, changes, suspicious))
+    return ImportPreview(parsed, tuple(plans))
+
+
+_FIELD_NAMES = ("full_name", "unit", "position", "phone", "email", "member_code")

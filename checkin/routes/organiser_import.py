@@ -1,2 +1,116 @@
-"""placeholder"""
-routes = []
+"""Roster import: upload, preview (recognised rows, problems, likely duplicates), confirm or cancel.
+
+Nothing is written to the course before the organiser confirms. Between the two steps the uploaded
+file itself is kept server-side (store.imports), tied to the organiser and the course, and parsed
+again on confirm: the rows never travel through the browser, so they cannot be altered there.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import importing
+from ..errors import Problem
+from ..i18n import gettext as _
+from ..roster import RosterError, RosterParse, parse_roster
+from ..store import imports, people, scans
+from .organiser_base import Page, organiser_page
+
+PREVIEW_ROWS = 100
+
+
+def _upload_page(page: Page, error: RosterError | None = None, status_code: int = 200) -> Response:
+    return page.render("organiser/import.html", {
+        "error": error, "max_mb": page.svc.settings.max_upload_bytes / 1e6,
+    }, status_code=status_code)
+
+
+async def _parse(page: Page, data: bytes, filename: str) -> RosterParse:
+    # Parsing a few thousand rows takes a while; a worker thread keeps the door's scans answered meanwhile.
+    return await run_in_threadpool(parse_roster, data, filename, max_bytes=page.svc.settings.max_upload_bytes)
+
+
+@organiser_page(upload=True)
+async def import_upload(page: Page) -> Response:
+    if page.form is None:
+        return _upload_page(page)
+    upload = page.form.get("roster")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return _upload_page(page, RosterError("no_file", _("Choose the roster file first.")), 422)
+    limit = page.svc.settings.max_upload_bytes
+    data = await upload.read(limit + 1)
+    filename = upload.filename[:200]
+    try:
+        await _parse(page, data, filename)
+    except RosterError as exc:
+        return _upload_page(page, exc, 422)
+    import_id = await page.svc.db.write(
+        imports.insert_pending_import, page.course_id, page.organiser.id, filename, data, page.now)
+    return page.redirect(f"/courses/{page.course_id}/import/{import_id}")
+
+
+async def _pending(page: Page) -> imports.PendingImport:
+    pending = await page.svc.db.read(imports.get_pending_import, page.param("import_id"))
+    if (pending is None or pending.course_id != page.course_id or pending.organiser_id != page.organiser.id
+            or pending.expires_at <= page.now):
+        raise Problem(404, "import_not_found", "This upload was already imported, cancelled or has expired. "
+                      "Upload the file again.")
+    return pending
+
+
+@organiser_page
+async def import_preview(page: Page) -> Response:
+    pending = await _pending(page)
+    parsed = await _parse(page, pending.data, pending.filename)
+    roster = await page.svc.db.read(people.list_roster, page.course_id)
+    preview = await run_in_threadpool(importing.preview_roster, parsed, roster)
+    return page.render("organiser/import_preview.html", {
+        "pending": pending, "preview": preview, "parsed": parsed, "shown": PREVIEW_ROWS,
+        "plans": preview.plans[:PREVIEW_ROWS], "duplicates": preview.duplicates,
+    })
+
+
+@organiser_page
+async def import_confirm(page: Page) -> Response:
+    pending = await _pending(page)
+    parsed = await _parse(page, pending.data, pending.filename)
+    if not parsed.rows:
+        raise Problem(422, "nothing_to_import", "No row of this file can be imported; fix the problems and upload it again.")
+
+    def apply(conn):
+        # Re-checked inside the transaction, so a double click imports once.
+        if not imports.delete_pending_import(conn, pending.id):
+            raise Problem(404, "import_not_found", "This upload was already imported, cancelled or has expired. "
+                          "Upload the file again.")
+        result = importing.apply_roster(conn, page.course_id, parsed.rows, page.now)
+        scans.insert_audit(
+            conn, page.course_id, "roster_imported", page.now, organiser_id=page.organiser.id,
+            subject=f"file {pending.filename}",
+            detail=f"added {result.added}, updated {result.updated}, unchanged {result.unchanged}, "
+                   f"left out {len(parsed.problems)}",
+        )
+        return result
+
+    result = await page.svc.db.write(apply)
+    return page.redirect(f"/courses/{page.course_id}/people?added={result.added}&updated={result.updated}"
+                         f"&unchanged={result.unchanged}")
+
+
+@organiser_page
+async def import_cancel(page: Page) -> Response:
+    pending = await _pending(page)
+    await page.svc.db.write(imports.delete_pending_import, pending.id)
+    return page.redirect(f"/courses/{page.course_id}/import")
+
+
+routes = [
+    Route("/courses/{course_id:int}/import", import_upload, methods=["GET", "POST"], name="import_upload"),
+    Route("/courses/{course_id:int}/import/{import_id:str}", import_preview, methods=["GET"], name="import_preview"),
+    Route("/courses/{course_id:int}/import/{import_id:str}/confirm", import_confirm, methods=["POST"],
+          name="import_confirm"),
+    Route("/courses/{course_id:int}/import/{import_id:str}/cancel", import_cancel, methods=["POST"],
+          name="import_cancel"),
+]

@@ -1,0 +1,200 @@
+"""Roster import over HTTP: upload, preview (rows, problems, likely duplicates), confirm all-or-nothing."""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+
+import openpyxl
+import pytest
+
+from checkin.settings import Settings
+
+from .conftest import sign_in
+
+
+def csrf(client, path="/courses"):
+    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def rows(world, sql, *args):
+    conn = world.conn()
+    try:
+        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
+    finally:
+        conn.close()
+
+
+def xlsx(table) -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in table:
+        ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+MESSY = [
+    ["DANH SÁCH HỌC VIÊN LỚP BỒI DƯỠNG"],
+    [],
+    ["STT", "Họ và tên", "Đơn vị", "Chức vụ", "Số điện thoại", "Email"],
+    [1, "  Hoàng Văn Minh ", "Đoàn Thanh niên Sở Nội vụ", "Bí thư", 987654321, "minh@example.vn"],
+    [2, "@Nguyễn Văn A", "Đoàn Thanh niên Sở Nội vụ", "Phó Bí thư", "", ""],
+    [3, "Đỗ Thị Lan", "", "Bí thư", "", ""],
+    [4, "Nguyễn Thị Hương", "đoàn thanh niên sở tài chính", "Bí thư", "", "huong@example.vn"],
+    [],
+    [5, "Vũ Thanh Tùng", "Đoàn Thanh niên Sở Du lịch", "", "0912345678", ""],
+]
+
+
+@pytest.fixture
+def signed_in(client, world):
+    client.cookies.set("lang", "en")
+    sign_in(client)
+    return client
+
+
+def upload(client, world, data: bytes, name="roster.xlsx", follow=False):
+    return client.post(f"/courses/{world.course.id}/import", data={"csrf": csrf(client)},
+                       files={"roster": (name, data, "application/octet-stream")}, follow_redirects=follow)
+
+
+def test_upload_page_explains_the_next_step(signed_in, world):
+    page = signed_in.get(f"/courses/{world.course.id}/import")
+    assert page.status_code == 200 and "nothing is added to the course until you confirm" in page.text
+
+
+def test_messy_xlsx_preview_shows_rows_problems_and_duplicates_and_writes_nothing(signed_in, world):
+    before = rows(world, "SELECT COUNT(*) FROM participants")
+    answer = upload(signed_in, world, xlsx(MESSY))
+    assert answer.status_code == 303
+    page = signed_in.get(answer.headers["location"])
+    assert page.status_code == 200
+    text = page.text
+    assert 'id="count-rows">3<' in text and 'id="count-problems">2<' in text
+    assert "Looks like a formula" in text and "Unit missing" in text
+    assert "<td>5</td>" in text and "<td>6</td>" in text  # the problem rows' numbers as Excel shows them
+    # Likely duplicates: same name and unit (unit spelt in lower case), and same phone as someone on the course.
+    assert "same name and unit" in text and "same phone number" in text
+    assert re.search(r'<tr class="suspicious">\s*<td>9</td>', text)  # same phone, another name
+    assert "0987654321" in text  # the leading zero Excel dropped is back
+    assert rows(world, "SELECT COUNT(*) FROM participants") == before
+    assert rows(world, "SELECT COUNT(*) FROM pending_imports") == [(1,)]
+
+
+def test_confirm_imports_recognised_rows_together_and_removes_the_upload(signed_in, world):
+    location = upload(signed_in, world, xlsx(MESSY)).headers["location"]
+    answer = signed_in.post(location + "/confirm", data={"csrf": csrf(signed_in)}, follow_redirects=False)
+    assert answer.status_code == 303 and "added=1&updated=2" in answer.headers["location"]
+    assert rows(world, "SELECT full_name, phone FROM participants WHERE full_name = 'Hoàng Văn Minh'") == [
+        ("Hoàng Văn Minh", "0987654321")]
+    assert rows(world, "SELECT COUNT(*) FROM enrolments WHERE course_id = ?", world.course.id) == [(5,)]
+    assert rows(world, "SELECT COUNT(*) FROM pending_imports") == [(0,)]
+    assert rows(world, "SELECT action, detail FROM audit_log WHERE action = 'roster_imported'") == [
+        ("roster_imported", "added 1, updated 2, unchanged 0, left out 2")]
+    # A second confirm of the same upload (double click, reload) imports nothing more.
+    again = signed_in.post(location + "/confirm", data={"csrf": csrf(signed_in)})
+    assert again.status_code == 404 and "import_not_found" in again.text
+    assert rows(world, "SELECT COUNT(*) FROM enrolments WHERE course_id = ?", world.course.id) == [(5,)]
+
+
+def test_reimport_keeps_checkins(signed_in, client, world):
+    client.post("/api/v1/scans", json={"code": world.course.codes[0]}, headers={"Authorization": f"Bearer {world.course.token}"})
+    table = [["Họ và tên", "Đơn vị", "Chức vụ"], ["Nguyễn Thị Hương", "Đoàn Thanh niên Sở Tài chính", "Phó Bí thư"]]
+    location = upload(signed_in, world, xlsx(table)).headers["location"]
+    signed_in.post(location + "/confirm", data={"csrf": csrf(signed_in)})
+    assert rows(world, "SELECT position FROM participants WHERE full_name = 'Nguyễn Thị Hương' ORDER BY id LIMIT 1") == [
+        ("Phó Bí thư",)]
+    assert rows(world, "SELECT COUNT(*) FROM attendance") == [(1,)]
+
+
+CSV_TEXT = "Họ và tên;Đơn vị;Số điện thoại\nLê Thị Mai;Đoàn Thanh niên Sở Y tế;0903111222\nTrần Quốc Bảo;Đoàn Thanh niên Sở Y tế;\n"
+
+
+def cp1258(text: str) -> bytes:
+    """Vietnamese Windows: base letters (with circumflex, breve, horn) plus combining tone marks."""
+    out = b""
+    for ch in text:
+        try:
+            out += ch.encode("cp1258")
+        except UnicodeEncodeError:
+            parts = unicodedata.normalize("NFD", ch)
+            for k in (2, 1):
+                try:
+                    out += (unicodedata.normalize("NFC", parts[:k]) + parts[k:]).encode("cp1258")
+                    break
+                except UnicodeEncodeError:
+                    continue
+    return out
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "cp1258", "utf-8"])
+def test_csv_in_each_encoding_previews_two_rows(signed_in, world, encoding):
+    text = CSV_TEXT if encoding != "utf-16" else CSV_TEXT.replace(";", "\t")
+    data = cp1258(text) if encoding == "cp1258" else text.encode(encoding)
+    location = upload(signed_in, world, data, name="roster.csv").headers["location"]
+    page = signed_in.get(location)
+    assert 'id="count-rows">2<' in page.text and "Lê Thị Mai" in page.text and "Trần Quốc Bảo" in page.text
+
+
+@pytest.mark.parametrize("data, name, label", [
+    (b"%PDF-1.4 not a roster", "roster.pdf", "Not a spreadsheet"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "old.xls", "A format that cannot be read"),
+    ("Ghi chú\nxin chào\n".encode(), "notes.csv", "No header row found"),
+])
+def test_unreadable_file_is_refused_with_a_message_and_nothing_kept(signed_in, world, data, name, label):
+    answer = upload(signed_in, world, data, name=name)
+    assert answer.status_code == 422 and label in answer.text and 'role="alert"' in answer.text
+    assert rows(world, "SELECT COUNT(*) FROM pending_imports") == [(0,)]
+
+
+def test_upload_over_the_size_limit_is_refused(tmp_path, world, clock):
+    from checkin.app import create_app
+    from starlette.testclient import TestClient
+
+    settings = Settings(data_dir=world.settings.data_dir, secret_key="test-secret-key", max_upload_bytes=2000)
+    with TestClient(create_app(settings, clock=clock)) as small:
+        small.cookies.set("lang", "en")
+        sign_in(small)
+        big = upload(small, world, b"x" * 70_000, name="big.csv")
+        assert big.status_code == 413 and "file_too_large" in big.text
+        just_over = upload(small, world, ("Họ và tên,Đơn vị\n" + "A,B\n" * 600).encode(), name="r.csv")
+        assert just_over.status_code == 422 and "The file is too large" in just_over.text
+
+
+def test_upload_without_csrf_is_refused(signed_in, world):
+    answer = signed_in.post(f"/courses/{world.course.id}/import", files={"roster": ("r.xlsx", xlsx(MESSY), "x")})
+    assert answer.status_code == 403
+    assert rows(world, "SELECT COUNT(*) FROM pending_imports") == [(0,)]
+
+
+def test_another_organiser_cannot_see_or_confirm_my_upload(signed_in, client, world, app):
+    location = upload(signed_in, world, xlsx(MESSY)).headers["location"]
+    from starlette.testclient import TestClient
+
+    with TestClient(app) as other:
+        sign_in(other, "outsider")
+        assert other.get(location).status_code == 403  # not an organiser of the course
+    conn = world.conn()
+    conn.execute("INSERT INTO course_organisers (course_id, organiser_id) VALUES (?, 2)", (world.course.id,))
+    conn.close()
+    with TestClient(app) as other:
+        sign_in(other, "outsider")
+        assert other.get(location).status_code == 404  # a co-organiser, but not the one who uploaded it
+        assert other.post(location + "/confirm", data={"csrf": csrf(other)}).status_code == 404
+    assert rows(world, "SELECT COUNT(*) FROM pending_imports") == [(1,)]
+
+
+def test_expired_upload_cannot_be_confirmed(signed_in, world):
+    location = upload(signed_in, world, xlsx(MESSY)).headers["location"]
+    world.clock.advance(hours=3)
+    assert signed_in.post(location + "/confirm", data={"csrf": csrf(signed_in)}).status_code == 404
+
+
+def test_cancel_deletes_the_upload(signed_in, world):
+    location = upload(signed_in, world, xlsx(MESSY)).headers["location"]
+    answer = signed_in.post(location + "/cancel", data={"csrf": csrf(signed_in)}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert rows(world, "SELECT COUNT(*) FROM pending_imports") == [(0,)]
