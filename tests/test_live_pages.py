@@ -91,9 +91,10 @@ def test_matrix_shows_units_by_session_and_who_is_missing_with_phones(client, wo
 
     page = client.get(f"/courses/{world.course.id}/attendance", params={"unit": "Đoàn Thanh niên Sở Tài chính"})
     missing = page.context["missing"]
+    # Chuyên đề 2 (9:40) has not started: nobody has missed it yet.
     assert [(m.person.full_name, [s.id for s in m.sessions]) for m in missing] == [
-        ("Lê Minh Đức", [opening, world.course.sessions[2]]),
-        ("Nguyễn Thị Hương", [topic1, world.course.sessions[2]]),
+        ("Lê Minh Đức", [opening]),
+        ("Nguyễn Thị Hương", [topic1]),
     ]
     assert 'href="tel:0912345678"' in page.text
 

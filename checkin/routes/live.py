@@ -137,12 +137,15 @@ async def attendance_matrix(request: Request) -> Response:
     sessions = await svc.db.read(courses.list_sessions, course.id)
     roster = await svc.db.read(people.list_roster, course.id)
     rows = await svc.db.read(scans.list_attendance, course.id)
-    result = attendance.people_attendance(sessions, roster, rows, svc.now())
+    now = svc.now()
+    result = attendance.people_attendance(sessions, roster, rows, now)
     chosen_unit = request.query_params.get("unit")
     chosen_session = _chosen_session(request, sessions)
     missing = None
     if chosen_unit is not None or chosen_session is not None:
-        missing = attendance.missing_people(result, sessions, unit=chosen_unit, session=chosen_session)
+        # For a unit across the day, sessions that have not started yet are not "missed".
+        started = [s for s in sessions if s.starts_at <= now] or sessions
+        missing = attendance.missing_people(result, started, unit=chosen_unit, session=chosen_session)
     return render(request, "live/attendance.html", {
         "course": course, "sessions": sessions, "matrix": attendance.unit_counts(sessions, result),
         "totals": attendance.session_counts(sessions, result), "enrolled": len(roster),
