@@ -21,6 +21,8 @@ from checkin.pdf import (
     draw_text_lines,
     fill_rects,
     fit_text,
+    shrink_to_fit,
+    stack_height,
     font_path,
     new_document,
 )
@@ -205,28 +207,22 @@ class _Plan:
     logo_box: tuple[float, float, float, float] | None
 
 
-def _stack_height(blocks: list[FittedText], gap: float) -> float:
-    shown = [b for b in blocks if b.lines]
-    return sum(b.height_mm for b in shown) + gap * max(0, len(shown) - 1)
-
-
-def _fit_person(card: BadgeCard, width: float, avail: float, s: float) -> list[FittedText]:
-    """Name, position and unit, shrunk together until they fit `avail` mm of height."""
+def _fit_person(card: BadgeCard, width: float, avail: float, s: float) -> tuple[list[FittedText], float]:
+    """Name, position and unit, shrunk together until they fit `avail` mm of height; returns blocks and gap."""
     name, position, unit = clean(card.full_name), clean(card.position), clean(card.unit)
-    factor = 1.0
-    while True:
-        blocks = [
-            fit_text(name, width, max_pt=15 * s * factor, min_pt=8 * s * factor, max_lines=2, bold=True),
-            fit_text(position, width, max_pt=9 * s * factor, min_pt=6 * s * factor, max_lines=2),
-            fit_text(unit, width, max_pt=9 * s * factor, min_pt=5.5 * s * factor, max_lines=3),
+
+    def fit(f: float) -> list[FittedText]:
+        return [
+            fit_text(name, width, max_pt=15 * s * f, min_pt=8 * s * f, max_lines=2, bold=True),
+            fit_text(position, width, max_pt=9 * s * f, min_pt=6 * s * f, max_lines=2),
+            fit_text(unit, width, max_pt=9 * s * f, min_pt=5.5 * s * f, max_lines=3),
         ]
-        if _stack_height(blocks, 1.2 * s * factor) <= avail or factor < 0.45:
-            return blocks
+
+    return shrink_to_fit(fit, 1.2 * s, avail)
 
 
-def _place_stack(blocks: list[FittedText], x: float, top: float, width: float, avail: float, s: float) -> list[_Text]:
-    gap = 1.2 * s
-    y = top + max(0.0, (avail - _stack_height(blocks, gap)) / 2)
+def _place_stack(blocks: list[FittedText], gap: float, x: float, top: float, width: float, avail: float) -> list[_Text]:
+    y = top + max(0.0, (avail - stack_height(blocks, gap)) / 2)
     placed: list[_Text] = []
     grays = (0, 70, 20)  # name black, position grey, unit near-black
     for block, gray in zip(blocks, grays):
@@ -237,11 +233,19 @@ def _place_stack(blocks: list[FittedText], x: float, top: float, width: float, a
     return placed
 
 
-def _header(card: BadgeCard, x: float, top: float, width: float, s: float) -> list[_Text]:
-    title = fit_text(clean(card.course_title), width, max_pt=8 * s, min_pt=5 * s, max_lines=2, bold=True)
+def _header(card: BadgeCard, x: float, top: float, width: float, s: float, avail: float) -> list[_Text]:
+    """Course title, then date and venue, left-aligned, shrunk to at most `avail` mm of height."""
+    title_text = clean(card.course_title)
     meta_text = " · ".join(part for part in (clean(card.course_date), clean(card.venue)) if part)
-    meta = fit_text(meta_text, width, max_pt=7 * s, min_pt=5 * s, max_lines=2)
-    texts = [_Text(title, x, top, width, "L", 0)]
+
+    def fit(f: float) -> list[FittedText]:
+        return [
+            fit_text(title_text, width, max_pt=8 * s * f, min_pt=5 * s * f, max_lines=2, bold=True),
+            fit_text(meta_text, width, max_pt=7 * s * f, min_pt=5 * s * f, max_lines=2),
+        ]
+
+    (title, meta), _ = shrink_to_fit(fit, 0.0, avail)
+    texts = [_Text(title, x, top, width, "L", 0)] if title.lines else []
     if meta.lines:
         texts.append(_Text(meta, x, top + title.height_mm, width, "L", 60))
     return texts
@@ -254,7 +258,7 @@ def _plan_badge(card: BadgeCard, width: float, height: float, has_logo: bool) ->
     logo_side = (11 if portrait else 9) * s
     logo_box = (pad, pad, logo_side, logo_side) if has_logo else None
     head_x = pad + (logo_side + 2 * s if has_logo else 0)
-    header = _header(card, head_x, pad, width - pad - head_x, s)
+    header = _header(card, head_x, pad, width - pad - head_x, s, (0.17 if portrait else 0.24) * height)
     header_h = max(logo_side if has_logo else 0, sum(t.fitted.height_mm for t in header))
     qr_top = pad + header_h + 1.5 * s
 
@@ -262,24 +266,24 @@ def _plan_badge(card: BadgeCard, width: float, height: float, has_logo: bool) ->
         qr_size = min(width - 2 * pad, 0.48 * height)
         text_top = qr_top + qr_size
         avail = height - pad - text_top
-        blocks = _fit_person(card, width - 2 * pad, avail, s)
-        # Text never overflows the badge: if it still does not fit, the QR gives up some height (never below
-        # 38 % of the badge, still ~1 mm per module on the smallest layout).
-        overflow = _stack_height(blocks, 1.2 * s) - avail
+        blocks, gap = _fit_person(card, width - 2 * pad, avail, s)
+        # If the text still does not fit, the QR gives up some height (never below 38 % of the badge,
+        # still ~1 mm per module on the smallest layout).
+        overflow = stack_height(blocks, gap) - avail
         if overflow > 0:
-            shrink = min(overflow, qr_size - 0.38 * height)
+            shrink = max(0.0, min(overflow, qr_size - 0.38 * height))
             qr_size -= shrink
             text_top -= shrink
             avail += shrink
         qr_x = (width - qr_size) / 2
-        person = _place_stack(blocks, pad, text_top, width - 2 * pad, avail, s)
+        person = _place_stack(blocks, gap, pad, text_top, width - 2 * pad, avail)
     else:
         qr_size = min(height - pad - qr_top, 0.5 * width)
         qr_x = pad * 0.5  # the quiet zone is white anyway; lean into the edge padding for a bigger code
         text_x = qr_x + qr_size + 0.5 * s
         text_w = width - pad - text_x
-        blocks = _fit_person(card, text_w, qr_size, s)
-        person = _place_stack(blocks, text_x, qr_top, text_w, qr_size, s)
+        blocks, gap = _fit_person(card, text_w, qr_size, s)
+        person = _place_stack(blocks, gap, text_x, qr_top, text_w, qr_size)
 
     return _Plan(width, height, card.code, qr_x, qr_top, qr_size, tuple(header + person), logo_box)
 

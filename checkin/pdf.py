@@ -140,6 +140,27 @@ def _balance(text: str, width_mm: float, size_pt: float, bold: bool, count: int)
     return best
 
 
+# Below this share of their normal size, shrink_to_fit stops shrinking. Only absurd input gets there (a 300-letter
+# unit name); it then runs past its box rather than being cut, so nothing typed is ever lost.
+_MIN_FACTOR = 0.3
+
+
+def stack_height(blocks: Sequence[FittedText], gap: float) -> float:
+    """Height of text blocks stacked with `gap` mm between them (empty blocks take no space)."""
+    shown = [b for b in blocks if b.lines]
+    return sum(b.height_mm for b in shown) + gap * max(0, len(shown) - 1)
+
+
+def shrink_to_fit(fit: Callable[[float], list[FittedText]], gap: float, avail: float) -> tuple[list[FittedText], float]:
+    """Blocks from `fit(factor)` at the largest factor (1, 0.9, 0.81, ...) whose stack fits `avail` mm."""
+    factor = 1.0
+    while True:
+        blocks = fit(factor)
+        if stack_height(blocks, gap * factor) <= avail or factor * 0.9 < _MIN_FACTOR:
+            return blocks, gap * factor
+        factor *= 0.9
+
+
 def draw_text_lines(
     pdf: FPDF, fitted: FittedText, x: float, top: float, width: float, *, align: str = "C", gray: int = 0
 ) -> float:
@@ -202,5 +223,3 @@ def draw_cut_marks(
         pdf.line(left - gap, y, max(0.0, left - gap - length), y)
         pdf.line(right + gap, y, min(pdf.w, right + gap + length), y)
 
-
-ProgressCallback = Callable[[int, int], None]

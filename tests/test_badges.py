@@ -244,3 +244,21 @@ def test_badge_png_default_is_the_a4_8_badge_and_takes_a_logo():
 def test_sort_cards_by_unit_then_vietnamese_name(given, expected):
     batch = [make_card(i, name, unit) for i, (name, unit) in enumerate(given)]
     assert [c.full_name for c in sort_cards(batch)] == expected
+
+
+ABSURD = make_card(5, name="Nguyễn " * 30, unit="Đoàn Thanh niên " * 20, venue="Hội trường " * 20)
+
+
+@pytest.mark.parametrize("layout", ["a6", "cr80"])
+@pytest.mark.parametrize("card", [make_card(0, LONGEST_NAME, LONGEST_UNIT), ABSURD], ids=["longest-real", "absurd"])
+def test_every_letter_stays_on_a_single_badge_page_and_the_qr_still_decodes(layout, card):
+    pdf = badge_sheets_pdf([card], layout)
+    assert decoded_codes(pdf) == [[card.code]]
+    page = pdfium.PdfDocument(pdf)[0]
+    width, height = page.get_size()
+    textpage = page.get_textpage()
+    assert " ".join(card.unit.split()) in re.sub(r"\s+", " ", textpage.get_text_range())
+    for i in range(textpage.count_chars()):
+        left, bottom, right, top = textpage.get_charbox(i)
+        if right > left:  # spaces and line breaks have empty boxes
+            assert 0 <= left and right <= width and 0 <= bottom and top <= height
