@@ -139,3 +139,13 @@ def preview_roster(parsed: RosterParse, roster: Iterable[RosterEntry]) -> Import
 
 
 _FIELD_NAMES = ("full_name", "unit", "position", "phone", "email", "member_code")
+
+
+def likely_duplicates(roster: Iterable[RosterEntry], person: PersonDetails) -> list[RosterEntry]:
+    """People on the course with the same name and unit (case, spaces and diacritics ignored) or
+    the same phone as `person`: shown before adding someone by hand or at the door."""
+    name, unit = fold(person.full_name), unit_key(person.unit)
+    return [
+        entry for entry in roster
+        if (fold(entry.full_name) == name and unit_key(entry.unit) == unit) or (person.phone and entry.phone == person.phone)
+    ]

@@ -98,8 +98,9 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
             return _outcome(conn, scans.get_scan(conn, row_id), replayed=False)
         devices.touch_device(conn, scan.device_id, now)
 
-    # The rule time: the server's clock, except for scans made offline and synced later.
-    at = scanned_at if scan.method == "sync" else now
+    # The rule time: the server's clock, except for scans made offline and synced later, and for an
+    # organiser's manual check-in that states when the person really arrived (device_time).
+    at = scanned_at if scan.method in ("sync", "manual") else now
     if session is None and scan.session_id is None:
         session = rules.pick_session(sessions, at)
     if scan.code is not None:

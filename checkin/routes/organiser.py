@@ -14,7 +14,7 @@ from ..forms import Form
 from ..i18n import gettext as _
 from ..store import course_setup, courses, devices, organisers, people, scans
 from ..store.courses import NewCourse
-from . import organiser_accounts, organiser_import, organiser_people
+from . import organiser_accounts, organiser_corrections, organiser_import, organiser_people
 from .organiser_base import Page, organiser_page
 
 
@@ -267,5 +267,6 @@ routes = [
           name="session_delete"),
     *organiser_import.routes,
     *organiser_people.routes,
+    *organiser_corrections.routes,
     *organiser_accounts.routes,
 ]

@@ -1,0 +1,182 @@
+"""Corrections by hand: check a person in (through the one scan path), undo a check-in, register and
+check in a walk-in at the door, and the course's audit trail (page and CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import forms, importing, rules, scanning
+from ..errors import Problem
+from ..forms import Form
+from ..i18n import gettext as _
+from ..scanning import ScanInput
+from ..store import courses, participants, people, scans
+from ..store.audit import enrolment_subject, list_audit
+from .organiser_base import Page, organiser_page
+from .organiser_people import _person, _session_from_form
+
+
+def _arrival(form: Form, page: Page, session) -> datetime | None:
+    """The time the organiser says the person arrived (course zone), or None for "now"."""
+    moment = form.clock_time("arrived_at", required=False)
+    if moment is None:
+        return None
+    at = forms.at_local(session.starts_at.astimezone(forms.ZoneInfo(page.course.time_zone)).date(), moment,
+                        page.course.time_zone)
+    if at > page.now:
+        form.errors["arrived_at"] = _("This time is still to come.")
+    return at
+
+
+@organiser_page
+async def person_checkin(page: Page) -> Response:
+    person = await _person(page)
+    session = await _session_from_form(page)
+    form = Form(page.form)
+    reason = form.text("reason", required=True, max_len=500)
+    arrived = _arrival(form, page, session)
+    if not form.ok:
+        raise Problem(422, "reason_required", "Give the reason for the correction, and a past arrival time or none.")
+    scan = ScanInput(course_id=page.course_id, method="manual", enrolment_id=person.enrolment_id,
+                     session_id=session.id, organiser_id=page.organiser.id, note=reason, device_time=arrived)
+
+    def checkin(conn):
+        outcome = scanning.record_scan_tx(conn, scan, page.now)
+        scans.insert_audit(conn, page.course_id, "manual_checkin", page.now, organiser_id=page.organiser.id,
+                           subject=enrolment_subject(person.enrolment_id),
+                           detail=f"{session.title}: {outcome.reason}. {reason}")
+        return outcome
+
+    outcome = await page.svc.db.write(checkin)
+    if outcome.event is not None:
+        page.svc.broadcaster.publish(outcome.event)
+    return page.redirect(f"/courses/{page.course_id}/people/{person.enrolment_id}?done={outcome.reason}#attendance")
+
+
+@organiser_page
+async def person_undo(page: Page) -> Response:
+    person = await _person(page)
+    scan_id = page.param("scan_id")
+    own = await page.svc.db.read(participants.list_person_scans, person.enrolment_id)
+    if not any(s.id == scan_id for s in own):
+        raise Problem(404, "scan_not_found", "This check-in is not one of this participant's.")
+    form = Form(page.form)
+    reason = form.text("reason", required=True, max_len=500)
+    if not form.ok:
+        raise Problem(422, "reason_required", "Give the reason for the correction.")
+    await scanning.undo_scan(page.svc.db, page.svc.broadcaster, page.course_id, scan_id, page.now,
+                             organiser_id=page.organiser.id, reason=reason)
+    return page.redirect(f"/courses/{page.course_id}/people/{person.enrolment_id}?done=undone#attendance")
+
+
+# ---------------------------------------------------------------- walk-in
+
+
+async def _walk_in_context(page: Page, form: Form, duplicates=(), status_code: int = 200) -> Response:
+    db, q = page.svc.db, page.request.query_params
+    sessions = await db.read(courses.list_sessions, page.course_id)
+    replaces_id = form.values.get("replaces") or q.get("replaces", "")
+    replaces = None
+    if replaces_id.isdigit():
+        replaces = await db.read(participants.get_person, page.course_id, int(replaces_id))
+    if replaces is not None and "unit" not in form.values:
+        form.values["unit"] = replaces.unit
+    current = rules.pick_session(sessions, page.now)
+    form.values.setdefault("session_id", str(current.id) if current else "")
+    search = q.get("find", "")[:100]
+    matches = await db.read(people.search_enrolments, page.course_id, search, 10) if len(search.strip()) >= 2 else []
+    return page.render("organiser/walk_in.html", {
+        "form": form, "sessions": sessions, "current": current, "replaces": replaces, "duplicates": duplicates,
+        "find": search, "matches": matches,
+    }, status_code=status_code)
+
+
+@organiser_page
+async def walk_in(page: Page) -> Response:
+    if page.form is None:
+        return await _walk_in_context(page, Form({}))
+    form, details = forms.read_person(page.form)
+    replaces_text = form.raw("replaces", 20)
+    session_text = form.raw("session_id", 20)
+    sessions = await page.svc.db.read(courses.list_sessions, page.course_id)
+    session = next((s for s in sessions if str(s.id) == session_text), None)
+    if session_text and session is None:
+        form.errors["session_id"] = _("Choose one of the options.")
+    replaces = None
+    if replaces_text:
+        replaces = await page.svc.db.read(participants.get_person, page.course_id,
+                                          int(replaces_text) if replaces_text.isdigit() else 0)
+        if replaces is None:
+            form.errors["replaces"] = _("This person is not on this course.")
+    if details is None or not form.ok:
+        return await _walk_in_context(page, form, status_code=422)
+    roster = await page.svc.db.read(people.list_roster, page.course_id)
+    duplicates = importing.likely_duplicates(roster, details)
+    if duplicates and not form.checked("confirm_duplicate"):
+        return await _walk_in_context(page, form, duplicates, 409)
+
+    def register(conn):
+        participant_id = people.insert_participant(conn, details, page.now)
+        enrolment_id = people.enrol(conn, page.course_id, participant_id, page.now)
+        note = "walk-in"
+        if replaces is not None:
+            participants.insert_substitution(conn, enrolment_id, replaces.enrolment_id, page.now)
+            note = f"substitute for {replaces.full_name} (enrolment {replaces.enrolment_id})"
+        scans.insert_audit(conn, page.course_id, "walk_in", page.now, organiser_id=page.organiser.id,
+                           subject=enrolment_subject(enrolment_id), detail=f"{details.full_name}; {note}")
+        outcome = None
+        if session is not None:
+            outcome = scanning.record_scan_tx(conn, ScanInput(
+                course_id=page.course_id, method="manual", enrolment_id=enrolment_id, session_id=session.id,
+                organiser_id=page.organiser.id, note="walk-in"), page.now)
+        return enrolment_id, outcome
+
+    enrolment_id, outcome = await page.svc.db.write(register)
+    if outcome is not None and outcome.event is not None:
+        page.svc.broadcaster.publish(outcome.event)
+    done = outcome.reason if outcome is not None else "registered"
+    return page.redirect(f"/courses/{page.course_id}/people/{enrolment_id}?done={done}")
+
+
+# ---------------------------------------------------------------- audit trail
+
+
+@organiser_page
+async def audit_page(page: Page) -> Response:
+    entries = await page.svc.db.read(list_audit, page.course_id, None, 500)
+    return page.render("organiser/audit.html", {"entries": entries})
+
+
+@organiser_page
+async def audit_csv(page: Page) -> Response:
+    entries = await page.svc.db.read(list_audit, page.course_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["time", "organiser", "device", "action", "subject", "detail"])
+    zone = forms.ZoneInfo(page.course.time_zone)
+    for e in reversed(entries):
+        writer.writerow([e.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), _safe(e.organiser), _safe(e.device),
+                         e.action, _safe(e.subject), _safe(e.detail)])
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "content-disposition": f'attachment; filename="audit-course-{page.course_id}.csv"'})
+
+
+def _safe(text: str) -> str:
+    """A value Excel would run as a formula is written with a leading apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+routes = [
+    Route("/courses/{course_id:int}/people/{enrolment_id:int}/checkin", person_checkin, methods=["POST"],
+          name="person_checkin"),
+    Route("/courses/{course_id:int}/people/{enrolment_id:int}/scans/{scan_id:int}/undo", person_undo,
+          methods=["POST"], name="person_undo"),
+    Route("/courses/{course_id:int}/walk-in", walk_in, methods=["GET", "POST"], name="walk_in"),
+    Route("/courses/{course_id:int}/audit", audit_page, name="audit_page"),
+    Route("/courses/{course_id:int}/audit.csv", audit_csv, name="audit_csv"),
+]
