@@ -1,2 +1,72 @@
-"""placeholder"""
-routes = []
+"""Organiser accounts, for administrators: add an organiser, and put an organiser on a course."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import forms
+from ..forms import Form
+from ..i18n import gettext as _
+from ..store import course_setup, courses, organisers, scans
+from .organiser_base import Page, organiser_page
+
+
+async def _accounts_page(page: Page, form: Form | None = None, assign: Form | None = None,
+                         status_code: int = 200) -> Response:
+    db = page.svc.db
+    return page.render("organiser/accounts.html", {
+        "accounts": await db.read(course_setup.list_organisers),
+        "all_courses": [c for c in await db.read(courses.list_courses, None) if c.archived_at is None],
+        "form": form or Form({}), "assign": assign or Form({}),
+        "min_password": organisers.MIN_PASSWORD_LENGTH, "created": page.request.query_params.get("created", ""),
+    }, status_code=status_code)
+
+
+@organiser_page(admin=True)
+async def accounts(page: Page) -> Response:
+    if page.form is None:
+        return await _accounts_page(page)
+    form, account = forms.read_account(page.form, organisers.MIN_PASSWORD_LENGTH)
+    if account is not None and await page.svc.db.read(organisers.get_organiser_by_username, account["username"]):
+        form.errors["username"] = _("This user name is taken.")
+        account = None
+    if account is None:
+        return await _accounts_page(page, form=form, status_code=422)
+
+    def create(conn):
+        organiser_id = organisers.insert_organiser(conn, account["username"], account["display_name"],
+                                                   account["password"], page.now, account["is_admin"])
+        scans.insert_audit(conn, None, "organiser_created", page.now, organiser_id=page.organiser.id,
+                           subject=f"organiser {organiser_id}", detail=account["username"])
+
+    await page.svc.db.write(create)
+    return page.redirect(f"/organisers?created={account['username']}")
+
+
+@organiser_page(admin=True)
+async def assign_course(page: Page) -> Response:
+    form = Form(page.form)
+    course_text, organiser_text = form.raw("course_id", 20), form.raw("organiser_id", 20)
+    course = await page.svc.db.read(courses.get_course, int(course_text)) if course_text.isdigit() else None
+    account = await page.svc.db.read(organisers.get_organiser, int(organiser_text)) if organiser_text.isdigit() else None
+    if course is None:
+        form.errors["course_id"] = _("Choose one of the options.")
+    if account is None:
+        form.errors["organiser_id"] = _("Choose one of the options.")
+    if not form.ok:
+        return await _accounts_page(page, assign=form, status_code=422)
+
+    def add(conn):
+        if course_setup.add_course_organiser(conn, course.id, account.id):
+            scans.insert_audit(conn, course.id, "organiser_added", page.now, organiser_id=page.organiser.id,
+                               subject=f"organiser {account.id}", detail=account.username)
+
+    await page.svc.db.write(add)
+    return page.redirect(f"/courses/{course.id}/edit#organisers")
+
+
+routes = [
+    Route("/organisers", accounts, methods=["GET", "POST"], name="accounts"),
+    Route("/organisers/assign", assign_course, methods=["POST"], name="assign_course"),
+]

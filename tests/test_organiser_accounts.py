@@ -1,0 +1,91 @@
+"""Organiser accounts: only administrators add organisers and put them on courses; sign-in limits."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from checkin.store import organisers
+from checkin.store.db import transaction
+
+from .conftest import sign_in
+
+
+def csrf(client, path="/courses"):
+    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def rows(world, sql, *args):
+    conn = world.conn()
+    try:
+        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def admin(client, world):
+    conn = world.conn()
+    with transaction(conn):
+        organisers.insert_organiser(conn, "admin", "Quản trị", "admin password 1", world.clock(), is_admin=True)
+    conn.close()
+    client.cookies.set("lang", "en")
+    sign_in(client, "admin", "admin password 1")
+    return client
+
+
+def test_admin_adds_an_organiser_who_can_then_sign_in(admin, world, app):
+    answer = admin.post("/organisers", data={"username": "Hoa.Tran", "display_name": "Trần Hoa",
+                                             "password": "mật khẩu dài đủ", "csrf": csrf(admin)}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert rows(world, "SELECT username, display_name, is_admin FROM organisers WHERE username = 'hoa.tran'") == [
+        ("hoa.tran", "Trần Hoa", 0)]
+    from starlette.testclient import TestClient
+
+    with TestClient(app) as other:
+        assert sign_in(other, "hoa.tran", "mật khẩu dài đủ").status_code == 303
+        assert "Lớp bồi dưỡng cán bộ Đoàn" not in other.get("/courses").text
+
+
+def test_short_password_and_taken_user_name_are_refused(admin, world):
+    short = admin.post("/organisers", data={"username": "moi", "display_name": "Mới", "password": "ngan",
+                                            "csrf": csrf(admin)})
+    assert short.status_code == 422 and 'id="f-password-error"' in short.text and "At least 10 characters." in short.text
+    taken = admin.post("/organisers", data={"username": "lan", "display_name": "Lan 2", "password": "x" * 12,
+                                            "csrf": csrf(admin)})
+    assert taken.status_code == 422 and "This user name is taken." in taken.text
+    assert rows(world, "SELECT COUNT(*) FROM organisers") == [(3,)]
+
+
+def test_admin_puts_an_organiser_on_a_course(admin, world):
+    answer = admin.post("/organisers/assign", data={"organiser_id": "2", "course_id": str(world.other.id),
+                                                    "csrf": csrf(admin)}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert rows(world, "SELECT organiser_id FROM course_organisers WHERE course_id = ?", world.other.id) == [(2,)]
+
+
+def test_admin_sees_every_course(admin, world):
+    page = admin.get("/courses")
+    assert "Lớp tập huấn khác" in page.text and "Lớp bồi dưỡng cán bộ Đoàn" in page.text
+    assert admin.get(f"/courses/{world.other.id}/people").status_code == 200
+
+
+def test_non_admin_cannot_manage_accounts(client, world):
+    client.cookies.set("lang", "en")
+    sign_in(client)
+    assert client.get("/organisers").status_code == 403
+    answer = client.post("/organisers", data={"username": "x", "display_name": "X", "password": "y" * 12,
+                                              "csrf": csrf(client)})
+    assert answer.status_code == 403
+    assert rows(world, "SELECT COUNT(*) FROM organisers") == [(2,)]
+
+
+def test_account_form_without_csrf_is_refused(admin, world):
+    assert admin.post("/organisers", data={"username": "x", "display_name": "X", "password": "y" * 12}).status_code == 403
+
+
+def test_sign_in_is_rate_limited(client, world):
+    for _ in range(5):
+        assert sign_in(client, "lan", "wrong password").status_code == 400
+    assert sign_in(client, "lan", "correct horse battery").status_code == 429
