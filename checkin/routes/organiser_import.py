@@ -7,6 +7,8 @@ again on confirm: the rows never travel through the browser, so they cannot be a
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
@@ -20,6 +22,19 @@ from ..store import imports, people, scans
 from .organiser_base import Page, organiser_page
 
 PREVIEW_ROWS = 100
+NOTES_PER_KIND = 20
+# The parse of the last few uploads, by upload id, so the preview after the upload does not parse the file
+# a second time. An upload's bytes never change, so a cached parse is the parse of those bytes; another
+# process (or a restart) simply parses again.
+_PARSED: OrderedDict[str, RosterParse] = OrderedDict()
+_PARSED_MAX = 8
+
+
+def _remember(import_id: str, parsed: RosterParse) -> None:
+    _PARSED[import_id] = parsed
+    _PARSED.move_to_end(import_id)
+    while len(_PARSED) > _PARSED_MAX:
+        _PARSED.popitem(last=False)
 
 
 def _upload_page(page: Page, error: RosterError | None = None, status_code: int = 200) -> Response:
@@ -44,11 +59,12 @@ async def import_upload(page: Page) -> Response:
     data = await upload.read(limit + 1)
     filename = upload.filename[:200]
     try:
-        await _parse(page, data, filename)
+        parsed = await _parse(page, data, filename)
     except RosterError as exc:
         return _upload_page(page, exc, 422)
     import_id = await page.svc.db.write(
         imports.insert_pending_import, page.course_id, page.organiser.id, filename, data, page.now)
+    _remember(import_id, parsed)
     return page.redirect(f"/courses/{page.course_id}/import/{import_id}")
 
 
@@ -64,19 +80,31 @@ async def _pending(page: Page) -> imports.PendingImport:
 @organiser_page
 async def import_preview(page: Page) -> Response:
     pending = await _pending(page)
-    parsed = await _parse(page, pending.data, pending.filename)
+    parsed = await _parsed(page, pending)
     roster = await page.svc.db.read(people.list_roster, page.course_id)
     preview = await run_in_threadpool(importing.preview_roster, parsed, roster)
+    notes: dict[str, list] = {}
+    for note in parsed.warnings:
+        notes.setdefault(note.code, []).append(note)
     return page.render("organiser/import_preview.html", {
         "pending": pending, "preview": preview, "parsed": parsed, "shown": PREVIEW_ROWS,
-        "plans": preview.plans[:PREVIEW_ROWS], "duplicates": preview.duplicates,
+        "plans": preview.plans[:PREVIEW_ROWS], "duplicates": preview.duplicates, "notes": notes,
+        "notes_shown": NOTES_PER_KIND,
     })
+
+
+async def _parsed(page: Page, pending: imports.PendingImport) -> RosterParse:
+    parsed = _PARSED.get(pending.id)
+    if parsed is None:
+        parsed = await _parse(page, pending.data, pending.filename)
+        _remember(pending.id, parsed)
+    return parsed
 
 
 @organiser_page
 async def import_confirm(page: Page) -> Response:
     pending = await _pending(page)
-    parsed = await _parse(page, pending.data, pending.filename)
+    parsed = await _parsed(page, pending)
     if not parsed.rows:
         raise Problem(422, "nothing_to_import", "No row of this file can be imported; fix the problems and upload it again.")
 
@@ -95,6 +123,7 @@ async def import_confirm(page: Page) -> Response:
         return result
 
     result = await page.svc.db.write(apply)
+    _PARSED.pop(pending.id, None)
     return page.redirect(f"/courses/{page.course_id}/people?added={result.added}&updated={result.updated}"
                          f"&unchanged={result.unchanged}")
 
