@@ -16,7 +16,7 @@ from .auth import DeviceCache, SignInLimiter
 from .broadcast import Broadcaster
 from .clock import Clock, system_clock
 from .errors import Problem
-from .routes import api, devices, live, organiser, public, usher
+from .routes import api, devices, live, organiser, public, reports, usher
 from .security import SecurityHeadersMiddleware
 from .settings import Settings
 from .store.db import Database
@@ -44,6 +44,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         routes=[
             *public.routes,
             *organiser.routes,
+            *reports.routes,
             *live.routes,
             *usher.routes,
             *devices.routes,

@@ -13,10 +13,10 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import attendance, exports
+from . import exports
 from .clock import system_clock
 from .settings import Settings, SettingsError
-from .store import courses, devices, organisers, people, scans
+from .store import courses, devices, organisers, people
 from .store.db import open_sync, transaction
 
 
@@ -89,9 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, help="write to this file instead of stdout")
     b.set_defaults(func=cmd_badges_export)
 
-    p = sub.add_parser("export", parents=[with_course], help="export attendance")
-    p.add_argument("--format", choices=["csv"], default="csv", help="csv (UTF-8 with BOM, opens in Excel)")
-    p.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    p = sub.add_parser("export", parents=[with_course], help="export attendance, the scan log or the audit trail")
+    p.add_argument("--format", choices=["xlsx", "csv", "scan-log", "audit"], default="csv",
+                   help="xlsx: attendance workbook; csv: attendance rows (UTF-8 with BOM, opens in Excel); "
+                        "scan-log: every scan attempt (CSV); audit: changes by hand (CSV)")
+    p.add_argument("--out", type=Path, help="write to this file instead of stdout (needed for xlsx)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("user", help="organiser accounts")
@@ -283,14 +285,24 @@ def cmd_badges_export(args, settings: Settings) -> int:
 
 
 def cmd_export(args, settings: Settings) -> int:
+    from .store import reports
+
     conn = _connect(settings)
     course_id = _course_id(conn, args.course)
-    course = courses.get_course(conn, course_id)
-    sessions = courses.list_sessions(conn, course_id)
-    result = attendance.people_attendance(
-        sessions, people.list_roster(conn, course_id), scans.list_attendance(conn, course_id), system_clock()
-    )
-    _write(args.out, exports.csv_text(exports.attendance_rows(sessions, result, ZoneInfo(course.time_zone))))
+    zone = ZoneInfo(courses.get_course(conn, course_id).time_zone)
+    if args.format == "xlsx":
+        from .exports_xlsx import attendance_workbook
+
+        if args.out is None:
+            raise CommandError("an xlsx workbook is a binary file: give --out FILE.xlsx")
+        args.out.write_bytes(attendance_workbook(exports.load_report(conn, course_id, system_clock())))
+        say(f"Written to {args.out}.")
+    elif args.format == "csv":
+        _write(args.out, exports.csv_text(exports.attendance_rows(exports.load_report(conn, course_id, system_clock()))))
+    elif args.format == "scan-log":
+        _write(args.out, exports.csv_text(exports.scan_log_rows(reports.list_scan_log(conn, course_id), zone)))
+    else:
+        _write(args.out, exports.csv_text(exports.audit_rows(reports.list_audit(conn, course_id), zone)))
     return 0
 
 

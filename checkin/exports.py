@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .attendance import PersonAttendance
-from .models import CourseSession
+from .attendance import PersonAttendance, people_attendance
+from .i18n import gettext as _
+from .models import Course, CourseSession
+from .store import courses, people, reports, scans
 from .store.people import BadgeLink
+from .store.reports import AuditEntry, CheckinDetail, ScanLogEntry
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -40,19 +45,104 @@ def badge_link_rows(links: Iterable[BadgeLink], base_url: str) -> Iterator[list[
                f"{base_url.rstrip('/')}/b/{link.code}", link.code]
 
 
-STATUS_LABELS = {"present": "present", "late": "late", "excused": "excused", "absent": "absent", "pending": "not yet"}
+# English sources of the labels people read in the workbook; the CSV keeps the stable codes for scripts.
+STATUS_LABELS = {
+    "present": "On time", "late": "Late", "excused": "Excused", "absent": "Absent", "pending": "Not yet arrived",
+}
+METHOD_LABELS = {
+    "camera": "QR scan", "search": "Name search", "api": "API", "sync": "Offline, synced later",
+    "manual": "Entered by an organiser", "paper": "Paper sign-in sheet", "": "",
+}
 
 
-def attendance_rows(
-    sessions: Sequence[CourseSession], people: Iterable[PersonAttendance], zone: ZoneInfo
-) -> Iterator[list[object]]:
-    """One row per participant and session: who, which session, status and check-in time."""
-    yield ["full_name", "unit", "position", "phone", "session", "session_start", "status", "checked_in_at"]
-    for person in people:
-        for session in sessions:
-            at: datetime | None = person.times[session.id]
+def status_label(status: str) -> str:
+    return _(STATUS_LABELS.get(status, status))
+
+
+def method_label(method: str) -> str:
+    return _(METHOD_LABELS[method]) if method in METHOD_LABELS else method
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceReport:
+    """Everything an attendance export shows, read once: the course, its sessions, each person's statuses,
+    and how each check-in was recorded."""
+
+    course: Course
+    sessions: list[CourseSession]
+    people: list[PersonAttendance]
+    details: dict[tuple[int, int], CheckinDetail]  # (enrolment id, session id) -> how it was recorded
+    generated_at: datetime
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.course.time_zone)
+
+    def local(self, moment: datetime | None) -> datetime | None:
+        """A naive local time, as spreadsheets want it (they have no time zones)."""
+        return moment.astimezone(self.zone).replace(tzinfo=None) if moment else None
+
+
+def load_report(conn: sqlite3.Connection, course_id: int, now: datetime) -> AttendanceReport:
+    """Read a course's attendance for export (a read transaction, so the figures agree with each other)."""
+    conn.execute("BEGIN")
+    try:
+        course = courses.get_course(conn, course_id)
+        sessions = courses.list_sessions(conn, course_id)
+        result = people_attendance(
+            sessions, people.list_roster(conn, course_id), scans.list_attendance(conn, course_id), now
+        )
+        details = {(d.enrolment_id, d.session_id): d for d in reports.list_checkin_details(conn, course_id)}
+    finally:
+        conn.execute("COMMIT")
+    return AttendanceReport(course, sessions, result, details, now)
+
+
+ATTENDANCE_COLUMNS = [
+    "full_name", "unit", "position", "session", "session_start", "status", "checked_in_at", "method", "device", "note",
+]
+
+
+def attendance_rows(report: AttendanceReport) -> Iterator[list[object]]:
+    """One row per participant and session, session by session (the CSV export)."""
+    yield list(ATTENDANCE_COLUMNS)
+    for session in report.sessions:
+        start = report.local(session.starts_at).strftime("%Y-%m-%d %H:%M")
+        for person in report.people:
+            detail = report.details.get((person.person.enrolment_id, session.id))
+            at = report.local(person.times[session.id])
             yield [
-                person.person.full_name, person.person.unit, person.person.position, person.person.phone,
-                session.title, session.starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                person.statuses[session.id], at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if at else "",
+                person.person.full_name, person.person.unit, person.person.position, session.title, start,
+                person.statuses[session.id], at.strftime("%Y-%m-%d %H:%M:%S") if at else "",
+                detail.method if detail else "", detail.device if detail else "", detail.note if detail else "",
             ]
+
+
+SCAN_LOG_COLUMNS = [
+    "scan_id", "recorded_at", "scanned_at", "session", "full_name", "unit", "code_start", "method", "reason",
+    "accepted", "device", "organiser", "undone_at", "note",
+]
+
+
+def scan_log_rows(entries: Iterable[ScanLogEntry], zone: ZoneInfo) -> Iterator[list[object]]:
+    """Every scan attempt with its reason code, in local time."""
+    yield list(SCAN_LOG_COLUMNS)
+    for e in entries:
+        yield [
+            e.id, _local_text(e.recorded_at, zone), _local_text(e.scanned_at, zone), e.session, e.full_name, e.unit,
+            e.code_prefix, e.method, e.reason, "yes" if e.accepted else "no", e.device, e.organiser,
+            _local_text(e.undone_at, zone), e.note,
+        ]
+
+
+AUDIT_COLUMNS = ["id", "at", "action", "subject", "detail", "organiser", "device"]
+
+
+def audit_rows(entries: Iterable[AuditEntry], zone: ZoneInfo) -> Iterator[list[object]]:
+    yield list(AUDIT_COLUMNS)
+    for e in entries:
+        yield [e.id, _local_text(e.at, zone), e.action, e.subject, e.detail, e.organiser, e.device]
+
+
+def _local_text(moment: datetime | None, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
