@@ -174,3 +174,20 @@ def test_new_course_page_and_empty_overview(signed_in, world):
                  .headers["location"].split("/")[2])
     page = signed_in.get(f"/courses/{new_id}")
     assert "Next steps" in page.text and f"/courses/{new_id}/import" in page.text
+
+
+PAGES = ["/courses", "/courses/new", "/courses/{c}", "/courses/{c}/edit", "/courses/{c}/copy", "/courses/{c}/sessions",
+         "/courses/{c}/sessions/{s}/edit", "/courses/{c}/import", "/courses/{c}/people", "/courses/{c}/people/new",
+         "/courses/{c}/people/{e}", "/courses/{c}/people/{e}/edit", "/courses/{c}/walk-in", "/courses/{c}/audit"]
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_every_organiser_page_renders_in_both_languages(client, world, lang):
+    client.cookies.set("lang", lang)
+    sign_in(client)
+    for path in PAGES:
+        url = path.format(c=world.course.id, s=world.course.sessions[0], e=world.course.enrolments[0])
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert f'<html lang="{lang}">' in page.text
+    assert "Thiết lập" in client.get(f"/courses/{world.course.id}").text or lang == "en"

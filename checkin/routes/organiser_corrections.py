@@ -1,10 +1,8 @@
 """Corrections by hand: check a person in (through the one scan path), undo a check-in, register and
-check in a walk-in at the door, and the course's audit trail (page and CSV)."""
+check in a walk-in at the door, and the course's audit trail (its CSV export is in reports.py)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 
 from starlette.responses import Response
@@ -18,7 +16,7 @@ from ..scanning import ScanInput
 from ..store import courses, participants, people, scans
 from ..store.audit import enrolment_subject, list_audit
 from .organiser_base import Page, organiser_page
-from .organiser_people import _person, _session_from_form
+from .organiser_people import _person, _session_from_form, render_person
 
 
 def _arrival(form: Form, page: Page, session) -> datetime | None:
@@ -41,7 +39,8 @@ async def person_checkin(page: Page) -> Response:
     reason = form.text("reason", required=True, max_len=500)
     arrived = _arrival(form, page, session)
     if not form.ok:
-        raise Problem(422, "reason_required", "Give the reason for the correction, and a past arrival time or none.")
+        return await render_person(page, person, {f"checkin-{session.id}": form.errors.get("reason", ""),
+                                                  f"arrived-{session.id}": form.errors.get("arrived_at", "")}, 422)
     scan = ScanInput(course_id=page.course_id, method="manual", enrolment_id=person.enrolment_id,
                      session_id=session.id, organiser_id=page.organiser.id, note=reason, device_time=arrived)
 
@@ -68,7 +67,7 @@ async def person_undo(page: Page) -> Response:
     form = Form(page.form)
     reason = form.text("reason", required=True, max_len=500)
     if not form.ok:
-        raise Problem(422, "reason_required", "Give the reason for the correction.")
+        return await render_person(page, person, {f"undo-{scan_id}": form.errors["reason"]}, 422)
     await scanning.undo_scan(page.svc.db, page.svc.broadcaster, page.course_id, scan_id, page.now,
                              organiser_id=page.organiser.id, reason=reason)
     return page.redirect(f"/courses/{page.course_id}/people/{person.enrolment_id}?done=undone#attendance")
@@ -152,25 +151,6 @@ async def audit_page(page: Page) -> Response:
     return page.render("organiser/audit.html", {"entries": entries})
 
 
-@organiser_page
-async def audit_csv(page: Page) -> Response:
-    entries = await page.svc.db.read(list_audit, page.course_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["time", "organiser", "device", "action", "subject", "detail"])
-    zone = forms.ZoneInfo(page.course.time_zone)
-    for e in reversed(entries):
-        writer.writerow([e.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), _safe(e.organiser), _safe(e.device),
-                         e.action, _safe(e.subject), _safe(e.detail)])
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers={
-        "content-disposition": f'attachment; filename="audit-course-{page.course_id}.csv"'})
-
-
-def _safe(text: str) -> str:
-    """A value Excel would run as a formula is written with a leading apostrophe."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 routes = [
     Route("/courses/{course_id:int}/people/{enrolment_id:int}/checkin", person_checkin, methods=["POST"],
           name="person_checkin"),
@@ -178,5 +158,4 @@ routes = [
           methods=["POST"], name="person_undo"),
     Route("/courses/{course_id:int}/walk-in", walk_in, methods=["GET", "POST"], name="walk_in"),
     Route("/courses/{course_id:int}/audit", audit_page, name="audit_page"),
-    Route("/courses/{course_id:int}/audit.csv", audit_csv, name="audit_csv"),
 ]

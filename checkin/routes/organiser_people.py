@@ -9,6 +9,7 @@ from starlette.routing import Route
 from .. import attendance, forms, importing, rules
 from ..errors import Problem
 from ..forms import Form
+from ..i18n import gettext as _
 from ..people_filter import STATUS_FILTERS, PeopleFilter, filter_people
 from ..store import courses, participants, people, scans
 from ..store.audit import enrolment_subject, list_audit, scan_subject
@@ -47,8 +48,13 @@ async def _person(page: Page) -> participants.PersonRecord:
 
 @organiser_page
 async def person_page(page: Page) -> Response:
+    return await render_person(page, await _person(page))
+
+
+async def render_person(page: Page, person: participants.PersonRecord, errors: dict[str, str] | None = None,
+                        status_code: int = 200) -> Response:
+    """The person page; `errors` puts a correction form's message next to its field (key: form id)."""
     db = page.svc.db
-    person = await _person(page)
     sessions = await db.read(courses.list_sessions, page.course_id)
     person_scans = await db.read(participants.list_person_scans, person.enrolment_id)
     rows = [r for r in await db.read(scans.list_attendance, page.course_id) if r.enrolment_id == person.enrolment_id]
@@ -61,9 +67,9 @@ async def person_page(page: Page) -> Response:
         "scans_by_session": {s.id: [x for x in person_scans if x.session_id == s.id] for s in sessions},
         "audit": await db.read(list_audit, page.course_id, subjects),
         "current": rules.pick_session(sessions, page.now),
-        "done": page.request.query_params.get("done", ""),
-        "form_errors": {},
-    })
+        "done": "" if errors else page.request.query_params.get("done", ""),
+        "errors": errors or {},
+    }, status_code=status_code)
 
 
 def _person_values(person) -> dict[str, str]:
@@ -150,7 +156,8 @@ async def person_excuse(page: Page) -> Response:
     note = form.text("note", max_len=500)
     clear = page.form.get("action") == "clear"
     if not clear and (not note or not form.ok):
-        raise Problem(422, "reason_required", "Give the reason for the excuse (for example: on duty, ill).")
+        message = form.errors.get("note") or _("Give the reason for the excuse (for example: on duty, ill).")
+        return await render_person(page, person, {f"excuse-{session.id}": message}, 422)
 
     def excuse(conn):
         if clear:
