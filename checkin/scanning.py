@@ -17,6 +17,8 @@ from .store.scans import Event, NewScan, ScanRow
 
 METHODS = ("camera", "search", "api", "sync", "manual", "paper")
 DEVICE_METHODS = ("camera", "search", "api", "sync")
+# Methods whose ScanInput.device_time is the time the rule judges (not the server's clock).
+STATED_TIME_METHODS = ("sync", "manual", "paper")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +100,10 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
             return _outcome(conn, scans.get_scan(conn, row_id), replayed=False)
         devices.touch_device(conn, scan.device_id, now)
 
-    # The rule time: the server's clock, except for scans made offline and synced later, and for an
-    # organiser's manual check-in that states when the person really arrived (device_time).
-    at = scanned_at if scan.method in ("sync", "manual") else now
+    # The rule time: the server's clock, except for scans made offline and synced later, for an
+    # organiser's manual check-in that states when the person really arrived (device_time), and for
+    # ticks on a paper sign-in sheet entered afterwards (device_time: when the sheet was signed).
+    at = scanned_at if scan.method in STATED_TIME_METHODS else now
     if session is None and scan.session_id is None:
         session = rules.pick_session(sessions, at)
     if scan.code is not None:

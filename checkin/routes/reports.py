@@ -3,14 +3,19 @@ and the public page that confirms a certificate is genuine."""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlencode
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import exports, exports_xlsx
-from ..auth import current_organiser
+from .. import exports, exports_xlsx, scanning, signin_sheets
+from ..auth import check_csrf, current_organiser
+from ..errors import Problem
 from ..models import Course, Organiser
+from ..scanning import ScanInput
 from ..store import courses, people, reports, scans
 from ..web import Services, render, services
 from .guards import require_course, require_organiser
@@ -89,10 +94,114 @@ async def export_audit(request: Request) -> Response:
     return _download(text, CSV, f"audit-{_stem(course)}.csv")
 
 
+def _chosen_session(sessions, raw: str | None, *, required: bool):
+    if not raw:
+        if required:
+            raise Problem(422, "session_required", "Choose the session whose sheet you are entering.", field="session")
+        return None
+    for session in sessions:
+        if str(session.id) == raw:
+            return session
+    raise Problem(404, "unknown_session", "This session is not part of the course.", field="session")
+
+
+def _chosen_unit(roster, raw: str | None) -> str | None:
+    if raw is None or raw == "*":
+        return None
+    if not any(p.unit == raw for p in roster):
+        raise Problem(404, "unknown_unit", "No one on this course is from that unit.", field="unit")
+    return raw
+
+
+async def sign_in_sheets(request: Request) -> Response:
+    svc, organiser, course = await _course(request)
+    sessions = await svc.db.read(courses.list_sessions, course.id)
+    roster = await svc.db.read(people.list_roster, course.id)
+    session = _chosen_session(sessions, request.query_params.get("session"), required=False)
+    unit = _chosen_unit(roster, request.query_params.get("unit"))
+    groups = signin_sheets.sign_in_groups(sessions, roster, session_id=session.id if session else None, unit=unit)
+    data = await run_in_threadpool(signin_sheets.sign_in_sheets_pdf, course, groups)
+    await _audit(svc, course, organiser, "export", "sign-in-sheets.pdf")
+    return _download(data, PDF, f"sign-in-sheets-{_stem(course)}.pdf")
+
+
+async def paper_entry_form(request: Request) -> Response:
+    organiser = await current_organiser(request, services(request).db)
+    request.state.organiser = organiser
+    if organiser is None:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    svc = services(request)
+    course = await require_course(request, organiser, request.path_params["course_id"])
+    sessions = await svc.db.read(courses.list_sessions, course.id)
+    roster = await svc.db.read(people.list_roster, course.id)
+    session = _chosen_session(sessions, request.query_params.get("session"), required=False)
+    unit = _chosen_unit(roster, request.query_params.get("unit"))
+    rows = []
+    if session is not None:
+        stored = {r.enrolment_id: r for r in await svc.db.read(scans.list_attendance, course.id)
+                  if r.session_id == session.id}
+        rows = [(p, stored.get(p.enrolment_id)) for p in roster if unit is None or p.unit == unit]
+    done = {k: int(v) for k, v in request.query_params.items() if k in ("entered", "already") and v.isdigit()}
+    return render(request, "reports/paper.html", {
+        "course": course, "sessions": sessions, "units": sorted({p.unit for p in roster}, key=str.casefold),
+        "session": session, "unit": unit, "rows": rows, "done": done,
+        "number": signin_sheets.person_number,
+    })
+
+
+NUMBER = re.compile(r"\d+")
+
+
+async def paper_entry(request: Request) -> Response:
+    svc, organiser, course = await _course(request)
+    form = await request.form()
+    check_csrf(request, form.get("csrf"))
+    sessions = await svc.db.read(courses.list_sessions, course.id)
+    session = _chosen_session(sessions, str(form.get("session", "")), required=True)
+    roster = {p.enrolment_id: p for p in await svc.db.read(people.list_roster, course.id)}
+    typed = str(form.get("numbers", ""))[:20_000]
+    wanted = [int(v) for v in form.getlist("tick") if str(v).isdigit()] + [int(n) for n in NUMBER.findall(typed)]
+    unknown = sorted({n for n in wanted if n not in roster})
+    if unknown:
+        shown = ", ".join(str(n) for n in unknown[:20])
+        raise Problem(422, "unknown_numbers", f"These numbers are not on this course's sheets: {shown}. "
+                      "Check them against the sheet; nothing was entered.", field="numbers")
+    ids = list(dict.fromkeys(wanted))
+    now = svc.now()
+
+    def enter(conn):
+        outcomes = [
+            scanning.record_scan_tx(conn, ScanInput(
+                course_id=course.id, method="paper", enrolment_id=enrolment_id, session_id=session.id,
+                organiser_id=organiser.id, device_time=session.starts_at, note="paper sign-in sheet",
+            ), now)
+            for enrolment_id in ids
+        ]
+        if ids:
+            scans.insert_audit(conn, course.id, "paper_entry", now, organiser_id=organiser.id,
+                               subject=session.title, detail=f"{len(ids)} ticked")
+        return outcomes
+
+    outcomes = await svc.db.write(enter)
+    for outcome in outcomes:  # published only after the commit
+        if outcome.event is not None:
+            svc.broadcaster.publish(outcome.event)
+    entered = sum(1 for o in outcomes if o.accepted)
+    query = _query(session=session.id, unit=form.get("unit") or None, entered=entered, already=len(outcomes) - entered)
+    return RedirectResponse(f"/courses/{course.id}/paper?{query}", status_code=303)
+
+
+def _query(**params) -> str:
+    return urlencode({k: v for k, v in params.items() if v is not None and v != ""})
+
+
 routes = [
     Route("/courses/{course_id:int}/reports", reports_page, name="reports_page"),
     Route("/courses/{course_id:int}/exports/attendance.xlsx", export_attendance_xlsx, name="export_attendance_xlsx"),
     Route("/courses/{course_id:int}/exports/attendance.csv", export_attendance_csv, name="export_attendance_csv"),
     Route("/courses/{course_id:int}/exports/scan-log.csv", export_scan_log, name="export_scan_log"),
     Route("/courses/{course_id:int}/exports/audit.csv", export_audit, name="export_audit"),
+    Route("/courses/{course_id:int}/sign-in-sheets.pdf", sign_in_sheets, name="sign_in_sheets"),
+    Route("/courses/{course_id:int}/paper", paper_entry_form, methods=["GET"], name="paper_entry_form"),
+    Route("/courses/{course_id:int}/paper", paper_entry, methods=["POST"], name="paper_entry"),
 ]

@@ -1,0 +1,146 @@
+"""Printable sign-in sheets (PDF): the paper fallback, one block of pages per session and unit, with a
+signature column and each person's number, which the organiser types back in afterwards (method "paper").
+
+The number printed is the enrolment id, not the badge code: a badge code is a bearer secret and a sheet
+lies open on a table at the door.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from fpdf import FPDF
+
+from .models import Course, CourseSession
+from .pdf import FONT_FAMILY, PT_MM, draw_text_lines, fit_text, new_document, text_width_em
+from .store.people import RosterEntry
+
+PAGE_W, PAGE_H, MARGIN = 210.0, 297.0, 14.0
+ROW_H = 10.0
+HEADER_ROW_H = 8.0
+# (title, width mm, alignment); the widths add up to the page width less the margins.
+COLUMNS = (("STT", 11.0, "C"), ("Họ và tên", 58.0, "L"), ("Chức vụ", 46.0, "L"), ("Mã số", 18.0, "C"),
+           ("Ký tên", 49.0, "C"))
+
+
+@dataclass(frozen=True, slots=True)
+class SheetGroup:
+    """The people of one unit, for one session: one or more pages."""
+
+    session: CourseSession
+    unit: str
+    people: Sequence[RosterEntry]
+
+
+def person_number(enrolment_id: int) -> str:
+    """What the sheet prints in its "Mã số" column and the paper entry page accepts back."""
+    return str(enrolment_id)
+
+
+def sign_in_groups(sessions: Sequence[CourseSession], roster: Sequence[RosterEntry], *,
+                   session_id: int | None = None, unit: str | None = None) -> list[SheetGroup]:
+    """Session by session, unit by unit (units by name, people by name as the roster is sorted)."""
+    units: dict[str, list[RosterEntry]] = {}
+    for person in roster:
+        if unit is None or person.unit == unit:
+            units.setdefault(person.unit, []).append(person)
+    chosen = [s for s in sessions if session_id is None or s.id == session_id]
+    return [SheetGroup(s, name, units[name]) for s in chosen for name in sorted(units, key=str.casefold)]
+
+
+def _fit_line(pdf: FPDF, text: str, width: float, size: float, bold: bool = False, min_size: float = 6.5) -> None:
+    """Set a font size at which `text` fits on one line of `width` mm (never larger than `size`)."""
+    needed = text_width_em(text, bold) * PT_MM
+    if needed > 0:
+        size = max(min_size, min(size, width / needed))
+    pdf.set_font(FONT_FAMILY, "B" if bold else "", size)
+
+
+def sign_in_sheets_pdf(course: Course, groups: Sequence[SheetGroup]) -> bytes:
+    pdf = new_document(title=f"Danh sách ký nhận – {course.title}")
+    zone = ZoneInfo(course.time_zone)
+    width = PAGE_W - 2 * MARGIN
+    for group in groups:
+        per_page = max(1, int((PAGE_H - 2 * MARGIN - 62 - HEADER_ROW_H - 10) // ROW_H))
+        pages = max(1, -(-len(group.people) // per_page))
+        for page in range(pages):
+            pdf.add_page()
+            top = _page_header(pdf, course, group, zone, width)
+            y = _table_header(pdf, top)
+            chunk = group.people[page * per_page:(page + 1) * per_page]
+            for index, person in enumerate(chunk, start=page * per_page + 1):
+                _row(pdf, y, index, person)
+                y += ROW_H
+            _footer(pdf, group, page + 1, pages, width)
+    if not groups:
+        pdf.add_page()
+        pdf.set_font(FONT_FAMILY, "", 12)
+        pdf.text(MARGIN, MARGIN + 10, "Không có ai trong danh sách đã chọn.")
+    return bytes(pdf.output())
+
+
+def _footer(pdf: FPDF, group: SheetGroup, page: int, pages: int, width: float) -> None:
+    pdf.set_text_color(90)
+    pdf.set_font(FONT_FAMILY, "", 8)
+    count = f"Tờ {page}/{pages}"
+    where = f"{group.session.title} · {group.unit}"
+    room = width - pdf.get_string_width(count) - 6
+    while where and pdf.get_string_width(where) > room:
+        where = where[:-2].rstrip() + "…"
+    pdf.text(MARGIN, PAGE_H - MARGIN + 1, where)
+    pdf.text(PAGE_W - MARGIN - pdf.get_string_width(count), PAGE_H - MARGIN + 1, count)
+    pdf.text(MARGIN, PAGE_H - MARGIN + 5, "Sau buổi học, Ban Tổ chức nhập lại những người đã ký theo Mã số.")
+
+
+def _page_header(pdf: FPDF, course: Course, group: SheetGroup, zone: ZoneInfo, width: float) -> float:
+    y = MARGIN
+    if course.organiser_name:
+        y = draw_text_lines(pdf, fit_text(course.organiser_name.upper(), width, max_pt=9, min_pt=7, max_lines=1,
+                                          bold=True), MARGIN, y, width, align="L")
+    y += 2
+    y = draw_text_lines(pdf, fit_text("DANH SÁCH KÝ NHẬN THAM DỰ", width, max_pt=15, min_pt=12, max_lines=1,
+                                      bold=True), MARGIN, y, width)
+    y = draw_text_lines(pdf, fit_text(course.title, width, max_pt=11, min_pt=8, max_lines=2), MARGIN, y + 1, width)
+    y += 2
+    session = group.session
+    when = (f"{session.starts_at.astimezone(zone):%H:%M}–{session.ends_at.astimezone(zone):%H:%M}, "
+            f"ngày {session.starts_at.astimezone(zone):%d/%m/%Y}")
+    lines = [f"Chuyên đề: {session.title}", f"Thời gian: {when}"]
+    if course.venue:
+        lines.append(f"Địa điểm: {course.venue}")
+    for text in lines:
+        y = draw_text_lines(pdf, fit_text(text, width, max_pt=10.5, min_pt=7.5, max_lines=2), MARGIN, y + 1, width,
+                            align="L")
+    y = draw_text_lines(pdf, fit_text(f"Đơn vị: {group.unit or '—'}", width, max_pt=12, min_pt=8, max_lines=2,
+                                      bold=True), MARGIN, y + 1.5, width, align="L")
+    return max(y + 4, MARGIN + 50)
+
+
+def _table_header(pdf: FPDF, top: float) -> float:
+    x = MARGIN
+    pdf.set_draw_color(0)
+    pdf.set_line_width(0.3)
+    pdf.set_fill_color(230)
+    pdf.set_text_color(0)
+    pdf.set_font(FONT_FAMILY, "B", 9.5)
+    for title, w, _align in COLUMNS:
+        pdf.set_xy(x, top)
+        pdf.cell(w, HEADER_ROW_H, title, border=1, align="C", fill=True)
+        x += w
+    return top + HEADER_ROW_H
+
+
+def _row(pdf: FPDF, y: float, index: int, person: RosterEntry) -> None:
+    x = MARGIN
+    pdf.set_line_width(0.2)
+    pdf.set_text_color(0)
+    pdf.c_margin = 1.5
+    values = (str(index), person.full_name, person.position, person_number(person.enrolment_id), "")
+    for (_title, w, align), value in zip(COLUMNS, values):
+        _fit_line(pdf, value, w - 3, 10.5 if align == "L" else 10)
+        pdf.set_xy(x, y)
+        pdf.cell(w, ROW_H, value, border=1, align=align)
+        x += w
+    pdf.c_margin = 0
