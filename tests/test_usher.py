@@ -288,3 +288,20 @@ def test_operator_certificate_is_used_as_given(tmp_path, settings):
     with pytest.raises(SettingsError):
         tls.ensure_certificate(replace(settings, tls_cert=tmp_path / "missing.crt", tls_key=key))
     assert not tls.local_ca(settings).folder.exists()
+
+
+def test_pairing_link_uses_the_public_url_when_one_is_set(world):
+    from dataclasses import replace
+
+    from starlette.testclient import TestClient
+
+    from checkin.app import create_app
+
+    settings = replace(world.settings, base_url="https://checkin.example.org/")
+    with TestClient(create_app(settings, clock=world.clock)) as client:
+        sign_in(client)
+        page = client.get(f"/courses/{world.course.id}/devices")
+        answer = client.post(f"/courses/{world.course.id}/devices/pairings",
+                             data={"csrf": csrf_of(page.text), "lifetime": "10", "max_uses": "1"})
+        assert LINK.search(answer.text).group(1).startswith("https://checkin.example.org/p/")
+        assert 'id="not-secure"' not in answer.text and 'id="local-only"' not in answer.text

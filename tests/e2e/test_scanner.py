@@ -380,6 +380,29 @@ def test_keyboard_wedge_scan_without_stealing_the_search_box(door, open_scanner)
     assert [s["code"] for s in door.scans(device_id=device_id)] == [person.code, "UNKNOWN-CODE-42"]
 
 
+def test_answer_lost_on_the_network_is_retried_with_the_same_nonce_and_counted_once(door, open_scanner, page_factory):
+    door.clock.set(local(8, 3))
+    person = door.people["Tạ Minh Khoa"]
+    lost = []
+
+    def lose_first_answer(route):
+        if not lost:
+            lost.append(route.fetch().json())  # the server records the scan, the phone never hears back
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page, device_id = open_scanner(person.code, start=False)
+    page.route("**/api/v1/scans", lose_first_answer)
+    page.locator("#start").click()
+
+    expect_answer(page, "ok", "Checked in", person.name)
+    [scan] = door.scans(device_id=device_id)
+    assert lost[0]["scan_id"] == scan["id"] and lost[0]["reason"] == "checked_in"
+    expect(page.locator("#count-device")).to_have_text("1")
+    allow_only(page_factory, page, "net::ERR_CONNECTION_RESET")
+
+
 @pytest.mark.parametrize("variant", ["small", "rotated", "dim"])
 def test_badge_variants_are_read(variant, door, open_scanner):
     door.clock.set(local(7, 45))
@@ -393,10 +416,11 @@ def test_badge_variants_are_read(variant, door, open_scanner):
 # --- devices ---------------------------------------------------------------------------------------------
 
 
-def allow_only(page_factory, page, status: int) -> None:
-    """The browser logs every refused request; those with this status are the expected ones."""
+def allow_only(page_factory, page, expected: int | str) -> None:
+    """The browser logs every refused or failed request; those with this status or error are expected."""
     log = page_factory.log(page)
-    assert log.errors and all(f"status of {status}" in e for e in log.errors), log.errors
+    text = f"status of {expected}" if isinstance(expected, int) else expected
+    assert log.errors and all(text in e for e in log.errors), log.errors
     log.allow_errors = True
 
 
