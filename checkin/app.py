@@ -16,7 +16,7 @@ from .auth import DeviceCache, SignInLimiter
 from .broadcast import Broadcaster
 from .clock import Clock, system_clock
 from .errors import Problem
-from .routes import api, devices, live, organiser, public, reports, usher
+from .routes import api, badges, devices, live, organiser, public, reports, usher
 from .security import SecurityHeadersMiddleware
 from .settings import Settings
 from .store.db import Database
@@ -48,6 +48,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             *live.routes,
             *usher.routes,
             *devices.routes,
+            *badges.routes,
             Mount("/api/v1", routes=api.routes),
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
         ],

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..clock import to_db
+from ..clock import from_db, to_db
 from ..models import BadgeHolder
 from ..text import clean, fold, unit_key
+from .scans import AttendanceRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,3 +207,27 @@ def list_roster(conn: sqlite3.Connection, course_id: int) -> list[RosterEntry]:
         (course_id,),
     )
     return [RosterEntry(*r) for r in rows]
+
+
+def list_badge_links(
+    conn: sqlite3.Connection, course_id: int, unit: str | None = None, enrolment_ids: Iterable[int] | None = None
+) -> list[BadgeLink]:
+    """Active badges of the course (sorted as iter_badge_links), narrowed to one unit (matched ignoring
+    case, spaces and diacritics) and/or to the given enrolments."""
+    links = list(iter_badge_links(conn, course_id))
+    if unit:
+        key = unit_key(unit)
+        links = [link for link in links if unit_key(link.unit) == key]
+    if enrolment_ids is not None:
+        wanted = set(enrolment_ids)
+        links = [link for link in links if link.enrolment_id in wanted]
+    return links
+
+
+def list_enrolment_attendance(conn: sqlite3.Connection, enrolment_id: int) -> list[AttendanceRow]:
+    """This person's attendance rows (present / late / excused), one per session at most."""
+    rows = conn.execute(
+        "SELECT enrolment_id, session_id, status, scan_id, checked_in_at, note FROM attendance WHERE enrolment_id = ?",
+        (enrolment_id,),
+    )
+    return [AttendanceRow(r[0], r[1], r[2], r[3], from_db(r[4]), r[5]) for r in rows]
