@@ -22,7 +22,7 @@ def to_db(moment: datetime) -> str:
 def from_db(value: str | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(value)  # C-fast, and reads the trailing "Z" as UTC
 
 
 def parse_client_time(value: str) -> datetime:

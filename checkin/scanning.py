@@ -17,6 +17,7 @@ from .store.scans import Event, NewScan, ScanRow
 
 METHODS = ("camera", "search", "api", "sync", "manual", "paper")
 DEVICE_METHODS = ("camera", "search", "api", "sync")
+TOUCH_EVERY = timedelta(seconds=30)  # how fresh a device's "last seen" is kept
 # Methods whose ScanInput.device_time is the time the rule judges (not the server's clock).
 STATED_TIME_METHODS = ("sync", "manual", "paper")
 
@@ -98,7 +99,8 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
             # Kept as a refused scan so that an organiser sees what a lost or revoked phone tried.
             row_id = scans.insert_scan(conn, _new_scan(scan, None, session, refusal, False, None, scanned_at, now))
             return _outcome(conn, scans.get_scan(conn, row_id), replayed=False)
-        devices.touch_device(conn, scan.device_id, now)
+        if device.last_seen_at is None or now - device.last_seen_at > TOUCH_EVERY:
+            devices.touch_device(conn, scan.device_id, now)
 
     # The rule time: the server's clock, except for scans made offline and synced later, for an
     # organiser's manual check-in that states when the person really arrived (device_time), and for
