@@ -198,3 +198,40 @@ def test_cancel_deletes_the_upload(signed_in, world):
     answer = signed_in.post(location + "/cancel", data={"csrf": csrf(signed_in)}, follow_redirects=False)
     assert answer.status_code == 303
     assert rows(world, "SELECT COUNT(*) FROM pending_imports") == [(0,)]
+
+
+# ---------------------------------------------------------------- the pure preview
+
+
+from checkin.importing import preview_roster  # noqa: E402
+from checkin.roster import RosterParse, RosterRow  # noqa: E402
+from checkin.store.people import RosterEntry  # noqa: E402
+
+ON_COURSE = [
+    RosterEntry(1, 1, "Nguyễn Thị Hương", "Đoàn Thanh niên Sở Tài chính", "Bí thư", "0912000001", "", "DV1"),
+    RosterEntry(2, 2, "Trần Văn Nam", "Đoàn Thanh niên Sở Y tế", "Phó Bí thư", "0912000002", "", ""),
+]
+
+
+@pytest.mark.parametrize("row, action, basis, suspicious, changes", [
+    (("Lê Văn Mới", "Đoàn Thanh niên Sở Du lịch", "", "", ""), "add", "", False, ()),
+    (("NGUYEN THI HUONG", "đoàn thanh niên sở tài chính", "Bí thư", "", ""), "update", "name_unit", False,
+     ("full_name", "unit")),
+    (("Nguyễn Thị Hương", "Đoàn Thanh niên Sở Tài chính", "Bí thư", "", ""), "unchanged", "name_unit", False, ()),
+    (("Phạm Văn Khác", "Đoàn Thanh niên Sở Y tế", "", "0912000002", ""), "update", "phone", True, ("full_name",)),
+    (("Nguyễn Thị Hương", "Đoàn Thanh niên Cục Thuế", "", "", "DV1"), "update", "member_code", False, ("unit",)),
+])
+def test_preview_matches_like_the_import(row, action, basis, suspicious, changes):
+    name, unit, position, phone, code = row
+    parsed = RosterParse((RosterRow(5, name, unit, position, phone, "", code),), (), 1, {}, ())
+    (plan,) = preview_roster(parsed, ON_COURSE).plans
+    assert (plan.action, plan.basis, plan.suspicious, plan.changes) == (action, basis, suspicious, changes)
+    assert (plan.match is not None) == (basis != "")
+
+
+def test_preview_counts_a_person_twice_in_the_file_as_one_new_person():
+    rows_ = (RosterRow(3, "Lê Văn Mới", "Sở Du lịch", "", "0912999999", "", ""),
+             RosterRow(4, "Lê Văn Mới", "Sở Du lịch", "Bí thư", "", "", ""))
+    preview = preview_roster(RosterParse(rows_, (), 1, {}, ()), ON_COURSE)
+    assert [p.action for p in preview.plans] == ["add", "update"]
+    assert preview.duplicates == []  # the second row matches the first, not someone already on the course

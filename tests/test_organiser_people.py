@@ -83,6 +83,14 @@ def test_add_person_by_hand_and_duplicate_warning(signed_in, world):
     assert rows(world, "SELECT COUNT(*) FROM participants WHERE name_key = 'phan van hai'") == [(2,)]
 
 
+def test_international_phone_is_read_not_taken_for_a_formula(signed_in, world):
+    answer = signed_in.post(people_url(world, "/new"), data={"full_name": "Mai Anh", "unit": "Đoàn Thanh niên Sở Du lịch",
+                                                             "phone": "+84 987 111 222", "csrf": csrf(signed_in)},
+                            follow_redirects=False)
+    assert answer.status_code == 303
+    assert rows(world, "SELECT phone FROM participants WHERE full_name = 'Mai Anh'") == [("0987111222",)]
+
+
 def test_add_person_validation_messages(signed_in, world):
     answer = signed_in.post(people_url(world, "/new"), data={"full_name": "", "unit": "=HYPERLINK()", "phone": "12",
                                                              "csrf": csrf(signed_in)})
@@ -231,3 +239,40 @@ def test_correction_forms_without_csrf_are_refused(signed_in, world):
         assert signed_in.post(people_url(world, path), data=data).status_code == 403
     assert signed_in.post(f"/courses/{world.course.id}/walk-in", data={"full_name": "A", "unit": "B"}).status_code == 403
     assert rows(world, "SELECT COUNT(*) FROM audit_log") == [(0,)]
+
+
+# ---------------------------------------------------------------- the pure filter
+
+
+from checkin.attendance import PersonAttendance  # noqa: E402
+from checkin.people_filter import PeopleFilter, filter_people  # noqa: E402
+from checkin.store.people import RosterEntry  # noqa: E402
+
+
+def _person(name, unit, phone, statuses):
+    return PersonAttendance(RosterEntry(1, 1, name, unit, "", phone, "", "DV7"), statuses, {})
+
+
+PEOPLE = [
+    _person("Nguyễn Thị Hương", "Sở Tài chính", "0912345678", {1: "present", 2: "absent"}),
+    _person("Trần Văn Nam", "Sở Y tế", "0987000111", {1: "late", 2: "excused"}),
+    _person("Đặng Đức Anh", "Sở Y tế", "", {1: "absent", 2: "pending"}),
+]
+
+
+@pytest.mark.parametrize("wanted, expected", [
+    (PeopleFilter(query="huong nguyen"), ["Nguyễn Thị Hương"]),
+    (PeopleFilter(query="dang duc"), ["Đặng Đức Anh"]),
+    (PeopleFilter(query="  TRẦN  "), ["Trần Văn Nam"]),
+    (PeopleFilter(query="0987"), ["Trần Văn Nam"]),
+    (PeopleFilter(query="dv7"), ["Nguyễn Thị Hương", "Trần Văn Nam", "Đặng Đức Anh"]),
+    (PeopleFilter(unit="Sở Y tế"), ["Trần Văn Nam", "Đặng Đức Anh"]),
+    (PeopleFilter(session_id=1, status="present"), ["Nguyễn Thị Hương"]),
+    (PeopleFilter(session_id=2, status="excused"), ["Trần Văn Nam"]),
+    (PeopleFilter(status="arrived"), ["Nguyễn Thị Hương", "Trần Văn Nam"]),
+    (PeopleFilter(status="none"), ["Đặng Đức Anh"]),
+    (PeopleFilter(status="absent", unit="Sở Y tế"), ["Đặng Đức Anh"]),
+    (PeopleFilter(query="xyz"), []),
+])
+def test_people_filter(wanted, expected):
+    assert [p.person.full_name for p in filter_people(PEOPLE, wanted)] == expected
