@@ -124,7 +124,10 @@ async function loadDevice() {
   fillSessions();
   showSession();
   for (const el of [ui.door, ui.cameraBox, ui.manual]) el.hidden = false;
-  if (root.dataset.state === "loading") root.dataset.state = "ready";
+  if (root.dataset.state === "loading") {
+    root.dataset.state = "ready";
+    paint("idle", "", { title: S.ready });
+  }
   refreshCounts();
   return true;
 }
