@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import exports, exports_xlsx, scanning, signin_sheets
+from .. import certificates, exports, exports_xlsx, scanning, signin_sheets
 from ..auth import check_csrf, current_organiser
 from ..errors import Problem
 from ..models import Course, Organiser
 from ..scanning import ScanInput
+from ..store import certificates as certificate_store
 from ..store import courses, people, reports, scans
 from ..web import Services, render, services
 from .guards import require_course, require_organiser
@@ -56,9 +57,10 @@ async def reports_page(request: Request) -> Response:
     course = await require_course(request, organiser, request.path_params["course_id"])
     sessions = await svc.db.read(courses.list_sessions, course.id)
     roster = await svc.db.read(people.list_roster, course.id)
+    standing = await svc.db.read(certificates.certificate_standing, course.id, svc.now())
     return render(request, "reports/index.html", {
         "course": course, "sessions": sessions, "units": sorted({p.unit for p in roster}, key=str.casefold),
-        "enrolled": len(roster),
+        "enrolled": len(roster), "standing": standing, "saved": request.query_params.get("saved") == "1",
     })
 
 
@@ -191,6 +193,54 @@ async def paper_entry(request: Request) -> Response:
     return RedirectResponse(f"/courses/{course.id}/paper?{query}", status_code=303)
 
 
+async def certificate_rule(request: Request) -> Response:
+    svc, organiser, course = await _course(request)
+    form = await request.form()
+    check_csrf(request, form.get("csrf"))
+    total = len(await svc.db.read(courses.list_sessions, course.id))
+    raw = str(form.get("min_sessions", "")).strip()
+    if raw in ("", "all"):
+        minimum = None
+    elif raw.isdigit() and 1 <= int(raw) <= max(total, 1):
+        minimum = int(raw)
+    else:
+        raise Problem(422, "bad_min_sessions", f"Give a number of sessions from 1 to {total}, or leave it empty "
+                      "for all of them.", field="min_sessions")
+
+    def save(conn):
+        certificate_store.update_min_sessions(conn, course.id, minimum)
+        scans.insert_audit(conn, course.id, "certificate_rule", svc.now(), organiser_id=organiser.id,
+                           detail=f"at least {minimum} sessions" if minimum else "every session")
+
+    await svc.db.write(save)
+    return RedirectResponse(f"/courses/{course.id}/reports?saved=1#certificates-title", status_code=303)
+
+
+async def issue_certificates(request: Request) -> Response:
+    svc, organiser, course = await _course(request)
+    form = await request.form()
+    check_csrf(request, form.get("csrf"))
+    issued = await svc.db.write(certificates.issue_certificates_tx, course.id, svc.now(), organiser.id)
+    data = await run_in_threadpool(certificates.certificates_pdf, issued, svc.settings.public_url)
+    return _download(data, PDF, f"certificates-{_stem(course)}.pdf")
+
+
+async def verify_certificate(request: Request) -> Response:
+    """Public: anyone holding a certificate's code may see that it is genuine, and what it states."""
+    raw = request.path_params.get("code") or request.query_params.get("code", "")
+    svc = services(request)
+    code = certificates.normalise_code(raw[:40])
+    certificate = await svc.db.read(certificate_store.get_certificate_by_code, code) if code else None
+    course = await svc.db.read(courses.get_course, certificate.course_id) if certificate else None
+    status = 200 if certificate or not raw else 404
+    response = render(request, "public/certificate.html", {
+        "asked": raw[:40], "certificate": certificate, "course": course,
+        "code": certificates.format_code(certificate.code) if certificate else "",
+    }, status_code=status)
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
 def _query(**params) -> str:
     return urlencode({k: v for k, v in params.items() if v is not None and v != ""})
 
@@ -204,4 +254,8 @@ routes = [
     Route("/courses/{course_id:int}/sign-in-sheets.pdf", sign_in_sheets, name="sign_in_sheets"),
     Route("/courses/{course_id:int}/paper", paper_entry_form, methods=["GET"], name="paper_entry_form"),
     Route("/courses/{course_id:int}/paper", paper_entry, methods=["POST"], name="paper_entry"),
+    Route("/courses/{course_id:int}/certificates/rule", certificate_rule, methods=["POST"], name="certificate_rule"),
+    Route("/courses/{course_id:int}/certificates.pdf", issue_certificates, methods=["POST"], name="issue_certificates"),
+    Route("/verify", verify_certificate, name="verify_form"),
+    Route("/verify/{code}", verify_certificate, name="verify_certificate"),
 ]

@@ -1,0 +1,219 @@
+"""Certificates of attendance: who qualifies (at least N of the M sessions), issuing them with a random
+verification code, and the PDF, one page each. The public page /verify/{code} confirms one is genuine."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from fpdf import FPDF
+
+from .attendance import PersonAttendance, people_attendance
+from .badges import qr_matrix
+from .models import Course, CourseSession
+from .pdf import BASELINE_EM, FONT_FAMILY, PT_MM, draw_text_lines, fill_rects, fit_text, new_document
+from .store import certificates as store
+from .store import courses, people, scans
+from .store.certificates import Certificate, NewCertificate
+
+# Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper is hard to get wrong.
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 10  # 50 random bits: not guessable through a web form, short enough to type
+ACCENT = (139, 26, 26)
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def format_code(code: str) -> str:
+    """As printed: two groups of five."""
+    return f"{code[:5]}-{code[5:]}"
+
+
+def normalise_code(text: str) -> str | None:
+    """What a person typed (any case, dashes, spaces, O for 0, I or L for 1) as a stored code, or None."""
+    code = text.upper().replace("-", "").replace(" ", "").replace("O", "0").replace("I", "1").replace("L", "1")
+    if len(code) != CODE_LENGTH or any(c not in ALPHABET for c in code):
+        return None
+    return code
+
+
+def required_sessions(course: Course, total: int) -> int:
+    """N of "at least N of the M sessions": the course's setting, or all of them."""
+    if course.min_sessions_for_certificate is None:
+        return total
+    return max(1, min(course.min_sessions_for_certificate, total))
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where a course stands on certificates."""
+
+    required: int
+    total: int
+    eligible: int
+    issued: int  # certificates currently valid
+    setting: int | None  # the course's own N; None means every session
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    course: Course
+    sessions: list[CourseSession]
+    certificates: list[Certificate]  # valid ones, in roster order (unit, then name)
+    attended: dict[int, list[CourseSession]]  # enrolment id -> sessions attended
+    revoked: int
+
+
+def _attendance(conn: sqlite3.Connection, course_id: int, now: datetime):
+    course = courses.get_course(conn, course_id)
+    sessions = courses.list_sessions(conn, course_id)
+    result = people_attendance(sessions, people.list_roster(conn, course_id), scans.list_attendance(conn, course_id), now)
+    return course, sessions, result
+
+
+def _eligible(result: Sequence[PersonAttendance], required: int, total: int) -> list[PersonAttendance]:
+    if total == 0:
+        return []
+    return [p for p in result if p.attended() >= required]
+
+
+def certificate_standing(conn: sqlite3.Connection, course_id: int, now: datetime) -> Standing:
+    course, sessions, result = _attendance(conn, course_id, now)
+    required = required_sessions(course, len(sessions))
+    issued = sum(1 for c in store.list_certificates(conn, course_id) if c.revoked_at is None)
+    return Standing(required, len(sessions), len(_eligible(result, required, len(sessions))), issued,
+                    course.min_sessions_for_certificate)
+
+
+def issue_certificates_tx(conn: sqlite3.Connection, course_id: int, now: datetime, organiser_id: int | None = None) -> Issued:
+    """Issue (or refresh) a certificate for everyone who qualifies now, and revoke those who no longer do.
+    Runs inside the caller's write transaction."""
+    course, sessions, result = _attendance(conn, course_id, now)
+    required = required_sessions(course, len(sessions))
+    eligible = _eligible(result, required, len(sessions))
+    existing = {c.enrolment_id: c for c in store.list_certificates(conn, course_id)}
+    for person in eligible:
+        entry = person.person
+        earlier = existing.get(entry.enrolment_id)
+        store.upsert_certificate(conn, NewCertificate(
+            code=earlier.code if earlier else new_code(), course_id=course_id, enrolment_id=entry.enrolment_id,
+            full_name=entry.full_name, unit=entry.unit, sessions_attended=person.attended(),
+            sessions_total=len(sessions),
+        ), now)
+    keep = {p.person.enrolment_id for p in eligible}
+    revoked = store.revoke_certificates(conn, course_id, keep, now)
+    scans.insert_audit(conn, course_id, "certificates_issued", now, organiser_id=organiser_id,
+                       detail=f"{len(keep)} valid, {revoked} revoked, at least {required} of {len(sessions)} sessions")
+    by_enrolment = {c.enrolment_id: c for c in store.list_certificates(conn, course_id)}
+    ordered = [by_enrolment[p.person.enrolment_id] for p in eligible]
+    attended = {
+        p.person.enrolment_id: [s for s in sessions if p.statuses[s.id] in ("present", "late")] for p in eligible
+    }
+    return Issued(course, sessions, ordered, attended, revoked)
+
+
+# --- the PDF ---------------------------------------------------------------------------------------
+
+PAGE_W, PAGE_H = 297.0, 210.0
+
+
+def certificates_pdf(issued: Issued, base_url: str) -> bytes:
+    """One A4 landscape page per certificate, in Vietnamese (the language of the document itself)."""
+    pdf = new_document(title=f"Giấy chứng nhận – {issued.course.title}", orientation="L")
+    zone = ZoneInfo(issued.course.time_zone)
+    for certificate in issued.certificates:
+        pdf.add_page()
+        _page(pdf, issued, certificate, zone, base_url.rstrip("/"))
+    if not issued.certificates:
+        pdf.add_page()
+        draw_text_lines(pdf, fit_text("Chưa có học viên nào đủ điều kiện nhận giấy chứng nhận.", 240, max_pt=16,
+                                      min_pt=12, max_lines=2), 28, 90, 240)
+    return bytes(pdf.output())
+
+
+def _page(pdf: FPDF, issued: Issued, certificate: Certificate, zone: ZoneInfo, base_url: str) -> None:
+    course = issued.course
+    pdf.set_draw_color(*ACCENT)
+    pdf.set_line_width(1.2)
+    pdf.rect(8, 8, PAGE_W - 16, PAGE_H - 16)
+    pdf.set_line_width(0.3)
+    pdf.rect(11.5, 11.5, PAGE_W - 23, PAGE_H - 23)
+    x, width = 30.0, PAGE_W - 60
+    y = 20.0
+    if course.organiser_name:
+        y = draw_text_lines(pdf, fit_text(course.organiser_name.upper(), width, max_pt=13, min_pt=9, max_lines=2,
+                                          bold=True), x, y, width)
+    y += 5
+    y = _centre(pdf, "GIẤY CHỨNG NHẬN", y, width, 32, bold=True, colour=ACCENT)
+    y += 3
+    y = _centre(pdf, "Ban Tổ chức chứng nhận đồng chí", y, width, 13)
+    y = draw_text_lines(pdf, fit_text(certificate.full_name, width, max_pt=26, min_pt=16, max_lines=1, bold=True),
+                        x, y + 1, width)
+    y += 1
+    if certificate.unit:
+        y = draw_text_lines(pdf, fit_text(f"Đơn vị: {certificate.unit}", width, max_pt=13, min_pt=10, max_lines=2),
+                            x, y + 1, width)
+    y += 3
+    y = draw_text_lines(pdf, fit_text(f"Đã tham dự {course.title}", width, max_pt=15, min_pt=10, max_lines=2,
+                                      bold=True), x, y, width)
+    where = f"ngày {course.course_date:%d/%m/%Y}" + (f" tại {course.venue}" if course.venue else "")
+    y = draw_text_lines(pdf, fit_text(where, width, max_pt=12, min_pt=9, max_lines=2), x, y + 1, width)
+    attended = issued.attended.get(certificate.enrolment_id, [])
+    y = draw_text_lines(pdf, fit_text(
+        f"Số chuyên đề đã tham dự: {certificate.sessions_attended}/{certificate.sessions_total}", width,
+        max_pt=12, min_pt=10, max_lines=1, bold=True), x, y + 3, width)
+    titles = "; ".join(s.title for s in attended)
+    if titles:
+        draw_text_lines(pdf, fit_text(titles, width, max_pt=9.5, min_pt=7, max_lines=3), x, y + 1, width, gray=60)
+
+    # Bottom left: the QR of the verification page and the code; bottom right: the signature block.
+    url = f"{base_url}/verify/{certificate.code}"
+    _qr(pdf, url, 24, 153, 32)
+    pdf.set_text_color(0)
+    draw_text_lines(pdf, fit_text("Mã xác minh", 90, max_pt=9, min_pt=8, max_lines=1), 61, 158, 90, align="L")
+    draw_text_lines(pdf, fit_text(format_code(certificate.code), 90, max_pt=16, min_pt=12, max_lines=1, bold=True),
+                    61, 163, 90, align="L")
+    draw_text_lines(pdf, fit_text(f"Kiểm tra tại: {url}", 100, max_pt=8.5, min_pt=6, max_lines=2), 61, 172, 100,
+                    align="L", gray=60)
+    issued_on = certificate.issued_at.astimezone(zone)
+    right_x, right_w = PAGE_W - 125, 100
+    draw_text_lines(pdf, fit_text(f"Ngày {issued_on:%d} tháng {issued_on:%m} năm {issued_on:%Y}", right_w,
+                                  max_pt=11, min_pt=9, max_lines=1), right_x, 152, right_w)
+    draw_text_lines(pdf, fit_text("TM. BAN TỔ CHỨC", right_w, max_pt=12, min_pt=10, max_lines=1, bold=True),
+                    right_x, 159, right_w)
+
+
+def _centre(pdf: FPDF, text: str, y: float, width: float, size: float, *, bold: bool = False,
+            colour: tuple[int, int, int] = (0, 0, 0)) -> float:
+    """One centred line in a colour (draw_text_lines only knows grays); returns the y below it."""
+    fitted = fit_text(text, width, max_pt=size, min_pt=size * 0.7, max_lines=1, bold=bold)
+    pdf.set_font(FONT_FAMILY, "B" if bold else "", fitted.size_pt)
+    pdf.set_text_color(*colour)
+    line = fitted.lines[0]
+    pdf.text(30.0 + (width - pdf.get_string_width(line)) / 2, y + fitted.size_pt * PT_MM * BASELINE_EM, line)
+    pdf.set_text_color(0)
+    return y + fitted.height_mm
+
+
+def _qr(pdf: FPDF, text: str, x: float, y: float, size: float) -> None:
+    modules = qr_matrix(text)
+    n = len(modules)
+    cell = size / n
+    rects = []
+    for row, line in enumerate(modules):
+        col = 0
+        while col < n:  # one rectangle per horizontal run of dark modules
+            if not line[col]:
+                col += 1
+                continue
+            start = col
+            while col < n and line[col]:
+                col += 1
+            rects.append((x + start * cell, y + row * cell, (col - start) * cell, cell))
+    fill_rects(pdf, rects)
