@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 
-from .conftest import local, sign_in
+from .conftest import sign_in
 
 
 def csrf(client, path="/courses"):

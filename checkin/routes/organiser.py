@@ -13,7 +13,6 @@ from ..errors import Problem
 from ..forms import Form
 from ..i18n import gettext as _
 from ..store import course_setup, courses, devices, organisers, people, scans
-from ..store.courses import NewCourse
 from . import organiser_accounts, organiser_corrections, organiser_import, organiser_people
 from .organiser_base import Page, organiser_page
 

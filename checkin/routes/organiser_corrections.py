@@ -8,13 +8,12 @@ from datetime import datetime
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import forms, importing, rules, scanning
+from .. import corrections, forms, importing, rules, scanning
 from ..errors import Problem
 from ..forms import Form
 from ..i18n import gettext as _
-from ..scanning import ScanInput
-from ..store import courses, participants, people, scans
-from ..store.audit import enrolment_subject, list_audit
+from ..store import courses, participants, people
+from ..store.audit import list_audit
 from .organiser_base import Page, organiser_page
 from .organiser_people import _person, _session_from_form, render_person
 
@@ -31,6 +30,10 @@ def _arrival(form: Form, page: Page, session) -> datetime | None:
     return at
 
 
+def _who(page: Page) -> corrections.Correction:
+    return corrections.Correction(page.course_id, page.organiser.id, page.now)
+
+
 @organiser_page
 async def person_checkin(page: Page) -> Response:
     person = await _person(page)
@@ -41,17 +44,8 @@ async def person_checkin(page: Page) -> Response:
     if not form.ok:
         return await render_person(page, person, {f"checkin-{session.id}": form.errors.get("reason", ""),
                                                   f"arrived-{session.id}": form.errors.get("arrived_at", "")}, 422)
-    scan = ScanInput(course_id=page.course_id, method="manual", enrolment_id=person.enrolment_id,
-                     session_id=session.id, organiser_id=page.organiser.id, note=reason, device_time=arrived)
-
-    def checkin(conn):
-        outcome = scanning.record_scan_tx(conn, scan, page.now)
-        scans.insert_audit(conn, page.course_id, "manual_checkin", page.now, organiser_id=page.organiser.id,
-                           subject=enrolment_subject(person.enrolment_id),
-                           detail=f"{session.title}: {outcome.reason}. {reason}")
-        return outcome
-
-    outcome = await page.svc.db.write(checkin)
+    outcome = await page.svc.db.write(corrections.manual_checkin_tx, _who(page), person.enrolment_id, session.id,
+                                      session.title, reason, arrived)
     if outcome.event is not None:
         page.svc.broadcaster.publish(outcome.event)
     return page.redirect(f"/courses/{page.course_id}/people/{person.enrolment_id}?done={outcome.reason}#attendance")
@@ -119,23 +113,9 @@ async def walk_in(page: Page) -> Response:
     if duplicates and not form.checked("confirm_duplicate"):
         return await _walk_in_context(page, form, duplicates, 409)
 
-    def register(conn):
-        participant_id = people.insert_participant(conn, details, page.now)
-        enrolment_id = people.enrol(conn, page.course_id, participant_id, page.now)
-        note = "walk-in"
-        if replaces is not None:
-            participants.insert_substitution(conn, enrolment_id, replaces.enrolment_id, page.now)
-            note = f"substitute for {replaces.full_name} (enrolment {replaces.enrolment_id})"
-        scans.insert_audit(conn, page.course_id, "walk_in", page.now, organiser_id=page.organiser.id,
-                           subject=enrolment_subject(enrolment_id), detail=f"{details.full_name}; {note}")
-        outcome = None
-        if session is not None:
-            outcome = scanning.record_scan_tx(conn, ScanInput(
-                course_id=page.course_id, method="manual", enrolment_id=enrolment_id, session_id=session.id,
-                organiser_id=page.organiser.id, note="walk-in"), page.now)
-        return enrolment_id, outcome
-
-    enrolment_id, outcome = await page.svc.db.write(register)
+    link = participants.PersonLink(replaces.enrolment_id, replaces.full_name, replaces.unit) if replaces else None
+    enrolment_id, outcome = await page.svc.db.write(
+        corrections.walk_in_tx, _who(page), corrections.WalkIn(details, session.id if session else None, link))
     if outcome is not None and outcome.event is not None:
         page.svc.broadcaster.publish(outcome.event)
     done = outcome.reason if outcome is not None else "registered"

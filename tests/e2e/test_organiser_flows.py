@@ -3,7 +3,6 @@ confirm, a walk-in at the door, and the language switch."""
 
 from __future__ import annotations
 
-import io
 
 import openpyxl
 import pytest
