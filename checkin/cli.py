@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write to this file instead of stdout (needed for xlsx)")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("certificates", parents=[with_course],
+                       help="issue certificates to everyone who qualifies and write them as one PDF")
+    p.add_argument("--out", type=Path, required=True, help="the PDF file to write")
+    p.set_defaults(func=cmd_certificates)
+
     p = sub.add_parser("user", help="organiser accounts")
     usub = p.add_subparsers(title="user commands", metavar="ACTION")
     u = usub.add_parser("add", parents=[common], help="create an organiser (password asked, or read from stdin)")
@@ -310,6 +315,19 @@ def cmd_export(args, settings: Settings) -> int:
         _write(args.out, exports.csv_text(exports.audit_rows(reports.list_audit(conn, course_id), zone)))
     return 0
 
+
+
+def cmd_certificates(args, settings: Settings) -> int:
+    from .certificates import certificates_pdf, issue_certificates_tx
+
+    conn = _connect(settings)
+    course_id = _course_id(conn, args.course)
+    with transaction(conn):
+        issued = issue_certificates_tx(conn, course_id, system_clock())
+    args.out.write_bytes(certificates_pdf(issued, settings.public_url))
+    say(f"{len(issued.certificates)} certificate(s) written to {args.out}"
+        + (f"; {issued.revoked} withdrawn (no longer qualify)." if issued.revoked else "."))
+    return 0
 
 def cmd_user_add(args, settings: Settings) -> int:
     if args.password_stdin:

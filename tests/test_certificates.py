@@ -144,3 +144,14 @@ def test_issuing_needs_the_form_token_and_an_organiser_of_the_course(client, wor
 ])
 def test_typed_codes_are_normalised(typed, expected):
     assert certificates.normalise_code(typed) == expected
+
+
+def test_cli_issues_and_writes_the_certificates(world, attended, tmp_path, capsys):
+    from checkin import cli
+
+    out = tmp_path / "certificates.pdf"
+    assert cli.main(["certificates", "--db", str(world.settings.db_path), "--course", str(world.course.id),
+                     "--out", str(out)]) == 0
+    pages = pdf_pages(out.read_bytes())
+    assert len(pages) == 1 and "Nguyễn Thị Hương" in pages[0]
+    assert "1 certificate(s) written" in capsys.readouterr().err
