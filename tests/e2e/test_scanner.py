@@ -11,6 +11,7 @@ import io
 import socket
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
@@ -515,3 +516,40 @@ def test_session_total_counts_every_device(door, open_scanner):
         conn.close()
     expect(page.locator("#count-session")).to_have_text(str(total))
     expect(page.locator("#count-device")).to_have_text("0")
+
+
+def test_expired_device_is_asked_to_pair_again(door, open_scanner, page_factory):
+    _, token = door.new_device()  # paired until 23:59
+    door.clock.set(local(23, 59) + timedelta(minutes=1))
+    try:
+        page, _ = open_scanner(token=token)
+        expect(page.locator("#pair-needed-text")).to_have_text(
+            "This phone's pairing has expired. Ask an organiser for a new pairing.")
+        expect(page.locator("#door")).to_be_hidden()
+        allow_only(page_factory, page, 401)
+    finally:
+        door.clock.set(local(8, 0))
+
+
+FAKE_NATIVE = """
+window.BarcodeDetector = class BarcodeDetector {
+  static async getSupportedFormats() { return ["qr_code"]; }
+  async detect(source) { return [{ rawValue: %r, format: "qr_code", boundingBox: null, cornerPoints: [] }]; }
+};
+"""
+
+
+def test_phone_with_a_native_barcode_detector_uses_it(door, open_scanner, browser_factory, page_factory):
+    door.clock.set(local(7, 48))
+    person = door.people["Nguyễn Thị Hương"]  # checked in by the first test, or now: either way a known badge
+    device_id, token = door.new_device()
+    page = page_factory(browser_factory(), locale="en-GB")
+    page.add_init_script(FAKE_NATIVE % person.code)
+    page.goto(f"{door.url}/usher/pair#t={token}")
+    page.wait_for_url(f"{door.url}/usher")
+    page.locator("#start").click()
+
+    expect(page.locator("#result-name")).to_have_text(person.name, timeout=10_000)
+    assert page.evaluate("window.checkinScanner.detector") == "native"
+    assert not [url for url in page_factory.log(page).requests if "/static/vendor/" in url]  # no wasm fetched
+    assert door.scans(device_id=device_id)[0]["enrolment_id"] == person.enrolment_id
