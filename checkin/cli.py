@@ -212,10 +212,10 @@ def cmd_import(args, settings: Settings) -> int:
     except RosterError as exc:
         raise CommandError(f"{args.roster.name}: {exc.message} ({exc.code})") from None
     for warning in parsed.warnings:
-        say(f"  note, row {warning.row_number}: {warning.message}")
+        say(f"  note: {warning.message}")
     if parsed.problems:
         for problem in parsed.problems:
-            say(f"  row {problem.row_number}: {problem.message} ({problem.code})")
+            say(f"  {problem.message} ({problem.code})")
         raise CommandError(f"{len(parsed.problems)} row(s) have problems; nothing was imported. Fix them and import again.")
     conn = _connect(settings)
     course_id = _course_id(conn, args.course)

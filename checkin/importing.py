@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .roster import RosterParse, RosterRow
@@ -83,8 +83,12 @@ def _fields(d: PersonDetails) -> tuple:
 
 
 def _merged(old: PersonDetails, new: PersonDetails) -> PersonDetails:
-    """New values win; a blank cell in the new file does not erase what we knew."""
-    return PersonDetails(*(n or o for o, n in zip(_fields(old), _fields(new))))
+    """New values win; a blank cell in the new file does not erase what we knew, and a unit spelled
+    another way ("Sở Y Tế" for "Sở Y tế") is the same unit, not a change."""
+    merged = PersonDetails(*(n or o for o, n in zip(_fields(old), _fields(new))))
+    if unit_key(merged.unit) == unit_key(old.unit):
+        merged = replace(merged, unit=old.unit)
+    return merged
 
 
 # ---------------------------------------------------------------- preview
