@@ -128,6 +128,36 @@ async def import_confirm(page: Page) -> Response:
                          f"&unchanged={result.unchanged}")
 
 
+TEMPLATE_COLUMNS = ("STT", "Họ và tên", "Đơn vị", "Chức vụ", "Số điện thoại", "Email", "Mã đoàn viên")
+
+
+def _template_workbook() -> bytes:
+    import io
+
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Danh sách"
+    sheet.append(TEMPLATE_COLUMNS)
+    for column, width in zip("ABCDEFG", (6, 28, 40, 18, 16, 28, 16)):
+        sheet.column_dimensions[column].width = width
+        # Text format, so Excel keeps a phone number's leading 0 and a member code as typed.
+        for row in range(2, 502):
+            sheet[f"{column}{row}"].number_format = "@"
+    sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+@organiser_page
+async def import_template(page: Page) -> Response:
+    data = await run_in_threadpool(_template_workbook)
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"content-disposition": 'attachment; filename="danh-sach-hoc-vien.xlsx"'})
+
+
 @organiser_page
 async def import_cancel(page: Page) -> Response:
     pending = await _pending(page)
@@ -137,6 +167,7 @@ async def import_cancel(page: Page) -> Response:
 
 routes = [
     Route("/courses/{course_id:int}/import", import_upload, methods=["GET", "POST"], name="import_upload"),
+    Route("/courses/{course_id:int}/import/template.xlsx", import_template, methods=["GET"], name="import_template"),
     Route("/courses/{course_id:int}/import/{import_id:str}", import_preview, methods=["GET"], name="import_preview"),
     Route("/courses/{course_id:int}/import/{import_id:str}/confirm", import_confirm, methods=["POST"],
           name="import_confirm"),
