@@ -190,3 +190,17 @@ def test_every_organiser_page_renders_in_both_languages(client, world, lang):
         assert page.status_code == 200, url
         assert f'<html lang="{lang}">' in page.text
     assert "Thiết lập" in client.get(f"/courses/{world.course.id}").text or lang == "en"
+
+
+def test_changing_the_zone_keeps_the_wall_clock_times(signed_in, world):
+    answer = signed_in.post(f"/courses/{world.course.id}/edit", data={**COURSE, "course_date": "2026-11-27",
+                                                                       "time_zone": "UTC", "csrf": csrf(signed_in)},
+                            follow_redirects=False)
+    assert answer.status_code == 303
+    assert rows(world, "SELECT starts_at FROM sessions WHERE course_id = ? ORDER BY position LIMIT 1",
+                world.course.id) == [("2026-11-27T08:00:00.000000Z",)]
+
+
+def test_unknown_zone_is_refused_next_to_the_field(signed_in, world):
+    answer = signed_in.post("/courses/new", data={**COURSE, "time_zone": "Mars/Olympus", "csrf": csrf(signed_in)})
+    assert answer.status_code == 422 and 'id="f-time_zone-error"' in answer.text
