@@ -16,7 +16,7 @@ from .auth import DeviceCache, SignInLimiter
 from .broadcast import Broadcaster
 from .clock import Clock, system_clock
 from .errors import Problem
-from .routes import api, badges, devices, live, organiser, public, reports, usher
+from .routes import api, badges, badges_print, devices, live, organiser, public, reports, usher
 from .security import SecurityHeadersMiddleware
 from .settings import Settings
 from .store.db import Database
@@ -42,6 +42,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
 
     return Starlette(
         routes=[
+            # The door's API first: every scan would otherwise be matched against each page route.
+            Mount("/api/v1", routes=api.routes),
             *public.routes,
             *organiser.routes,
             *reports.routes,
@@ -49,7 +51,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             *usher.routes,
             *devices.routes,
             *badges.routes,
-            Mount("/api/v1", routes=api.routes),
+            *badges_print.routes,
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
         ],
         middleware=[

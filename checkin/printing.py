@@ -77,6 +77,9 @@ class PdfJobs:
         self._jobs[job.id] = job
         return job
 
+    def running(self, course_id: int) -> int:
+        return sum(1 for j in self._jobs.values() if j.course_id == course_id and j.state == "running")
+
     def get(self, job_id: str, course_id: int, organiser_id: int) -> PdfJob | None:
         job = self._jobs.get(job_id)
         if job is None or job.course_id != course_id or job.organiser_id != organiser_id:

@@ -1,0 +1,239 @@
+"""Organiser pages for printed badges: layout preview, logo, PDF sheets (direct, or as a job with
+progress for large courses), and the mail-merge CSV of personal badge links."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import anyio.to_thread
+from PIL import Image
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .. import badges, exports
+from ..errors import Problem
+from ..printing import PdfJobs, card_for, cards_for
+from ..store import logos, participants, people, scans
+from ..store.people import BadgeLink
+from .organiser_base import Page, organiser_page
+
+MAX_LOGO_BYTES = 1_000_000
+MAX_LOGO_SIDE = 4000
+MAX_SELECTED = 5000
+# A PDF this size is made while the organiser waits; larger ones are better as a job with progress.
+DIRECT_LIMIT = 200
+PRIVATE = {"Cache-Control": "private, no-store"}
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    layout: str
+    unit: str | None
+    enrolment_ids: tuple[int, ...] | None
+
+    def describe(self) -> str:
+        if self.unit:
+            return f"unit {self.unit}"
+        if self.enrolment_ids is not None:
+            return f"{len(self.enrolment_ids)} selected"
+        return "whole course"
+
+
+def read_selection(values) -> Selection:
+    """layout, scope (course | unit | people), unit, person=ID...: from a query string or a form."""
+    layout = str(values.get("layout") or "a4-8")
+    if layout not in badges.LAYOUTS:
+        raise Problem(400, "unknown_layout", f"Choose one of the layouts: {', '.join(badges.LAYOUTS)}.", field="layout")
+    scope = str(values.get("scope") or ("unit" if values.get("unit") else "people" if values.get("person") else "course"))
+    if scope == "unit":
+        unit = str(values.get("unit") or "").strip()[:300]
+        if not unit:
+            raise Problem(400, "unit_required", "Choose the unit whose badges to print.", field="unit")
+        return Selection(layout, unit, None)
+    if scope == "people":
+        raw = values.getlist("person")
+        if len(raw) > MAX_SELECTED or not all(str(v).isdigit() for v in raw):
+            raise Problem(400, "bad_selection", "The selection of people is not valid. Choose them again.", field="person")
+        if not raw:
+            raise Problem(400, "nobody_selected", "Tick the people whose badges to print.", field="person")
+        return Selection(layout, None, tuple(int(v) for v in raw))
+    return Selection(layout, None, None)
+
+
+async def _links(page: Page, selection: Selection) -> list[BadgeLink]:
+    links = await page.svc.db.read(people.list_badge_links, page.course_id, selection.unit, selection.enrolment_ids)
+    if not links:
+        raise Problem(422, "no_badges", "No one with an active badge matches this choice.")
+    return links
+
+
+async def _logo(page: Page) -> bytes | None:
+    logo = await page.svc.db.read(logos.get_logo, page.course_id)
+    return logo.data if logo else None
+
+
+async def _audit(page: Page, subject: str, detail: str = "") -> None:
+    # Badge sheets and link lists carry the codes that let anyone check in as someone: record who took them.
+    now = page.now
+    await page.svc.db.write(lambda conn: scans.insert_audit(
+        conn, page.course_id, "export", now, organiser_id=page.organiser.id, subject=subject, detail=detail))
+
+
+def _filename(page: Page, layout: str) -> str:
+    return f"badges-course-{page.course_id}-{layout}.pdf"
+
+
+@organiser_page
+async def badges_page(page: Page) -> Response:
+    db = page.svc.db
+    roster = await db.read(people.list_badge_links, page.course_id)
+    logo = await db.read(logos.get_logo, page.course_id)
+    return page.render("badges/print.html", {
+        "layouts": badges.LAYOUTS, "units": await db.read(participants.list_units, page.course_id),
+        "roster": roster, "logo": logo, "direct_limit": DIRECT_LIMIT,
+        "done": page.request.query_params.get("done", ""),
+    })
+
+
+@organiser_page
+async def badges_pdf(page: Page) -> Response:
+    selection = read_selection(page.request.query_params)
+    links = await _links(page, selection)
+    cards, logo = cards_for(page.course, links), await _logo(page)
+    pdf = await anyio.to_thread.run_sync(lambda: badges.badge_sheets_pdf(cards, selection.layout, logo=logo))
+    await _audit(page, "badges.pdf", f"{selection.layout}, {selection.describe()}, {len(cards)} badges")
+    return Response(pdf, media_type="application/pdf", headers={
+        **PRIVATE, "Content-Disposition": f'attachment; filename="{_filename(page, selection.layout)}"'})
+
+
+def _jobs(page: Page) -> PdfJobs:
+    state = page.request.app.state
+    if not hasattr(state, "badge_pdf_jobs"):
+        state.badge_pdf_jobs = PdfJobs()
+    return state.badge_pdf_jobs
+
+
+def _job_json(page: Page, job) -> dict:
+    base = f"/courses/{page.course_id}/badges/jobs/{job.id}"
+    return {**job.as_json(), "status_url": base, "download_url": base + "/pdf" if job.state == "done" else None}
+
+
+@organiser_page
+async def start_pdf_job(page: Page) -> Response:
+    selection = read_selection(page.form)
+    links = await _links(page, selection)
+    jobs = _jobs(page)
+    if jobs.running(page.course_id) >= 2:
+        raise Problem(429, "too_many_jobs", "Two badge PDFs are already being made for this course. Wait for them.")
+    job = jobs.start(page.course_id, page.organiser.id, cards_for(page.course, links), selection.layout,
+                     await _logo(page), _filename(page, selection.layout))
+    await _audit(page, "badges.pdf", f"{selection.layout}, {selection.describe()}, {len(links)} badges")
+    return JSONResponse(_job_json(page, job), status_code=202, headers=PRIVATE)
+
+
+async def _job(page: Page):
+    job = _jobs(page).get(page.param("job_id"), page.course_id, page.organiser.id)
+    if job is None:
+        raise Problem(404, "job_not_found", "This PDF is no longer available. Make it again.")
+    return job
+
+
+@organiser_page
+async def pdf_job_status(page: Page) -> Response:
+    return JSONResponse(_job_json(page, await _job(page)), headers=PRIVATE)
+
+
+@organiser_page
+async def pdf_job_download(page: Page) -> Response:
+    job = await _job(page)
+    if job.state != "done" or job.pdf is None:
+        raise Problem(409, "job_not_done", "This PDF is not ready yet.")
+    return Response(job.pdf, media_type="application/pdf", headers={
+        **PRIVATE, "Content-Disposition": f'attachment; filename="{job.filename}"'})
+
+
+def _sample(page: Page) -> BadgeLink:
+    return BadgeLink(0, "Nguyễn Văn A", "Đoàn Thanh niên", "Bí thư", "", "", "SAMPLE-not-a-real-badge")
+
+
+@organiser_page
+async def badge_preview(page: Page) -> Response:
+    layout = page.request.query_params.get("layout", "a4-8")
+    if layout not in badges.LAYOUTS:
+        raise Problem(400, "unknown_layout", f"Choose one of the layouts: {', '.join(badges.LAYOUTS)}.")
+    # The longest name on the roster shows the worst case the layout has to fit.
+    roster = await page.svc.db.read(people.list_badge_links, page.course_id)
+    link = max(roster, key=lambda r: (len(r.full_name) + len(r.unit), -r.enrolment_id)) if roster else _sample(page)
+    card, logo = card_for(page.course, link), await _logo(page)
+    png = await anyio.to_thread.run_sync(lambda: badges.badge_png(card, dpi=150, layout=layout, logo=logo))
+    return Response(png, media_type="image/png", headers=PRIVATE)
+
+
+def check_logo(data: bytes) -> str:
+    """The content type of an acceptable logo (PNG or JPEG, at most 1 MB and 4000 px a side), or a Problem."""
+    if not data:
+        raise Problem(400, "logo_missing", "Choose an image file for the logo.", field="logo")
+    if len(data) > MAX_LOGO_BYTES:
+        raise Problem(413, "logo_too_large", "The logo must be at most 1 MB. Save it smaller and try again.", field="logo")
+    try:
+        image = Image.open(io.BytesIO(data))  # reads the header only: the size is checked before decoding
+        if max(image.size) > MAX_LOGO_SIDE:
+            raise Problem(400, "logo_too_big", "The logo must be at most 4000 pixels wide and high.", field="logo")
+        image.load()
+    except Problem:
+        raise
+    except Exception:  # Pillow raises several types for files it cannot read
+        raise Problem(400, "logo_not_image", "The logo must be a PNG or JPEG image.", field="logo") from None
+    if image.format not in ("PNG", "JPEG"):
+        raise Problem(400, "logo_not_image", "The logo must be a PNG or JPEG image.", field="logo")
+    return "image/png" if image.format == "PNG" else "image/jpeg"
+
+
+@organiser_page(upload=True)
+async def upload_logo(page: Page) -> Response:
+    upload = page.form.get("logo")
+    data = await upload.read(MAX_LOGO_BYTES + 1) if isinstance(upload, UploadFile) else b""
+    content_type = check_logo(data)
+    now = page.now
+    await page.svc.db.write(lambda conn: logos.set_logo(conn, page.course_id, content_type, data, now))
+    return page.redirect(f"/courses/{page.course_id}/badges?done=logo_saved")
+
+
+@organiser_page
+async def delete_logo(page: Page) -> Response:
+    await page.svc.db.write(logos.delete_logo, page.course_id)
+    return page.redirect(f"/courses/{page.course_id}/badges?done=logo_removed")
+
+
+@organiser_page
+async def course_logo(page: Page) -> Response:
+    logo = await page.svc.db.read(logos.get_logo, page.course_id)
+    if logo is None:
+        raise Problem(404, "no_logo", "This course has no logo.")
+    return Response(logo.data, media_type=logo.content_type, headers=PRIVATE)
+
+
+@organiser_page
+async def badge_links_csv(page: Page) -> Response:
+    links = await page.svc.db.read(people.list_badge_links, page.course_id)
+    text = exports.csv_text(exports.badge_link_rows(links, page.svc.settings.public_url))
+    await _audit(page, "badge-links.csv", f"{len(links)} links")
+    return Response(text, media_type="text/csv; charset=utf-8", headers={
+        **PRIVATE, "Content-Disposition": f'attachment; filename="badge-links-course-{page.course_id}.csv"'})
+
+
+routes = [
+    Route("/courses/{course_id:int}/badges", badges_page, name="badges_page"),
+    Route("/courses/{course_id:int}/badges.pdf", badges_pdf, name="badges_pdf"),
+    Route("/courses/{course_id:int}/badges/jobs", start_pdf_job, methods=["POST"], name="start_pdf_job"),
+    Route("/courses/{course_id:int}/badges/jobs/{job_id:str}", pdf_job_status, name="pdf_job_status"),
+    Route("/courses/{course_id:int}/badges/jobs/{job_id:str}/pdf", pdf_job_download, name="pdf_job_download"),
+    Route("/courses/{course_id:int}/badges/preview.png", badge_preview, name="badge_preview"),
+    Route("/courses/{course_id:int}/badges/logo", upload_logo, methods=["POST"], name="upload_logo"),
+    Route("/courses/{course_id:int}/badges/logo", course_logo, methods=["GET"], name="course_logo"),
+    Route("/courses/{course_id:int}/badges/logo/delete", delete_logo, methods=["POST"], name="delete_logo"),
+    Route("/courses/{course_id:int}/badges/links.csv", badge_links_csv, name="badge_links_csv"),
+]
