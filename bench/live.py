@@ -1,0 +1,248 @@
+"""Live dashboards under load: 200 event-stream connections on a 5,000-cadre course, scans at 50 per second.
+
+Starts `checkin serve` as a separate process on a fresh demo course (`checkin demo`), signs in as the demo
+organiser, opens the connections, then sends first check-ins at a steady rate through the API. For every
+accepted scan it measures, at every connection, the time from the scan's HTTP answer to its event
+arriving; and it samples the server's resident memory throughout.
+
+    .venv/bin/python bench/live.py [--participants 5000] [--connections 200] [--rate 50] [--seconds 20]
+
+Targets (issue 6): p99 < 250 ms, server RSS < 300 MB. Exit status 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+P99_MS, RSS_MB = 250.0, 300.0
+EVENT = re.compile(rb'id: (\d+)\ndata: \{"kind":"checkin","scan_id":(\d+),')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def make_course(folder: Path, participants: int) -> tuple[Path, int, str, str]:
+    db = folder / "bench.sqlite3"
+    password = "bench-password-1"
+    done = subprocess.run(
+        [sys.executable, "-m", "checkin", "demo", "--db", str(db), "--participants", str(participants),
+         "--password", password], capture_output=True, text=True, check=True, cwd=ROOT,
+        env={**os.environ, "CHECKIN_DATA_DIR": str(folder)},
+    )
+    course_id = int(done.stdout.split()[0])
+    token = re.search(r"API device token:\s+(\S+)", done.stderr).group(1)
+    return db, course_id, token, password
+
+
+def fresh_codes(db: Path, course_id: int) -> list[str]:
+    """Badge codes of people not yet checked in to the session under way: each scan is a first check-in."""
+    conn = sqlite3.connect(str(db))
+    now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    (session_id,) = conn.execute(
+        "SELECT id FROM sessions WHERE course_id = ? AND starts_at <= ? ORDER BY starts_at DESC LIMIT 1",
+        (course_id, now + ".999999Z"),
+    ).fetchone()
+    rows = conn.execute(
+        "SELECT b.code FROM badges b JOIN enrolments e ON e.id = b.enrolment_id"
+        " WHERE e.course_id = ? AND b.revoked_at IS NULL AND e.id NOT IN"
+        " (SELECT enrolment_id FROM attendance WHERE session_id = ?)",
+        (course_id, session_id),
+    ).fetchall()
+    conn.close()
+    return [r[0] for r in rows]
+
+
+class Listener:
+    """One event-stream connection over a raw socket (cheap enough to run 200 in one client process)."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[int, float] = {}  # scan id -> monotonic time the event arrived
+        self.ready = asyncio.Event()
+        self.closed = False
+
+    async def run(self, port: int, path: str, cookie: str) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
+                     "Accept: text/event-stream\r\n\r\n".encode())
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b" 200 " not in head.split(b"\r\n", 1)[0]:
+            raise RuntimeError(head.decode(errors="replace"))
+        buffer = b""
+        try:
+            while True:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                now = time.monotonic()
+                buffer += chunk
+                if not self.ready.is_set() and b"retry:" in buffer:
+                    self.ready.set()
+                last = 0
+                for match in EVENT.finditer(buffer):
+                    self.arrivals[int(match.group(2))] = now
+                    last = match.end()
+                # Keep only what may still hold the start of an event.
+                cut = buffer.rfind(b"\n\n", last)
+                buffer = buffer[cut + 2:] if cut >= 0 else buffer[last:]
+        finally:
+            self.closed = True
+            writer.close()
+
+
+async def scan_steadily(client: httpx.AsyncClient, token: str, codes: list[str], rate: float,
+                        seconds: float) -> dict[int, float]:
+    """Send first check-ins at `rate` per second (open loop); return scan id -> time its answer arrived."""
+    answered: dict[int, float] = {}
+    refused = 0
+
+    async def one(code: str) -> None:
+        nonlocal refused
+        response = await client.post("/api/v1/scans", json={"code": code, "method": "api"},
+                                     headers={"Authorization": f"Bearer {token}"})
+        at = time.monotonic()
+        body = response.json()
+        if response.status_code == 200 and body.get("accepted"):
+            answered[body["scan_id"]] = at
+        else:
+            refused += 1
+
+    tasks = []
+    start = time.monotonic()
+    count = min(len(codes), int(rate * seconds))
+    for index in range(count):
+        delay = start + index / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(codes[index])))
+    await asyncio.gather(*tasks)
+    if refused:
+        print(f"  note: {refused} scans were not accepted", file=sys.stderr)
+    return answered
+
+
+async def measure(args, port: int, pid: int, course_id: int, token: str, password: str, codes: list[str]) -> dict:
+    base = f"http://127.0.0.1:{port}"
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        page = await client.get("/login")
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        await client.post("/login", data={"username": "demo", "password": password, "csrf": csrf, "next": "/"})
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+        listeners = [Listener() for _ in range(args.connections)]
+        tasks = [asyncio.create_task(x.run(port, f"/courses/{course_id}/events", cookie)) for x in listeners]
+        await asyncio.wait_for(asyncio.gather(*(x.ready.wait() for x in listeners)), 60)
+        rss = [rss_mb(pid)]
+
+        async def sample() -> None:
+            while True:
+                rss.append(rss_mb(pid))
+                await asyncio.sleep(0.5)
+
+        sampler = asyncio.create_task(sample())
+        answered = await scan_steadily(client, token, codes, args.rate, args.seconds)
+        await asyncio.sleep(2)  # the last events in flight
+        sampler.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    latencies, missing = [], 0
+    for listener in listeners:
+        for scan_id, answered_at in answered.items():
+            arrived = listener.arrivals.get(scan_id)
+            if arrived is None:
+                missing += 1
+            else:
+                # An event may overtake the HTTP answer it belongs to; that counts as zero.
+                latencies.append(max(0.0, arrived - answered_at) * 1000)
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] if latencies else float("nan")
+
+    return {
+        "scans": len(answered), "deliveries": len(latencies), "missing": missing,
+        "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99), "max_ms": latencies[-1] if latencies else 0,
+        "mean_ms": statistics.fmean(latencies) if latencies else 0, "rss_mb_peak": max(rss), "rss_mb_start": rss[0],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--participants", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=50.0, help="scans per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    command = "bench/live.py " + " ".join(sys.argv[1:])
+
+    with tempfile.TemporaryDirectory(prefix="checkin-bench-") as tmp:
+        folder = Path(tmp)
+        started = time.monotonic()
+        db, course_id, token, password = make_course(folder, args.participants)
+        codes = fresh_codes(db, course_id)
+        print(f"course of {args.participants} cadres ready in {time.monotonic() - started:.1f} s;"
+              f" {len(codes)} not yet checked in", file=sys.stderr)
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "checkin", "serve", "--db", str(db), "--port", str(port), "--data-dir", str(folder)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "CHECKIN_DATA_DIR": str(folder)},
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("the server did not start")
+                    time.sleep(0.1)
+            result = asyncio.run(measure(args, port, server.pid, course_id, token, password, codes))
+        finally:
+            server.terminate()
+            server.wait(10)
+
+    ok = result["p99_ms"] < P99_MS and result["rss_mb_peak"] < RSS_MB and result["missing"] == 0
+    print(json.dumps(result, indent=2))
+    print(
+        f"{args.connections} connections, {result['scans']} scans at {args.rate:g}/s on {args.participants} cadres:"
+        f" scan answer -> event at every connection p50 {result['p50_ms']:.0f} ms, p95 {result['p95_ms']:.0f} ms,"
+        f" p99 {result['p99_ms']:.0f} ms (target < {P99_MS:g}), max {result['max_ms']:.0f} ms;"
+        f" {result['missing']} events missing; server RSS peak {result['rss_mb_peak']:.0f} MB (target < {RSS_MB:g})"
+    )
+    print(f"command: .venv/bin/python {command}".rstrip())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
