@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--admin", action="store_true", help="may see and change every course")
     u.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     u.set_defaults(func=cmd_user_add)
+    u = usub.add_parser("password", parents=[common], help="set a new password for an organiser who forgot theirs")
+    u.add_argument("username")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    u.set_defaults(func=cmd_user_password)
+    u = usub.add_parser("list", parents=[common], help="list organiser accounts and the courses they organise")
+    u.set_defaults(func=cmd_user_list)
 
     p = sub.add_parser("backup", parents=[common], help="a consistent copy of the database, safe while serving")
     p.add_argument("out", type=Path, help="the backup file to write")
@@ -329,7 +335,7 @@ def cmd_certificates(args, settings: Settings) -> int:
         + (f"; {issued.revoked} withdrawn (no longer qualify)." if issued.revoked else "."))
     return 0
 
-def cmd_user_add(args, settings: Settings) -> int:
+def _read_password(args) -> str:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -338,6 +344,38 @@ def cmd_user_add(args, settings: Settings) -> int:
             raise CommandError("the two passwords differ")
     if len(password) < organisers.MIN_PASSWORD_LENGTH:
         raise CommandError(f"the password must have at least {organisers.MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+def cmd_user_password(args, settings: Settings) -> int:
+    password = _read_password(args)
+    conn = _connect(settings)
+    with transaction(conn):
+        organiser = organisers.get_organiser_by_username(conn, args.username)
+        if organiser is None:
+            raise CommandError(f"there is no organiser called {args.username.strip().lower()}; `checkin user list`")
+        organisers.set_password(conn, organiser.id, password)
+    say(f"New password set for {organiser.username}.")
+    return 0
+
+
+def cmd_user_list(args, settings: Settings) -> int:
+    from .store import course_setup
+
+    conn = _connect(settings)
+    by_organiser: dict[int, list[str]] = {}
+    for course in courses.list_courses(conn):
+        for organiser in course_setup.list_course_organisers(conn, course.id):
+            by_organiser.setdefault(organiser.id, []).append(str(course.id))
+    print("id\tusername\tname\trole\tcourses")
+    for o in course_setup.list_organisers(conn):
+        role = "admin" if o.is_admin else "organiser"
+        print(f"{o.id}\t{o.username}\t{o.display_name}\t{role}\t{','.join(by_organiser.get(o.id, [])) or '-'}")
+    return 0
+
+
+def cmd_user_add(args, settings: Settings) -> int:
+    password = _read_password(args)
     username = args.username.strip().lower()
     if not username or len(username) > 60 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
         raise CommandError("the user name may hold letters, digits, '.', '_' and '-' (at most 60)")

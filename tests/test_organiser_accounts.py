@@ -89,3 +89,22 @@ def test_sign_in_is_rate_limited(client, world):
     for _ in range(5):
         assert sign_in(client, "lan", "wrong password").status_code == 400
     assert sign_in(client, "lan", "correct horse battery").status_code == 429
+
+
+def test_cli_resets_a_forgotten_password_and_lists_accounts(world, monkeypatch, capsys):
+    import io
+
+    from checkin import cli
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("một mật khẩu mới\n"))
+    assert cli.main(["user", "password", "lan", "--password-stdin", "--db", str(world.settings.db_path)]) == 0
+    conn = world.conn()
+    assert organisers.authenticate(conn, "lan", "một mật khẩu mới") is not None
+    conn.close()
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert cli.main(["user", "password", "lan", "--password-stdin", "--db", str(world.settings.db_path)]) == 2
+    capsys.readouterr()
+    assert cli.main(["user", "list", "--db", str(world.settings.db_path)]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[1] == f"1\tlan\tNguyễn Lan\torganiser\t{world.course.id}"
+    assert listing[2] == "2\toutsider\tNgười ngoài\torganiser\t-"
