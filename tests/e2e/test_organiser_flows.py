@@ -105,3 +105,26 @@ def test_language_switch_is_remembered(page_factory, site, world):
     expect(page.get_by_role("heading", name="Participants")).to_be_visible()
     page.get_by_role("link", name="Tiếng Việt").click()
     expect(page.get_by_role("heading", name="Học viên")).to_be_visible()
+
+
+def test_correct_by_hand_then_undo_then_revoke_the_badge(page, site, world):
+    sign_in(page, site)
+    page.goto(f"{site}/courses/{world.course.id}/people/{world.course.enrolments[1]}")
+    session = page.locator(f"#session-{world.course.sessions[0]}")
+    session.get_by_text("Check in by hand").click()
+    session.get_by_label("Why by hand").fill("Thẻ bị mờ")
+    session.get_by_role("button", name="Check in").click()
+    expect(page.locator("#done")).to_have_text("Checked in.")
+    session = page.locator(f"#session-{world.course.sessions[0]}")
+    expect(session.get_by_role("cell", name="by hand")).to_be_visible()
+    session.get_by_text("Undo", exact=True).click()
+    session.get_by_label("Why undo it").fill("Nhầm người")
+    session.get_by_role("button", name="Undo this check-in").click()
+    expect(page.locator("#done")).to_have_text("The check-in was undone.")
+    questions = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    page.get_by_role("button", name="Revoke the badge").click()
+    expect(page.locator("#done")).to_have_text("The badge was revoked; scanning it is refused.")
+    assert questions == ["Revoke this badge? Scanning it will be refused."]
+    assert rows(world, "SELECT action FROM audit_log WHERE subject = ? ORDER BY id",
+                f"enrolment {world.course.enrolments[1]}") == [("manual_checkin",), ("badge_revoked",)]
