@@ -23,6 +23,7 @@ from .organiser_base import Page, organiser_page
 
 PREVIEW_ROWS = 100
 NOTES_PER_KIND = 20
+PROBLEMS_SHOWN = 500  # a file with a column missing has a problem on every row; the first ones tell the story
 # The parse of the last few uploads, by upload id, so the preview after the upload does not parse the file
 # a second time. An upload's bytes never change, so a cached parse is the parse of those bytes; another
 # process (or a restart) simply parses again.
@@ -89,7 +90,7 @@ async def import_preview(page: Page) -> Response:
     return page.render("organiser/import_preview.html", {
         "pending": pending, "preview": preview, "parsed": parsed, "shown": PREVIEW_ROWS,
         "plans": preview.plans[:PREVIEW_ROWS], "duplicates": preview.duplicates, "notes": notes,
-        "notes_shown": NOTES_PER_KIND,
+        "notes_shown": NOTES_PER_KIND, "problems_shown": PROBLEMS_SHOWN,
     })
 
 
