@@ -16,7 +16,7 @@ from .auth import DeviceCache, SignInLimiter
 from .broadcast import Broadcaster
 from .clock import Clock, system_clock
 from .errors import Problem
-from .routes import api, badges, badges_print, devices, live, organiser, public, reports, usher
+from .routes import api, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
 from .security import SecurityHeadersMiddleware
 from .settings import Settings
 from .store.db import Database
@@ -52,6 +52,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             *devices.routes,
             *badges.routes,
             *badges_print.routes,
+            *badges_send.routes,
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
         ],
         middleware=[
