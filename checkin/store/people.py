@@ -46,8 +46,14 @@ class BadgeLink:
 
 
 def new_badge_code() -> str:
-    """128 random bits, URL-safe base64: 22 characters, a version-2 QR at level M."""
-    return secrets.token_urlsafe(16)
+    """128 random bits, URL-safe base64: 22 characters, a version-2 QR at level M.
+
+    Drawn again when it would start with "-" or "_": such a code looks like an option on a command line,
+    and a spreadsheet cell starting with "-" is a formula that exports must neutralise (and so change)."""
+    while True:
+        code = secrets.token_urlsafe(16)
+        if code[0].isalnum():
+            return code
 
 
 def get_or_insert_unit(conn: sqlite3.Connection, name: str) -> int:
