@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import qrcode
 from fpdf import FPDF
+from qrcode.constants import ERROR_CORRECT_M
 
 from .attendance import PersonAttendance, people_attendance
-from .badges import qr_matrix
 from .models import Course, CourseSession
 from .pdf import BASELINE_EM, FONT_FAMILY, PT_MM, draw_text_lines, fill_rects, fit_text, new_document
 from .store import certificates as store
@@ -201,8 +202,17 @@ def _centre(pdf: FPDF, text: str, y: float, width: float, size: float, *, bold: 
     return y + fitted.height_mm
 
 
+def qr_modules(text: str) -> list[list[bool]]:
+    """The QR's dark modules, without the quiet zone. A fixed mask: choosing the best of the eight (what
+    qrcode does by default) takes most of the time of a certificate, and every mask decodes."""
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0, mask_pattern=0)
+    code.add_data(text)
+    code.make(fit=True)
+    return code.get_matrix()
+
+
 def _qr(pdf: FPDF, text: str, x: float, y: float, size: float) -> None:
-    modules = qr_matrix(text)
+    modules = qr_modules(text)
     n = len(modules)
     cell = size / n
     rects = []

@@ -155,3 +155,16 @@ def test_cli_issues_and_writes_the_certificates(world, attended, tmp_path, capsy
     pages = pdf_pages(out.read_bytes())
     assert len(pages) == 1 and "Nguyễn Thị Hương" in pages[0]
     assert "1 certificate(s) written" in capsys.readouterr().err
+
+
+def test_the_printed_qr_opens_the_verification_page(client, world, attended):
+    import zxingcpp
+
+    url = f"/courses/{world.course.id}/reports"
+    answer = client.post(f"/courses/{world.course.id}/certificates.pdf", data={"csrf": csrf_of(client, url)})
+    doc = pdfium.PdfDocument(answer.content)
+    image = doc[0].render(scale=3).to_pil()
+    doc.close()
+    found = [r.text for r in zxingcpp.read_barcodes(image)]
+    code = stored(world)["Nguyễn Thị Hương"].code
+    assert found == [f"{world.settings.public_url}/verify/{code}"]
