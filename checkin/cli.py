@@ -89,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("export", parents=[with_course], help="mail-merge CSV: name, unit, phone, email, badge link, code")
     b.add_argument("--out", type=Path, help="write to this file instead of stdout")
     b.set_defaults(func=cmd_badges_export)
+    b = bsub.add_parser("pdf", parents=[with_course], help="printable badge sheets (PDF), sorted by unit then name")
+    b.add_argument("--out", type=Path, required=True, help="the PDF file to write")
+    b.add_argument("--layout", default="a4-8", help="a4-8 (default), a4-4, a6 or cr80")
+    b.add_argument("--unit", help="only this unit (case, spaces and diacritics ignored)")
+    b.set_defaults(func=cmd_badges_pdf)
+    b = bsub.add_parser("send", parents=[with_course], help="email each participant their badge link (SMTP settings)")
+    how = b.add_mutually_exclusive_group()
+    how.add_argument("--failed", action="store_true", help="only those whose last mail failed")
+    how.add_argument("--all", action="store_true", help="everyone with an address, even those already sent")
+    b.set_defaults(func=cmd_badges_send)
 
     p = sub.add_parser("export", parents=[with_course], help="export attendance, the scan log or the audit trail")
     p.add_argument("--format", choices=["xlsx", "csv", "scan-log", "audit"], default="csv",
@@ -298,6 +308,76 @@ def cmd_badges_export(args, settings: Settings) -> int:
     course_id = _course_id(conn, args.course)
     _write(args.out, exports.csv_text(exports.badge_link_rows(people.iter_badge_links(conn, course_id), settings.public_url)))
     return 0
+
+
+def progress_bar(done: int, total: int, what: str = "badges", width: int = 30) -> None:
+    """A bar redrawn in place on a terminal; plain lines at the end when stderr is a file."""
+    if sys.stderr.isatty():
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {what}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    elif done >= total:
+        say(f"{done}/{total} {what}")
+
+
+def cmd_badges_pdf(args, settings: Settings) -> int:
+    from .badges import LAYOUTS, badge_sheets_pdf
+    from .printing import cards_for
+    from .store import logos
+
+    if args.layout not in LAYOUTS:
+        raise CommandError(f"unknown layout {args.layout!r}; choose one of {', '.join(LAYOUTS)}")
+    conn = _connect(settings)
+    course_id = _course_id(conn, args.course)
+    links = people.list_badge_links(conn, course_id, args.unit)
+    if not links:
+        raise CommandError(f"no active badge in unit {args.unit!r}" if args.unit else "the course has no active badge")
+    logo = logos.get_logo(conn, course_id)
+    cards = cards_for(courses.get_course(conn, course_id), links)
+    pdf = badge_sheets_pdf(cards, args.layout, logo=logo.data if logo else None, progress=progress_bar)
+    args.out.write_bytes(pdf)
+    say(f"{len(cards)} badges ({args.layout}) written to {args.out}.")
+    return 0
+
+
+def cmd_badges_send(args, settings: Settings) -> int:
+    import asyncio
+
+    from . import mailing
+    from .store import mailings
+    from .store.db import Database
+
+    if not mailing.is_configured(settings):
+        raise CommandError("set CHECKIN_SMTP_HOST and CHECKIN_SMTP_SENDER (and the user and password) first")
+    conn = _connect(settings)
+    course_id = _course_id(conn, args.course)
+    course = courses.get_course(conn, course_id)
+    mode = "failed" if args.failed else "all" if args.all else "unsent"
+    recipients = mailings.list_recipients(conn, course_id, mode)
+    conn.close()
+
+    async def run() -> mailing.MailRun:
+        db = Database(settings.db_path)
+        await db.open()
+        try:
+            result = mailing.MailRun(course_id, mode, len(recipients))
+            task = asyncio.create_task(
+                mailing.send_badge_links(db, settings, course, result, recipients, system_clock))
+            while not task.done():
+                if result.done < result.total:
+                    progress_bar(result.done, result.total, "emails")
+                await asyncio.sleep(0.2)
+            await task
+            progress_bar(result.total, result.total, "emails")
+            return result
+        finally:
+            await db.close()
+
+    result = asyncio.run(run())
+    say(f"Sent {result.sent}, failed {result.failed} of {result.total}." + (f" Stopped: {result.error}" if result.error else ""))
+    return 0 if result.state == "done" and not result.failed else 1
 
 
 def cmd_export(args, settings: Settings) -> int:

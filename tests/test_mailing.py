@@ -188,3 +188,20 @@ def test_sending_needs_an_smtp_server_and_an_organiser(client, world):
     assert answer.status_code == 409 and "smtp_not_configured" in answer.text
     sign_in(client, "outsider")
     assert client.get(f"/courses/{world.course.id}/badges/send").status_code == 403
+
+
+def test_cli_sends_then_sends_nothing_twice(world, inbox, monkeypatch, capsys):
+    from checkin.cli import main
+
+    handler, port = inbox
+    with_emails(world)
+    for name, value in {"CHECKIN_SMTP_HOST": "127.0.0.1", "CHECKIN_SMTP_PORT": str(port), "CHECKIN_SMTP_TLS": "none",
+                        "CHECKIN_SMTP_SENDER": "bantochuc@example.org"}.items():
+        monkeypatch.setenv(name, value)
+    args = ["badges", "send", "--db", str(world.settings.db_path), "--course", str(world.course.id)]
+    assert main(args) == 0
+    assert main(args) == 0
+    assert main([*args, "--failed"]) == 0
+    assert len(handler.messages) == 3
+    err = capsys.readouterr().err
+    assert "Sent 3, failed 0 of 3." in err and "Sent 0, failed 0 of 0." in err
