@@ -1,13 +1,14 @@
 """Door latency: from the first camera frame that shows a new badge to the answer on the usher's screen.
 
 Headless Chromium runs the real scanner page (/usher) against a real server on 127.0.0.1, with the fake
-camera playing a video of badge after badge (each badge's QR as the project prints it, a blank scene
-between them). A small square in the video's corner is white while a badge is shown: a watcher added to
-the page reads it on every video frame (requestVideoFrameCallback), so it knows when each badge appeared;
+camera playing a video of badge after badge (each badge's QR as the project prints it, held 800 ms, a
+blank scene between them). A row of squares in the video's corner spells the number of the badge in view:
+a watcher added to the page reads it on every video frame (requestVideoFrameCallback), so it knows when
+each badge first appeared;
 a MutationObserver notes when that person's answer was painted. Decode time per frame comes from the
 scanner's own counters (window.checkinScanner.frameMs).
 
-    .venv/bin/python bench/scan_latency.py [--badges 60] [--per-browser 12] [--chromium /usr/bin/chromium]
+    .venv/bin/python bench/scan_latency.py [--badges 60] [--per-browser 6] [--chromium /usr/bin/chromium]
 
 Targets on a 2-core machine: median under 300 ms, 95th percentile under 600 ms.
 """
@@ -49,23 +50,29 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
 ]
-MARK = 24  # px: the corner square that says "a badge is in view"
-LEAD_IN, BADGE_FRAMES, GAP_FRAMES = 25, 10, 6  # at 25 fps: 1 s of nothing, then 400 ms per badge, 240 ms between
+BITS, CELL = 6, 16  # the badge's number (1-63) in a row of black/white squares in the top-left corner
+LEAD_IN, BADGE_FRAMES, GAP_FRAMES = 25, 20, 6  # at 25 fps: 1 s of nothing, then 800 ms per badge, 240 ms between
 
 WATCHER = """
 (() => {
-  const w = { edges: [], answers: [], frames: 0, lit: false };
+  const w = { edges: {}, answers: [], frames: 0 };
   window.benchWatch = w;
   const canvas = document.createElement("canvas");
-  canvas.width = canvas.height = 1;
+  canvas.width = %(width)d;
+  canvas.height = %(cell)d;
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
   const video = document.getElementById("camera");
   const onFrame = (now, meta) => {
     w.frames += 1;
-    ctx.drawImage(video, 4, 4, %(inner)d, %(inner)d, 0, 0, 1, 1);
-    const lit = ctx.getImageData(0, 0, 1, 1).data[0] > 128;
-    if (lit && !w.lit) w.edges.push(Math.min(now, meta.presentationTime || now));
-    w.lit = lit;
+    ctx.drawImage(video, 0, 0, %(width)d, %(cell)d, 0, 0, %(width)d, %(cell)d);
+    const px = ctx.getImageData(0, 0, %(width)d, %(cell)d).data;
+    let number = 0;
+    for (let bit = 0; bit < %(bits)d; bit++) {
+      const x = bit * %(cell)d + %(cell)d / 2, y = %(cell)d / 2;
+      if (px[(y * %(width)d + x) * 4] > 128) number |= 1 << bit;
+    }
+    // The first frame showing each badge: when the page could first have seen it.
+    if (number && !(number in w.edges)) w.edges[number] = Math.min(now, meta.presentationTime || now);
     video.requestVideoFrameCallback(onFrame);
   };
   video.requestVideoFrameCallback(onFrame);
@@ -79,15 +86,16 @@ WATCHER = """
     requestAnimationFrame(() => w.answers.push({ name: text, at: performance.now() }));
   }).observe(document.getElementById("result"), { subtree: true, childList: true, characterData: true, attributes: true });
 })();
-""" % {"inner": MARK - 8}
+""" % {"width": BITS * CELL, "cell": CELL, "bits": BITS}
 
 
-def badge_frame(code: str | None) -> Image.Image:
+def badge_frame(code: str | None, number: int = 0) -> Image.Image:
     img = Image.new("L", fakecam.SIZE, fakecam.BACKGROUND)
     if code is not None:
         qr = Image.open(io.BytesIO(badges.qr_png(code, scale=10))).convert("L").resize((300, 300), Image.Resampling.NEAREST)
         img.paste(qr, ((img.width - 300) // 2, (img.height - 300) // 2))
-    img.paste(255 if code is not None else 0, (0, 0, MARK, MARK))
+    for bit in range(BITS):
+        img.paste(255 if number >> bit & 1 else 0, (bit * CELL, 0, (bit + 1) * CELL, CELL))
     return img.convert("RGB")
 
 
@@ -125,8 +133,8 @@ def serve(app):
 
 def run_batch(driver, chromium: str, base: str, token: str, batch: list[tuple[str, str]], video: Path):
     shots = [(badge_frame(None), LEAD_IN)]
-    for _name, code in batch:
-        shots += [(badge_frame(code), BADGE_FRAMES), (badge_frame(None), GAP_FRAMES)]
+    for number, (_name, code) in enumerate(batch, start=1):
+        shots += [(badge_frame(code, number), BADGE_FRAMES), (badge_frame(None), GAP_FRAMES)]
     fakecam.write_y4m_sequence(video, shots)
     browser = driver.chromium.launch(executable_path=chromium, headless=True,
                                      args=CHROMIUM_ARGS + [f"--use-file-for-fake-video-capture={video}"])
@@ -141,8 +149,9 @@ def run_batch(driver, chromium: str, base: str, token: str, batch: list[tuple[st
                                timeout=20_000)
         started = page.evaluate("performance.now()")
         duration = (LEAD_IN + len(batch) * (BADGE_FRAMES + GAP_FRAMES)) / 25
-        page.wait_for_function(f"() => window.benchWatch.edges.length >= {len(batch)}", timeout=(duration + 10) * 1000)
-        page.wait_for_timeout(800)  # the last answer
+        page.wait_for_function(f"() => window.benchWatch.edges[{len(batch)}] !== undefined",
+                               timeout=(duration + 10) * 1000)
+        page.wait_for_timeout(1000)  # the last answer
         watch = page.evaluate("window.benchWatch")
         frame_ms = page.evaluate("window.checkinScanner.frameMs")
         kind = page.evaluate("window.checkinScanner.detector")
@@ -150,12 +159,14 @@ def run_batch(driver, chromium: str, base: str, token: str, batch: list[tuple[st
         browser.close()
         video.unlink(missing_ok=True)
     latencies, missed = [], []
-    answers = {a["name"]: a["at"] for a in watch["answers"]}
-    # The video loops: only the first pass counts, and only badges that appeared once the scanner ran.
-    for (name, _code), edge in zip(batch, watch["edges"][: len(batch)]):
-        if edge < started:
-            continue
-        if name in answers and answers[name] >= edge:
+    answers: dict[str, float] = {}
+    for answer in watch["answers"]:
+        answers.setdefault(answer["name"], answer["at"])
+    for number, (name, _code) in enumerate(batch, start=1):
+        edge = watch["edges"].get(str(number))
+        if edge is None or edge < started:
+            continue  # shown before the scanner ran (or a frame the page never got): not timed
+        if name in answers:
             latencies.append(answers[name] - edge)
         else:
             missed.append(name)
@@ -170,7 +181,7 @@ def pct(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--badges", type=int, default=60, help="badges to show in all (default 60)")
-    parser.add_argument("--per-browser", type=int, default=12, help="badges per video/browser (default 12)")
+    parser.add_argument("--per-browser", type=int, default=6, help="badges per video/browser (default 6)")
     parser.add_argument("--chromium", default=os.environ.get("CHECKIN_CHROMIUM") or shutil.which("chromium")
                         or "/usr/bin/chromium")
     args = parser.parse_args(argv)

@@ -243,7 +243,19 @@ async function submitScan(body) {
   const payload = { ...body, nonce: nonce() }; // the same nonce on every retry: one scan, however often sent
   if (state.chosenSessionId) payload.session_id = state.chosenSessionId;
   const seq = ++state.seq;
-  showBusy(S.sending);
+  // "Checking…" only when the answer is slow: a quick answer replaces the last one without a flash,
+  // and screen readers are not interrupted twice per badge.
+  const busy = setTimeout(() => {
+    if (seq === state.seq && seq > state.shownSeq) showBusy(S.sending);
+  }, 250);
+  try {
+    await send(payload, seq);
+  } finally {
+    clearTimeout(busy);
+  }
+}
+
+async function send(payload, seq) {
   for (const delay of RETRY_DELAYS_MS) {
     if (delay) await sleep(delay);
     let answer;
