@@ -39,6 +39,8 @@ def snapshot(course: Course, state: LiveState, now: datetime) -> dict:
         "now": iso(now),
         "last_event_id": state.last_event_id,
         "enrolled": len(state.roster),
+        # A check-in of someone not in this list (a walk-in registered since) makes the page reload the snapshot.
+        "enrolment_ids": [p.enrolment_id for p in state.roster],
         "session": None,
         "counts": {"present": 0, "late": 0, "excused": 0, "not_arrived": len(state.roster)},
         "units": [],

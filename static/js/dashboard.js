@@ -18,6 +18,7 @@ const clockFormat = new Intl.DateTimeFormat(lang, {
 const $ = (id) => document.getElementById(id);
 
 let state = null; // the snapshot, updated by events
+let known = new Set(); // enrolment ids the snapshot counts
 let appliedThrough = 0; // the newest event id counted in `state`
 let lastReceived = 0; // the newest event id the stream delivered
 let buffered = null; // events that arrive while a snapshot is being fetched
@@ -32,6 +33,7 @@ async function loadSnapshot() {
     if (!response.ok) throw new Error(`snapshot: HTTP ${response.status}`);
     const snapshot = await response.json();
     state = snapshot;
+    known = new Set(snapshot.enrolment_ids);
     appliedThrough = snapshot.last_event_id;
     const waiting = buffered;
     buffered = null;
@@ -86,6 +88,10 @@ function apply(event) {
   if (event.id <= appliedThrough) return;
   appliedThrough = event.id;
   if (event.kind === "checkin") {
+    if (!known.has(event.enrolment_id)) {
+      refreshSoon(); // someone new (a walk-in): the totals change too
+      return;
+    }
     if (!state.session || event.session_id !== state.session.id) return;
     const counts = state.counts;
     counts[event.status] = (counts[event.status] || 0) + 1;
@@ -236,7 +242,7 @@ function drawChart() {
   label.setAttribute("x", "4");
   label.setAttribute("y", "12");
   label.setAttribute("class", "chart-max");
-  label.textContent = `${most}/min`;
+  label.textContent = `${most} ${strings.per_minute}`;
   if (state.session && state.chart.start) {
     const start = Date.parse(state.chart.start);
     const nowIndex = (Date.now() - start) / 60000;

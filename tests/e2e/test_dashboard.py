@@ -49,10 +49,11 @@ def sign_in(page, base_url: str) -> None:
     page.wait_for_url("**/courses")
 
 
-def scan(base_url: str, world, index: int) -> None:
+def scan(base_url: str, world, index: int) -> dict:
     answer = httpx.post(base_url + "/api/v1/scans", json={"code": world.course.codes[index], "method": "camera"},
                         headers=bearer(world.course.token), timeout=5)
     assert answer.status_code == 200 and answer.json()["accepted"], answer.text
+    return answer.json()
 
 
 def test_dashboard_shows_arrivals_as_they_are_scanned(server, world, page_factory):
@@ -67,7 +68,7 @@ def test_dashboard_shows_arrivals_as_they_are_scanned(server, world, page_factor
     expect(page.locator("#dash-status")).to_have_text("Live")
     expect(page.locator("#dash-units li")).to_have_count(3)
 
-    scan(base_url, world, 1)
+    scanned = scan(base_url, world, 1)
     expect(page.locator("#count-arrived")).to_have_text("2", timeout=1000)
     expect(page.locator("#count-missing")).to_have_text("2")
     expect(page.locator("#dash-recent li").first).to_contain_text("Trần Văn Nam")
@@ -77,6 +78,13 @@ def test_dashboard_shows_arrivals_as_they_are_scanned(server, world, page_factor
     expect(page.locator("#dash-units li").first).to_contain_text("0/1")
     assert page.locator("#dash-chart rect").count() > 10
     assert page_factory.log(page).external_requests == []
+
+    # An undo is not guessed by the page: it reloads the totals from the server.
+    undo = httpx.post(f"{base_url}/api/v1/scans/{scanned['scan_id']}/undo", headers=bearer(world.course.token),
+                      timeout=5)
+    assert undo.status_code == 200
+    expect(page.locator("#count-arrived")).to_have_text("1", timeout=2000)
+    expect(page.locator("#dash-recent li").first).to_contain_text("Nguyễn Thị Hương")
 
 
 def test_dashboard_in_vietnamese_recovers_after_its_stream_is_dropped(server, world, page_factory):
