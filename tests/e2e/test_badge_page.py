@@ -49,3 +49,24 @@ def test_badge_page_switches_to_english_and_back(site, world, page_factory):
     expect(page.get_by_role("heading", name="Trần Văn Nam")).to_be_visible()
     page.get_by_role("link", name="Tiếng Việt").click()
     expect(page.get_by_role("heading", name="Chương trình trong ngày")).to_be_visible()
+
+
+def test_organiser_previews_a_layout_and_downloads_the_pdf_made_as_a_job(site, world, page_factory, tmp_path):
+    page = page_factory(locale="en-GB", extra_http_headers={"Accept-Language": "en"})
+    page.goto(f"{site}/login?next=/courses/{world.course.id}/badges")
+    page.get_by_label("User name").fill("lan")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    preview = page.get_by_role("img", name="Preview of one badge")
+    expect(preview).to_have_js_property("complete", True)
+    page.get_by_label("cr80").check()
+    expect(preview).to_have_attribute("src", f"/courses/{world.course.id}/badges/preview.png?layout=cr80")
+    page.wait_for_function("() => document.getElementById('badge-preview').naturalWidth > document.getElementById('badge-preview').naturalHeight")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the PDF").click()
+    path = tmp_path / "badges.pdf"
+    download.value.save_as(path)
+    assert download.value.suggested_filename == f"badges-course-{world.course.id}-cr80.pdf"
+    assert path.read_bytes().startswith(b"%PDF")
+    expect(page.get_by_role("status")).to_have_text("The PDF is ready; the download starts now.")
+    expect(page.locator("progress")).to_have_attribute("value", "4")
