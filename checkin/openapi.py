@@ -12,7 +12,7 @@ ERROR_CODES = {
     "code_not_text": "422: the scanned text holds control characters",
     "invalid_field": "422: a field has the wrong type or form ('field' names it)",
     "scanned_at_out_of_range": "422: the device time is over 5 minutes ahead or 2 days behind the server",
-    "unknown_session": "422: 'session_id' is not a session of the device's course",
+    "unknown_session": "422: 'session_id' is not a session of the device's course (404 from /sessions/{id}/count)",
     "participant_not_found": "404: 'participant_id' is not on the device's course",
     "query_too_short": "422: a search needs at least 3 letters",
     "device_token_missing": "401: no bearer token",
