@@ -1,4 +1,5 @@
-"""Benchmark badge rendering: 1,000 badges as a4-8 PDF sheets, and one badge PNG.
+"""Benchmark badge rendering: 1,000 badges as a4-8 PDF sheets, and one badge PNG; then over HTTP on a
+1,000-person demo course: the participant's badge page, its badge PNG, and the organiser's PDF job.
 
 Reproduce with:  .venv/bin/python bench/badges.py
 """
@@ -67,7 +68,62 @@ def main() -> None:
     print(f"1,000 badges, a4-8 PDF (125 pages): {pdf_seconds:6.2f} s  (target < {PDF_SECONDS:.0f} s)   {verdict(pdf_seconds < PDF_SECONDS)}")
     print(f"                            size:  {pdf_mb:6.2f} MB (target < {PDF_MB:.0f} MB)  {verdict(pdf_mb < PDF_MB)}")
     print(f"badge_png at 300 dpi, median of 50: {png_ms:5.1f} ms (target < {PNG_MS:.0f} ms)  {verdict(png_ms < PNG_MS)}")
+    http_figures()
     print("reproduce: .venv/bin/python bench/badges.py")
+
+
+def http_figures(participants: int = 1000) -> None:
+    import tempfile
+    from datetime import datetime, timezone
+
+    from starlette.testclient import TestClient
+
+    from checkin.app import create_app
+    from checkin.demo import create_demo
+    from checkin.settings import Settings
+    from checkin.store import organisers, people
+    from checkin.store.db import open_sync, transaction
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=Path(folder), secret_key="bench")
+        conn = open_sync(settings.db_path)
+        now = datetime.now(timezone.utc)
+        with transaction(conn):
+            organiser_id = organisers.insert_organiser(conn, "bench", "Bench", "bench password 123", now, is_admin=True)
+            demo = create_demo(conn, now, settings.zone, participants, organiser_id=organiser_id)
+        codes = [link.code for link in people.iter_badge_links(conn, demo.course_id)]
+        conn.close()
+        with TestClient(create_app(settings)) as client:
+            page_ms = _median_ms(lambda i: client.get(f"/b/{codes[i % len(codes)]}").raise_for_status(), 100)
+            png_ms = _median_ms(lambda i: client.get(f"/b/{codes[i]}/badge.png").raise_for_status(), 20)
+            form = client.get("/login").text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            client.post("/login", data={"username": "bench", "password": "bench password 123", "csrf": form})
+            page = client.get(f"/courses/{demo.course_id}/badges").text
+            csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            started = time.perf_counter()
+            job = client.post(f"/courses/{demo.course_id}/badges/jobs", data={"csrf": csrf, "layout": "a4-8"}).json()
+            polls, seen = 0, set()
+            while job["state"] == "running":
+                time.sleep(0.25)
+                job = client.get(job["status_url"]).json()
+                polls += 1
+                seen.add(job["done"])
+            pdf = client.get(job["download_url"]).content
+            job_seconds = time.perf_counter() - started
+    print(f"over HTTP, {participants}-person course (TestClient, in process):")
+    print(f"  badge page /b/CODE, median of 100:    {page_ms:6.1f} ms")
+    print(f"  badge.png, median of 20:              {png_ms:6.1f} ms")
+    print(f"  PDF job, {participants} badges a4-8, start to download: {job_seconds:5.2f} s, "
+          f"{polls} status polls, {len(seen)} distinct progress values, {len(pdf) / 1e6:.2f} MB")
+
+
+def _median_ms(call, n: int) -> float:
+    times = []
+    for i in range(n):
+        started = time.perf_counter()
+        call(i)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
 
 
 if __name__ == "__main__":
