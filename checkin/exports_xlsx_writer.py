@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 _EPOCH = datetime(1899, 12, 30)
 # XML 1.0 forbids most control characters; a stray one from a pasted roster would break the whole file.
 _CONTROL = {c: None for c in range(32) if c not in (9, 10, 13)}
+CELL_MAX = 32767  # Excel's limit on the characters of one cell
 _NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _NS_R = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
 
@@ -75,7 +76,7 @@ class Cell:
 
 @lru_cache(maxsize=65536)  # names, units and labels repeat on every session sheet
 def _text(value: str) -> str:
-    value = escape(value.translate(_CONTROL))
+    value = escape(value.translate(_CONTROL)[:CELL_MAX])
     space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
     return f"<is><t{space}>{value}</t></is>"
 

@@ -169,3 +169,27 @@ def test_cli_xlsx_needs_an_output_file(day, capsys):
     assert cli.main(["export", "--db", str(day.settings.db_path), "--course", str(day.course.id),
                      "--format", "xlsx"]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_xlsx_writer_keeps_awkward_text_readable():
+    from checkin.exports_xlsx import _sheet_name
+    from checkin.exports_xlsx_writer import Cell, Style, Workbook
+
+    buffer = io.BytesIO()
+    book = Workbook(buffer)
+    sheet = book.add_sheet("Thử", widths=[30, 10], freeze=(1, 1))
+    sheet.append([Cell("Tên", Style.HEADER), "Giờ"])
+    sheet.append(["  spaces kept  ", datetime(2026, 11, 27, 7, 50, 30)])
+    sheet.append(["bell\x07 and <tags> & \"quotes\"", 1.5])
+    sheet.append(["x" * 40000, True])
+    book.close()
+    read = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))["Thử"]
+    rows = list(read.iter_rows(values_only=True))
+    assert rows[1] == ("  spaces kept  ", datetime(2026, 11, 27, 7, 50, 30))
+    assert rows[2] == ('bell and <tags> & "quotes"', 1.5)
+    assert len(rows[3][0]) == 32767 and rows[3][1] is True
+    assert read.freeze_panes == "B2" and read["A1"].font.b
+
+    used: set[str] = set()
+    names = [_sheet_name(t, used) for t in ["a/b:c", "A/B:C", "'quoted'", "x" * 40, "x" * 40]]
+    assert names == ["a b c", "A B C (2)", "quoted", "x" * 31, "x" * 27 + " (2)"]

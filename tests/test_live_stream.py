@@ -234,3 +234,24 @@ def test_stream_needs_an_organiser_of_the_course(server, world):
 def test_a_malformed_last_event_id_is_refused(server, organiser, world):
     answer = organiser.get(f"/courses/{world.course.id}/events", headers={"Last-Event-ID": "abc"})
     assert answer.status_code == 422
+
+
+def test_a_stream_carries_only_its_own_courses_events(server, organiser, world):
+    other = world.other
+    with open_stream(organiser, world.course.id) as response:
+        stream = Stream(response)
+        assert wait_for(lambda: server.broadcaster.count(world.course.id) == 1)
+        foreign = organiser.post("/api/v1/scans", json={"code": other.codes[0], "method": "camera"},
+                                 headers=bearer(other.token))
+        assert foreign.json()["accepted"]
+        scan(organiser, world, 0)
+        _, data = stream.next_event()
+    assert data["name"] == "Nguyễn Thị Hương" and data["session_id"] == world.course.sessions[0]
+
+
+def test_a_stream_of_someone_elses_course_is_refused(server, world):
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        page = client.get("/login")
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        client.post("/login", data={"username": "outsider", "password": "correct horse battery", "csrf": csrf})
+        assert client.get(f"/courses/{world.course.id}/events").status_code == 403
