@@ -19,6 +19,7 @@ const $ = (id) => document.getElementById(id);
 
 let state = null; // the snapshot, updated by events
 let known = new Set(); // enrolment ids the snapshot counts
+let unitPrefix = ""; // words every unit name starts with ("Đoàn Thanh niên "): left out of the bars
 let appliedThrough = 0; // the newest event id counted in `state`
 let lastReceived = 0; // the newest event id the stream delivered
 let buffered = null; // events that arrive while a snapshot is being fetched
@@ -34,6 +35,7 @@ async function loadSnapshot() {
     const snapshot = await response.json();
     state = snapshot;
     known = new Set(snapshot.enrolment_ids);
+    unitPrefix = commonPrefix(snapshot.units.map((u) => u.unit));
     appliedThrough = snapshot.last_event_id;
     const waiting = buffered;
     buffered = null;
@@ -158,6 +160,18 @@ function draw() {
   drawChart();
 }
 
+function commonPrefix(names) {
+  if (names.length < 2) return "";
+  const split = names.map((name) => name.split(" "));
+  const words = [];
+  for (let i = 0; ; i += 1) {
+    const word = split[0][i];
+    if (word === undefined || !split.every((parts) => parts.length > i + 1 && parts[i] === word)) break;
+    words.push(word);
+  }
+  return words.length ? `${words.join(" ")} ` : "";
+}
+
 function missing(unit) {
   return unit.enrolled - unit.arrived - unit.excused;
 }
@@ -176,7 +190,8 @@ function drawUnits() {
     li.className = missing(unit) === 0 ? "unit complete" : "unit";
     const name = document.createElement("span");
     name.className = "unit-name";
-    name.textContent = unit.unit || "—";
+    name.textContent = (unitPrefix ? unit.unit.slice(unitPrefix.length) : unit.unit) || "—";
+    name.title = unit.unit;
     const figure = document.createElement("span");
     figure.className = "unit-figure";
     figure.textContent = `${unit.arrived}/${unit.enrolled}`;
