@@ -5,7 +5,14 @@ const CACHE = "checkin-badge-v1";
 const SLOW_MS = 4000;
 
 self.addEventListener("install", () => self.skipWaiting());
-self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener("activate", (event) => {
+  // Drop the caches of older versions of this worker, then take over the open badge pages.
+  event.waitUntil(
+    caches.keys()
+      .then((names) => Promise.all(names.filter((n) => n.startsWith("checkin-badge-") && n !== CACHE).map((n) => caches.delete(n))))
+      .then(() => self.clients.claim()),
+  );
+});
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;

@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import attendance, badges, i18n
+from .. import attendance, badges, i18n, rules
 from ..models import BadgeHolder, Course, CourseSession
 from ..printing import card_for
 from ..store import courses, logos, people
 from ..store.people import BadgeLink
+from ..store.scans import AttendanceRow
 from ..web import services
 
 CODE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -35,7 +36,7 @@ class BadgeView:
     holder: BadgeHolder
     course: Course
     sessions: list[CourseSession]
-    rows: dict[int, object]  # session id -> AttendanceRow
+    rows: dict[int, AttendanceRow]  # session id -> this person's row
 
 
 def _read_view(conn: sqlite3.Connection, code: str) -> BadgeView | None:
@@ -85,7 +86,7 @@ async def badge_page(request: Request) -> Response:
     ]
     return _page(request, "participant/badge.html", {
         "view": view, "course": view.course, "holder": view.holder, "programme": programme, "now": now,
-        "current": next((s for s in view.sessions if s.opens_at <= now < s.ends_at), None),
+        "current": rules.pick_session(view.sessions, now),  # the session the door is checking in for now
         "cache_name": CACHE_NAME,
         "offline_urls": [f"/b/{code}", f"/b/{code}/qr.svg", "/static/css/app.css", "/static/css/badge.css",
                          "/static/js/badge.js"],

@@ -155,7 +155,7 @@ async def pdf_job_download(page: Page) -> Response:
         **PRIVATE, "Content-Disposition": f'attachment; filename="{job.filename}"'})
 
 
-def _sample(page: Page) -> BadgeLink:
+def _sample() -> BadgeLink:
     return BadgeLink(0, "Nguyễn Văn A", "Đoàn Thanh niên", "Bí thư", "", "", "SAMPLE-not-a-real-badge")
 
 
@@ -166,7 +166,7 @@ async def badge_preview(page: Page) -> Response:
         raise Problem(400, "unknown_layout", f"Choose one of the layouts: {', '.join(badges.LAYOUTS)}.")
     # The longest name on the roster shows the worst case the layout has to fit.
     roster = await page.svc.db.read(people.list_badge_links, page.course_id)
-    link = max(roster, key=lambda r: (len(r.full_name) + len(r.unit), -r.enrolment_id)) if roster else _sample(page)
+    link = max(roster, key=lambda r: (len(r.full_name) + len(r.unit), -r.enrolment_id)) if roster else _sample()
     card, logo = card_for(page.course, link), await _logo(page)
     png = await anyio.to_thread.run_sync(lambda: badges.badge_png(card, dpi=150, layout=layout, logo=logo))
     return Response(png, media_type="image/png", headers=PRIVATE)
