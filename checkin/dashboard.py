@@ -33,7 +33,11 @@ def _minute(moment: datetime) -> datetime:
 def snapshot(course: Course, state: LiveState, now: datetime) -> dict:
     """The dashboard's initial state as JSON-ready data; the event stream then resumes after last_event_id."""
     session = shown_session(state.sessions, now)
+    # The next moment the shown session or its statuses change by the clock alone (a door opens, a
+    # session starts or ends): the page fetches a new snapshot then. Between those, events keep it right.
+    moments = [m for s in state.sessions for m in (s.opens_at, s.starts_at, s.ends_at) if m > now]
     data: dict = {
+        "refresh_at": iso(min(moments)) if moments else None,
         "course": {"id": course.id, "title": course.title, "date": course.course_date.isoformat(),
                    "time_zone": course.time_zone},
         "now": iso(now),

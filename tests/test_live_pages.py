@@ -41,6 +41,7 @@ def test_snapshot_counts_the_current_session_by_unit_and_minute(client, world):
     sign_in(client)
     snap = client.get(f"/courses/{world.course.id}/live.json").json()
     assert snap["session"]["id"] == world.course.sessions[0]
+    assert snap["now"] == "2026-11-27T01:12:00Z" and snap["refresh_at"] == "2026-11-27T01:30:00Z"  # 8:30, its end
     assert snap["enrolled"] == 4
     assert snap["counts"] == {"present": 1, "late": 1, "excused": 0, "not_arrived": 2}
     units = {u["unit"]: u for u in snap["units"]}

@@ -8,7 +8,7 @@ const eventsUrl = root.dataset.eventsUrl;
 const zone = root.dataset.timeZone;
 const lang = root.dataset.lang === "en" ? "en-GB" : "vi-VN";
 const RECENT = 15;
-const REFRESH_MS = 30000; // a fresh snapshot now and then: the next session, "absent" after the end
+const REFRESH_MS = 300000; // a safety net; the snapshot says when the clock next changes what is shown
 const RETRY_MS = 3000;
 
 const timeFormat = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", timeZone: zone });
@@ -26,6 +26,8 @@ let buffered = null; // events that arrive while a snapshot is being fetched
 let source = null;
 let refreshTimer = null;
 let drawPending = false;
+let clockOffset = 0; // server time minus this computer's: the big screen shows the server's clock
+const serverNow = () => Date.now() + clockOffset;
 
 async function loadSnapshot() {
   buffered = buffered || [];
@@ -34,6 +36,7 @@ async function loadSnapshot() {
     if (!response.ok) throw new Error(`snapshot: HTTP ${response.status}`);
     const snapshot = await response.json();
     state = snapshot;
+    clockOffset = Date.parse(snapshot.now) - Date.now();
     known = new Set(snapshot.enrolment_ids);
     unitPrefix = commonPrefix(snapshot.units.map((u) => u.unit));
     appliedThrough = snapshot.last_event_id;
@@ -53,10 +56,11 @@ async function loadSnapshot() {
 }
 
 function nextRefresh() {
-  // Refresh at the session's end (absent replaces "not yet") or after REFRESH_MS, whichever is sooner.
-  if (state && state.session && !state.session.over) {
-    const untilEnd = Date.parse(state.session.ends_at) - Date.now() + 1000;
-    if (untilEnd > 0 && untilEnd < REFRESH_MS) return untilEnd;
+  // At the next moment the clock changes the picture (a door opens, a session starts or ends), or after
+  // REFRESH_MS, whichever is sooner; events keep the counts right in between.
+  if (state && state.refresh_at) {
+    const until = Date.parse(state.refresh_at) - serverNow() + 1000;
+    if (until > 0 && until < REFRESH_MS) return until;
   }
   return REFRESH_MS;
 }
@@ -145,7 +149,7 @@ function draw() {
   } else {
     $("dash-session").textContent = session.title;
     const range = `${timeFormat.format(new Date(session.starts_at))}–${timeFormat.format(new Date(session.ends_at))}`;
-    const waiting = Date.parse(session.opens_at) > Date.now();
+    const waiting = Date.parse(session.opens_at) > serverNow();
     $("dash-session-time").textContent = waiting ? `${strings.starts} ${range}` : range;
   }
   const counts = state.counts;
@@ -260,7 +264,7 @@ function drawChart() {
   label.textContent = `${most} ${strings.per_minute}`;
   if (state.session && state.chart.start) {
     const start = Date.parse(state.chart.start);
-    const nowIndex = (Date.now() - start) / 60000;
+    const nowIndex = (serverNow() - start) / 60000;
     if (nowIndex >= 0 && nowIndex <= counts.length) {
       const line = document.createElementNS(ns, "line");
       const x = (nowIndex * step).toFixed(1);
@@ -276,7 +280,7 @@ function drawChart() {
 }
 
 function tick() {
-  $("dash-clock").textContent = clockFormat.format(new Date());
+  $("dash-clock").textContent = clockFormat.format(new Date(serverNow()));
 }
 
 const fullScreen = $("dash-fullscreen");
