@@ -105,3 +105,9 @@ def test_api_attendance_needs_an_organiser(client, world):
     assert [s["title"] for s in body["sessions"]] == ["Khai mạc", "Chuyên đề 1", "Chuyên đề 2"]
     assert len(body["participants"]) == 4
     assert body["sessions"][0]["counts"]["pending"] == 4
+
+
+def test_home_page_lists_only_this_organisers_courses(client):
+    sign_in(client)
+    page = client.get("/")
+    assert "Lớp bồi dưỡng cán bộ Đoàn" in page.text and "Lớp tập huấn khác" not in page.text

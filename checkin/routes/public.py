@@ -20,7 +20,9 @@ async def home(request: Request) -> Response:
     svc = services(request)
     organiser = await current_organiser(request, svc.db)
     request.state.organiser = organiser
-    course_list = await svc.db.read(courses.list_courses, None) if organiser else []
+    course_list = []
+    if organiser:
+        course_list = await svc.db.read(courses.list_courses, None if organiser.is_admin else organiser.id)
     return render(request, "home.html", {"courses": course_list[:5]})
 
 
