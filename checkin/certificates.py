@@ -15,6 +15,7 @@ from fpdf import FPDF
 from qrcode.constants import ERROR_CORRECT_M
 
 from .attendance import PersonAttendance, people_attendance
+from .errors import Problem
 from .models import Course, CourseSession
 from .pdf import BASELINE_EM, FONT_FAMILY, PT_MM, draw_text_lines, fill_rects, fit_text, new_document
 from .store import certificates as store
@@ -49,6 +50,23 @@ def required_sessions(course: Course, total: int) -> int:
     if course.min_sessions_for_certificate is None:
         return total
     return max(1, min(course.min_sessions_for_certificate, total))
+
+
+def parse_min_sessions(raw: str, total: int) -> int | None:
+    """The organiser's N as typed: empty (or "all") for every session, else 1 to the number of sessions."""
+    raw = raw.strip()
+    if raw in ("", "all"):
+        return None
+    if raw.isdigit() and 1 <= int(raw) <= max(total, 1):
+        return int(raw)
+    raise Problem(422, "bad_min_sessions", f"Give a number of sessions from 1 to {total}, or leave it empty "
+                  "for all of them.", field="min_sessions")
+
+
+def set_rule_tx(conn: sqlite3.Connection, course_id: int, minimum: int | None, organiser_id: int, now: datetime) -> None:
+    store.update_min_sessions(conn, course_id, minimum)
+    scans.insert_audit(conn, course_id, "certificate_rule", now, organiser_id=organiser_id,
+                       detail=f"at least {minimum} sessions" if minimum else "every session")
 
 
 @dataclass(frozen=True, slots=True)

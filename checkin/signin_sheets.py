@@ -7,15 +7,23 @@ lies open on a table at the door.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 
+from .errors import Problem
 from .models import Course, CourseSession
 from .pdf import FONT_FAMILY, PT_MM, draw_text_lines, fit_text, new_document, text_width_em
+from .scanning import ScanInput, ScanOutcome, record_scan_tx
+from .store import people, scans
 from .store.people import RosterEntry
+
+NUMBER = re.compile(r"\d+")
 
 PAGE_W, PAGE_H, MARGIN = 210.0, 297.0, 14.0
 ROW_H = 10.0
@@ -37,6 +45,37 @@ class SheetGroup:
 def person_number(enrolment_id: int) -> str:
     """What the sheet prints in its "Mã số" column and the paper entry page accepts back."""
     return str(enrolment_id)
+
+
+def parse_numbers(ticked: Iterable[str], typed: str) -> list[int]:
+    """The numbers ticked on the page and typed from the sheet, in order, each once."""
+    found = [int(v) for v in ticked if str(v).isdigit()] + [int(n) for n in NUMBER.findall(typed[:20_000])]
+    return list(dict.fromkeys(found))
+
+
+def record_paper_sheet_tx(
+    conn: sqlite3.Connection, course_id: int, session: CourseSession, numbers: Sequence[int], organiser_id: int,
+    now: datetime,
+) -> list[ScanOutcome]:
+    """Enter the people who signed one session's sheet: a scan each with method "paper", through the one scan
+    function, judged at the session's start (the sheet was signed there, so on time). All or nothing."""
+    enrolled = {p.enrolment_id for p in people.list_roster(conn, course_id)}
+    unknown = [n for n in numbers if n not in enrolled]
+    if unknown:
+        shown = ", ".join(str(n) for n in unknown[:20])
+        raise Problem(422, "unknown_numbers", f"These numbers are not on this course's sheets: {shown}. "
+                      "Check them against the sheet; nothing was entered.", field="numbers")
+    outcomes = [
+        record_scan_tx(conn, ScanInput(
+            course_id=course_id, method="paper", enrolment_id=number, session_id=session.id,
+            organiser_id=organiser_id, device_time=session.starts_at, note="paper sign-in sheet",
+        ), now)
+        for number in numbers
+    ]
+    if numbers:
+        scans.insert_audit(conn, course_id, "paper_entry", now, organiser_id=organiser_id, subject=session.title,
+                           detail=f"{len(numbers)} ticked")
+    return outcomes
 
 
 def sign_in_groups(sessions: Sequence[CourseSession], roster: Sequence[RosterEntry], *,

@@ -3,7 +3,6 @@ and the public page that confirms a certificate is genuine."""
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -11,11 +10,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import certificates, exports, exports_xlsx, scanning, signin_sheets
+from .. import certificates, exports, exports_xlsx, signin_sheets
 from ..auth import check_csrf, current_organiser
 from ..errors import Problem
 from ..models import Course, Organiser
-from ..scanning import ScanInput
 from ..store import certificates as certificate_store
 from ..store import courses, people, reports, scans
 from ..web import Services, render, services
@@ -151,40 +149,15 @@ async def paper_entry_form(request: Request) -> Response:
     })
 
 
-NUMBER = re.compile(r"\d+")
-
-
 async def paper_entry(request: Request) -> Response:
     svc, organiser, course = await _course(request)
     form = await request.form()
     check_csrf(request, form.get("csrf"))
     sessions = await svc.db.read(courses.list_sessions, course.id)
     session = _chosen_session(sessions, str(form.get("session", "")), required=True)
-    roster = {p.enrolment_id: p for p in await svc.db.read(people.list_roster, course.id)}
-    typed = str(form.get("numbers", ""))[:20_000]
-    wanted = [int(v) for v in form.getlist("tick") if str(v).isdigit()] + [int(n) for n in NUMBER.findall(typed)]
-    unknown = sorted({n for n in wanted if n not in roster})
-    if unknown:
-        shown = ", ".join(str(n) for n in unknown[:20])
-        raise Problem(422, "unknown_numbers", f"These numbers are not on this course's sheets: {shown}. "
-                      "Check them against the sheet; nothing was entered.", field="numbers")
-    ids = list(dict.fromkeys(wanted))
-    now = svc.now()
-
-    def enter(conn):
-        outcomes = [
-            scanning.record_scan_tx(conn, ScanInput(
-                course_id=course.id, method="paper", enrolment_id=enrolment_id, session_id=session.id,
-                organiser_id=organiser.id, device_time=session.starts_at, note="paper sign-in sheet",
-            ), now)
-            for enrolment_id in ids
-        ]
-        if ids:
-            scans.insert_audit(conn, course.id, "paper_entry", now, organiser_id=organiser.id,
-                               subject=session.title, detail=f"{len(ids)} ticked")
-        return outcomes
-
-    outcomes = await svc.db.write(enter)
+    numbers = signin_sheets.parse_numbers(form.getlist("tick"), str(form.get("numbers", "")))
+    outcomes = await svc.db.write(signin_sheets.record_paper_sheet_tx, course.id, session, numbers, organiser.id,
+                                  svc.now())
     for outcome in outcomes:  # published only after the commit
         if outcome.event is not None:
             svc.broadcaster.publish(outcome.event)
@@ -198,21 +171,8 @@ async def certificate_rule(request: Request) -> Response:
     form = await request.form()
     check_csrf(request, form.get("csrf"))
     total = len(await svc.db.read(courses.list_sessions, course.id))
-    raw = str(form.get("min_sessions", "")).strip()
-    if raw in ("", "all"):
-        minimum = None
-    elif raw.isdigit() and 1 <= int(raw) <= max(total, 1):
-        minimum = int(raw)
-    else:
-        raise Problem(422, "bad_min_sessions", f"Give a number of sessions from 1 to {total}, or leave it empty "
-                      "for all of them.", field="min_sessions")
-
-    def save(conn):
-        certificate_store.update_min_sessions(conn, course.id, minimum)
-        scans.insert_audit(conn, course.id, "certificate_rule", svc.now(), organiser_id=organiser.id,
-                           detail=f"at least {minimum} sessions" if minimum else "every session")
-
-    await svc.db.write(save)
+    minimum = certificates.parse_min_sessions(str(form.get("min_sessions", "")), total)
+    await svc.db.write(certificates.set_rule_tx, course.id, minimum, organiser.id, svc.now())
     return RedirectResponse(f"/courses/{course.id}/reports?saved=1#certificates-title", status_code=303)
 
 
