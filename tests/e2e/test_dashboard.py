@@ -116,3 +116,16 @@ def test_dashboard_in_vietnamese_recovers_after_its_stream_is_dropped(server, wo
     expect(page.locator("#dash-recent li").first).to_contain_text("Phạm Thu Trang")
     expect(page.locator("#dash-status")).to_have_text("Trực tiếp")
     assert broadcaster.count(world.course.id) == 1
+
+
+def test_full_screen_button_shows_only_the_dashboard(server, world, page_factory):
+    base_url, _loop, _broadcaster = server
+    page = page_factory(locale="en-GB", extra_http_headers={"Accept-Language": "en"})
+    sign_in(page, base_url)
+    page.goto(f"{base_url}/courses/{world.course.id}/live")
+    expect(page.locator("#dash-status")).to_have_text("Live")
+    page.click("#dash-fullscreen")
+    page.wait_for_function("document.fullscreenElement && document.fullscreenElement.id === 'dashboard'")
+    expect(page.locator("#dash-fullscreen")).to_have_text("Leave full screen")
+    page.evaluate("document.exitFullscreen()")
+    expect(page.locator("#dash-fullscreen")).to_have_text("Full screen")
