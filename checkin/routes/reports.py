@@ -81,7 +81,9 @@ async def export_attendance_csv(request: Request) -> Response:
 async def export_scan_log(request: Request) -> Response:
     svc, organiser, course = await _course(request)
     entries = await svc.db.read(reports.list_scan_log, course.id)
-    text = exports.csv_text(exports.scan_log_rows(entries, exports.ZoneInfo(course.time_zone)))
+    # Built off the event loop: a long log takes a moment, and scans at the door must not wait for it.
+    text = await run_in_threadpool(
+        lambda: exports.csv_text(exports.scan_log_rows(entries, exports.ZoneInfo(course.time_zone))))
     await _audit(svc, course, organiser, "export", "scan-log.csv")
     return _download(text, CSV, f"scan-log-{_stem(course)}.csv")
 
@@ -89,7 +91,8 @@ async def export_scan_log(request: Request) -> Response:
 async def export_audit(request: Request) -> Response:
     svc, organiser, course = await _course(request)
     entries = await svc.db.read(reports.list_audit, course.id)
-    text = exports.csv_text(exports.audit_rows(entries, exports.ZoneInfo(course.time_zone)))
+    text = await run_in_threadpool(
+        lambda: exports.csv_text(exports.audit_rows(entries, exports.ZoneInfo(course.time_zone))))
     await _audit(svc, course, organiser, "export", "audit.csv")
     return _download(text, CSV, f"audit-{_stem(course)}.csv")
 
