@@ -16,6 +16,7 @@ from ..errors import Problem
 from ..models import Course, Organiser
 from ..store import certificates as certificate_store
 from ..store import courses, people, reports, scans
+from ..store.db import connect
 from ..web import Services, render, services
 from .guards import require_course, require_organiser
 
@@ -42,6 +43,19 @@ async def _audit(svc: Services, course: Course, organiser: Organiser, action: st
         conn, course.id, action, svc.now(), organiser_id=organiser.id, subject=subject))
 
 
+async def _read_aside(svc: Services, fn, *args):
+    """A long read (a whole course's attendance) on its own connection in a worker thread, so that the
+    shared read connection stays free for the door's lookups while an export is prepared."""
+    def run():
+        conn = connect(svc.db.path)
+        try:
+            return fn(conn, *args)
+        finally:
+            conn.close()
+
+    return await run_in_threadpool(run)
+
+
 def _stem(course: Course) -> str:
     return f"course-{course.id}-{course.course_date.isoformat()}"
 
@@ -64,7 +78,7 @@ async def reports_page(request: Request) -> Response:
 
 async def export_attendance_xlsx(request: Request) -> Response:
     svc, organiser, course = await _course(request)
-    report = await svc.db.read(exports.load_report, course.id, svc.now())
+    report = await _read_aside(svc, exports.load_report, course.id, svc.now())
     data = await run_in_threadpool(exports_xlsx.attendance_workbook, report)
     await _audit(svc, course, organiser, "export", "attendance.xlsx")
     return _download(data, XLSX, f"attendance-{_stem(course)}.xlsx")
@@ -72,7 +86,7 @@ async def export_attendance_xlsx(request: Request) -> Response:
 
 async def export_attendance_csv(request: Request) -> Response:
     svc, organiser, course = await _course(request)
-    report = await svc.db.read(exports.load_report, course.id, svc.now())
+    report = await _read_aside(svc, exports.load_report, course.id, svc.now())
     text = await run_in_threadpool(lambda: exports.csv_text(exports.attendance_rows(report)))
     await _audit(svc, course, organiser, "export", "attendance.csv")
     return _download(text, CSV, f"attendance-{_stem(course)}.csv")
@@ -80,7 +94,7 @@ async def export_attendance_csv(request: Request) -> Response:
 
 async def export_scan_log(request: Request) -> Response:
     svc, organiser, course = await _course(request)
-    entries = await svc.db.read(reports.list_scan_log, course.id)
+    entries = await _read_aside(svc, reports.list_scan_log, course.id)
     # Built off the event loop: a long log takes a moment, and scans at the door must not wait for it.
     text = await run_in_threadpool(
         lambda: exports.csv_text(exports.scan_log_rows(entries, exports.ZoneInfo(course.time_zone))))
@@ -90,7 +104,7 @@ async def export_scan_log(request: Request) -> Response:
 
 async def export_audit(request: Request) -> Response:
     svc, organiser, course = await _course(request)
-    entries = await svc.db.read(reports.list_audit, course.id)
+    entries = await _read_aside(svc, reports.list_audit, course.id)
     text = await run_in_threadpool(
         lambda: exports.csv_text(exports.audit_rows(entries, exports.ZoneInfo(course.time_zone))))
     await _audit(svc, course, organiser, "export", "audit.csv")
