@@ -74,6 +74,7 @@ class SmtpSender:
 
     def _open(self) -> smtplib.SMTP:
         s = self.settings
+        smtp: smtplib.SMTP | None = None
         try:
             if s.smtp_tls == "tls":
                 smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=self.timeout,
@@ -84,15 +85,24 @@ class SmtpSender:
                     smtp.starttls(context=ssl.create_default_context())
             if s.smtp_user:
                 smtp.login(s.smtp_user, s.smtp_password)
+        except (smtplib.SMTPException, OSError):
+            if smtp is not None:
+                smtp.close()
+            raise
+        return smtp
+
+    def _connect(self) -> smtplib.SMTP:
+        try:
+            return self._open()
         except smtplib.SMTPAuthenticationError as exc:
             raise CannotConnect(f"the SMTP server refused the sign-in ({exc.smtp_code})") from exc
         except (smtplib.SMTPException, OSError) as exc:
+            s = self.settings
             raise CannotConnect(f"cannot reach the SMTP server {s.smtp_host}:{s.smtp_port}: {exc}") from exc
-        return smtp
 
     def send(self, message: MIMEText) -> None:
         if self._smtp is None:
-            self._smtp = self._open()
+            self._smtp = self._connect()
         try:
             self._smtp.send_message(message)
         except (smtplib.SMTPServerDisconnected, OSError):
@@ -110,7 +120,7 @@ class SmtpSender:
             try:
                 self._smtp.quit()
             except (smtplib.SMTPException, OSError):
-                pass
+                self._smtp.close()
             self._smtp = None
 
 

@@ -205,3 +205,35 @@ def test_cli_sends_then_sends_nothing_twice(world, inbox, monkeypatch, capsys):
     assert len(handler.messages) == 3
     err = capsys.readouterr().err
     assert "Sent 3, failed 0 of 3." in err and "Sent 0, failed 0 of 0." in err
+
+
+@pytest.mark.parametrize("password,state", [("mail secret", "done"), ("wrong", "stopped")])
+def test_smtp_sign_in_with_the_configured_user(world, password, state):
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    signed_in = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"btc", b"mail secret")
+        if ok:
+            signed_in.append(mechanism)
+        return AuthResult(success=ok, handled=False)  # handled=True would leave the client without an answer
+
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
+                            auth_require_tls=False)
+    controller.start()
+    try:
+        with_emails(world)
+        settings = replace(world.settings, smtp_host="127.0.0.1", smtp_port=controller.port, smtp_tls="none",
+                           smtp_user="btc", smtp_password=password, smtp_sender="bantochuc@example.org")
+        with TestClient(create_app(settings, clock=world.clock)) as client:
+            sign_in(client)
+            status = send(client, world.course.id)
+    finally:
+        controller.stop()
+    assert status["run"]["state"] == state
+    if state == "done":
+        assert signed_in and len(handler.messages) == 3
+    else:
+        assert "refused the sign-in (535)" in status["run"]["error"] and handler.messages == []
