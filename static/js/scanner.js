@@ -39,6 +39,7 @@ const state = {
   chosenSessionId: null,
   stopCamera: null,
   stream: null,
+  wakeLock: null,
   seq: 0,
   shownSeq: 0,
   undoTimer: null,
@@ -103,7 +104,7 @@ async function loadDevice() {
   try {
     answer = await api("/api/v1/device");
   } catch {
-    ui.cameraStatus.textContent = S.retrying;
+    if (root.dataset.state === "loading") paint("busy", "network", { title: S.retrying });
     setTimeout(loadDevice, 3000);
     return false;
   }
@@ -218,6 +219,7 @@ async function startCamera() {
     ui.cameraStatus.textContent = S.camera_on;
     ui.start.hidden = true;
     root.dataset.state = "scanning";
+    keepScreenOn();
   } catch (err) {
     console.warn("camera:", err);
     stopCamera();
@@ -227,11 +229,34 @@ async function startCamera() {
   }
 }
 
+// An usher holds the phone for an hour: the screen must not go dark between two arrivals.
+async function keepScreenOn() {
+  if (!navigator.wakeLock || document.visibilityState !== "visible" || !state.stream) return;
+  try {
+    state.wakeLock = await navigator.wakeLock.request("screen");
+  } catch {
+    state.wakeLock = null; // refused (battery saver): the phone's own timeout applies
+  }
+}
+
+// Back from a locked screen or another app: the camera track may have ended; offer Start again.
+function onVisible() {
+  if (document.visibilityState !== "visible" || !state.stream) return;
+  if (state.stream.getVideoTracks().some((track) => track.readyState === "ended")) {
+    stopCamera();
+    ui.cameraStatus.textContent = "";
+  } else {
+    keepScreenOn();
+  }
+}
+
 function stopCamera() {
   if (state.stopCamera) state.stopCamera();
   state.stopCamera = null;
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
   state.stream = null;
+  if (state.wakeLock) state.wakeLock.release().catch(() => {});
+  state.wakeLock = null;
   ui.video.hidden = true;
   ui.start.hidden = false;
 }
@@ -548,6 +573,7 @@ function boot() {
   ui.wedgeForm.addEventListener("submit", wedgeSubmit);
   document.addEventListener("keydown", catchStrayKeys, true);
   document.addEventListener("pointerdown", unlockAudio, { once: true });
+  document.addEventListener("visibilitychange", onVisible);
   loadDevice().then((ok) => {
     if (ok) focusWedge();
   });
