@@ -19,15 +19,19 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 $(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || (echo "checkin needs Python 3.11 or newer"; exit 1)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q --upgrade pip > /dev/null 2>&1 || true
 
+# pip's chatter goes to a log, shown only when the install fails.
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml
-	$(PY) -m pip install -q -e .
+	@echo "Installing checkin into $(VENV)..."
+	@$(PY) -m pip install -q -e . > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install -q -e '.[test]'
+	@echo "Installing the test needs..."
+	@$(PY) -m pip install -q -e '.[test]' > $(VENV)/pip-test.log 2>&1 || (cat $(VENV)/pip-test.log; exit 1)
 	@touch $@
 
 # A Chromium for the browser tests: $$CHECKIN_CHROMIUM, the system's, or Debian's package when we are root.

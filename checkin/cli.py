@@ -207,11 +207,13 @@ def cmd_demo(args, settings: Settings) -> int:
         demo = create_demo(conn, now, settings.zone, args.participants, organiser_id=organiser_id)
     base = settings.public_url
     print(demo.course_id)
-    say(f"Demo course {demo.course_id} created in {path} with {demo.participants} participants.")
-    say(f"  Organiser sign-in: {base}/login   user: demo   password: {password}")
-    say(f"  Course overview:   {base}/courses/{demo.course_id}")
-    say(f"  Usher pairing:     {base}/usher/pair#t={demo.device_token}")
-    say(f"  API device token:  {demo.device_token}")
+    say(f"Demo course {demo.course_id} created in {path} with {demo.participants} participants. Open:")
+    say(f"  Organiser sign-in:   {base}/login   (user: demo   password: {password})")
+    say(f"  Course workspace:    {base}/courses/{demo.course_id}")
+    say(f"  Big-screen view:     {base}/courses/{demo.course_id}/live")
+    say(f"  Usher's scanner:     {base}/usher/pair#t={demo.device_token}")
+    say(f"  A cadre's badge:     {base}/b/{demo.sample_badge}   (not yet checked in: scan it)")
+    say(f"  API device token:    {demo.device_token}")
     return 0
 
 

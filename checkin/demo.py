@@ -70,6 +70,7 @@ class DemoCourse:
     course_id: int
     device_token: str
     participants: int
+    sample_badge: str  # a badge code of someone not yet checked in to the session on now
 
 
 def programme_times(now: datetime, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
@@ -117,7 +118,9 @@ def create_demo(conn: sqlite3.Connection, now: datetime, zone: ZoneInfo, partici
     gate_a, token = devices.insert_device(conn, course_id, "Cổng A – Lan", expires, now)
     gate_b, _ = devices.insert_device(conn, course_id, "Cổng B – Minh", expires, now)
     _record_history(conn, rng, course_id, enrolments, (gate_a, gate_b), now)
-    return DemoCourse(course_id, token, participants)
+    current = courses.list_sessions(conn, course_id)[CURRENT]
+    waiting = next((e for e in enrolments if scans.get_checkin(conn, e, current.id) is None), enrolments[0])
+    return DemoCourse(course_id, token, participants, people.get_enrolment_badge_holder(conn, waiting).code)
 
 
 def _record_history(conn, rng, course_id, enrolments, gates, now) -> None:
