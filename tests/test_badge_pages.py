@@ -107,3 +107,32 @@ def test_service_worker_is_served_at_the_badge_scope(client):
     assert answer.headers["content-type"].startswith("text/javascript")
     assert answer.headers["service-worker-allowed"] == "/b/"
     assert "checkin-badge-v1" in answer.text
+
+
+def test_programme_shows_late_excused_missed_and_open_sessions_in_english(client, world):
+    from checkin.store import participants
+
+    from .conftest import local
+
+    s = world.course.sessions
+    conn = world.conn()
+    with transaction(conn):
+        participants.set_excused(conn, world.course.enrolments[1], s[1], "sick", world.clock())
+    conn.close()
+    world.clock.set(local(9, 45))
+    assert scan(client, world.course.token, world.course.codes[1]).json()["reason"] == "checked_in_late"
+    page = client.get(f"/b/{world.course.codes[1]}", headers={"Accept-Language": "en"})
+    items = [" ".join(li.split()) for li in page.text.split('<li class="session')[1:]]
+    assert "No check-in recorded" in items[0]  # the opening is over, no scan
+    assert "Excused" in items[1]
+    assert "Checked in late at 09:45" in items[2] and 'aria-current="true"' in items[2]
+    assert "sick" not in page.text  # the organiser's note stays with the organisers
+
+
+def test_course_without_sessions_says_the_programme_is_not_out(client, world):
+    conn = world.conn()
+    with transaction(conn):
+        conn.execute("DELETE FROM sessions WHERE course_id = ?", (world.course.id,))
+    conn.close()
+    page = client.get(f"/b/{world.course.codes[0]}", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "The organisers have not published the programme yet." in page.text

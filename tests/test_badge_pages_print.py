@@ -171,3 +171,21 @@ def test_mail_merge_csv_has_each_personal_link_and_is_audited(organiser, world):
         assert f"http://127.0.0.1:8000/b/{code}" in text
     assert world.other.codes[0] not in text
     assert audit(world, "badge-links.csv") == [("export", "4 links")]
+
+
+def test_course_without_roster_gets_a_sample_preview_and_no_pdf(organiser, world):
+    from checkin.store import courses
+    from checkin.store.courses import NewCourse
+
+    from .conftest import DAY, ZONE
+
+    conn = world.conn()
+    with conn:
+        organiser_id = conn.execute("SELECT id FROM organisers WHERE username = 'lan'").fetchone()[0]
+        cid = courses.insert_course(conn, NewCourse("Lớp mới", DAY, ZONE.key), world.clock(), organiser_id)
+    conn.close()
+    page = organiser.get(f"/courses/{cid}/badges")
+    assert page.status_code == 200 and f"/courses/{cid}/import" in page.text
+    preview = Image.open(io.BytesIO(organiser.get(f"/courses/{cid}/badges/preview.png").content))
+    assert zxingcpp.read_barcodes(preview)[0].text == "SAMPLE-not-a-real-badge"
+    assert organiser.get(f"/courses/{cid}/badges.pdf").status_code == 422
