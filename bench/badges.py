@@ -110,20 +110,39 @@ def http_figures(participants: int = 1000) -> None:
                 seen.add(job["done"])
             pdf = client.get(job["download_url"]).content
             job_seconds = time.perf_counter() - started
+
+            # The door while a PDF is being made: scan latency with no job, then during one.
+            token = {"Authorization": f"Bearer {demo.device_token}"}
+            scan = lambda i: client.post("/api/v1/scans", json={"code": codes[i % len(codes)]}, headers=token)  # noqa: E731
+            idle = _latencies(scan, 60)
+            job = client.post(f"/courses/{demo.course_id}/badges/jobs", data={"csrf": csrf, "layout": "a4-8"}).json()
+            busy = _latencies(lambda i: scan(i + 60), 60)
+            while client.get(job["status_url"]).json()["state"] == "running":
+                time.sleep(0.25)
     print(f"over HTTP, {participants}-person course (TestClient, in process):")
     print(f"  badge page /b/CODE, median of 100:    {page_ms:6.1f} ms")
     print(f"  badge.png, median of 20:              {png_ms:6.1f} ms")
     print(f"  PDF job, {participants} badges a4-8, start to download: {job_seconds:5.2f} s, "
           f"{polls} status polls, {len(seen)} distinct progress values, {len(pdf) / 1e6:.2f} MB")
+    print(f"  scan POST, no job running:   median {statistics.median(idle):5.1f} ms, p95 {_p95(idle):5.1f} ms")
+    print(f"  scan POST, during a PDF job: median {statistics.median(busy):5.1f} ms, p95 {_p95(busy):5.1f} ms")
 
 
-def _median_ms(call, n: int) -> float:
+def _latencies(call, n: int) -> list[float]:
     times = []
     for i in range(n):
         started = time.perf_counter()
         call(i)
         times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    return times
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[int(0.95 * (len(values) - 1))]
+
+
+def _median_ms(call, n: int) -> float:
+    return statistics.median(_latencies(call, n))
 
 
 if __name__ == "__main__":
