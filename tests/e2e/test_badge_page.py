@@ -3,7 +3,11 @@ worker, and switches language."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
+import zxingcpp
+from PIL import Image
 from playwright.sync_api import expect
 
 from checkin.app import create_app
@@ -15,7 +19,8 @@ def site(world, live_server):
 
 
 def test_badge_page_loads_then_reloads_offline_from_the_service_worker(site, world, page_factory):
-    page = page_factory(locale="vi-VN", extra_http_headers={"Accept-Language": "vi"})
+    page = page_factory(locale="vi-VN", extra_http_headers={"Accept-Language": "vi"},
+                        viewport={"width": 390, "height": 844})
     url = f"{site}/b/{world.course.codes[0]}"
     page.goto(url)
     expect(page.get_by_role("heading", name="Nguyễn Thị Hương")).to_be_visible()
@@ -35,6 +40,10 @@ def test_badge_page_loads_then_reloads_offline_from_the_service_worker(site, wor
     expect(page.get_by_role("heading", name="Nguyễn Thị Hương")).to_be_visible()
     expect(page.get_by_text("Chương trình trong ngày")).to_be_visible()
     assert qr.evaluate("img => img.complete && img.naturalWidth") > 0
+    # What the usher's camera would see: the QR as painted on the offline page decodes to the code.
+    shot = Image.open(io.BytesIO(qr.screenshot()))
+    assert [b.text for b in zxingcpp.read_barcodes(shot)] == [world.course.codes[0]]
+    assert min(shot.size) >= 300  # large on a phone-sized page
     assert page.evaluate("() => getComputedStyle(document.querySelector('.badge-actions')).display") == "flex"
     assert page_factory.log(page).external_requests == []
 
