@@ -27,6 +27,8 @@ async function networkFirst(request) {
   const cache = await caches.open(CACHE);
   const fromNetwork = fetch(request).then(async (response) => {
     if (response.ok && response.type === "basic") await cache.put(request, response.clone());
+    // A badge re-issued or revoked since: forget the old copy so that it is not shown offline either.
+    if (response.status === 404) await cache.delete(request);
     return response;
   });
   const cached = await cache.match(request, { ignoreVary: true });

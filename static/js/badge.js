@@ -1,6 +1,9 @@
 // The participant's badge page: print button, and the service worker that keeps the page offline.
 const printButton = document.getElementById("print-badge");
-if (printButton) printButton.addEventListener("click", () => window.print());
+if (printButton) {
+  printButton.addEventListener("click", () => window.print());
+  printButton.hidden = false; // without this script the button could do nothing, so it starts hidden
+}
 
 async function keepOffline() {
   const data = document.getElementById("badge-offline");

@@ -8,6 +8,7 @@ import io
 import pytest
 import zxingcpp
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from checkin.app import create_app
@@ -79,3 +80,24 @@ def test_organiser_previews_a_layout_and_downloads_the_pdf_made_as_a_job(site, w
     assert path.read_bytes().startswith(b"%PDF")
     expect(page.get_by_role("status")).to_have_text("The PDF is ready; the download starts now.")
     expect(page.locator("progress")).to_have_attribute("value", "4")
+
+
+def test_revoked_badge_is_forgotten_by_the_service_worker(site, world, page_factory):
+    from checkin.store import people
+    from checkin.store.db import transaction
+
+    page = page_factory(locale="vi-VN", extra_http_headers={"Accept-Language": "vi"})
+    page.goto(f"{site}/b/{world.course.codes[2]}")
+    expect(page.locator("html[data-offline-ready=true]")).to_have_count(1, timeout=10_000)
+    expect(page.get_by_role("button", name="In")).to_be_visible()
+    conn = world.conn()
+    with transaction(conn):
+        people.revoke_badge(conn, world.course.enrolments[2], world.clock())
+    conn.close()
+    page.reload()
+    expect(page.get_by_role("heading", name="Đường dẫn thẻ này không dùng được")).to_be_visible()
+    page.context.set_offline(True)
+    page_factory.log(page).allow_errors = True  # the worker has no copy left: the offline reload fails
+    with pytest.raises(PlaywrightError, match="net::ERR_FAILED"):
+        page.reload()
+    expect(page.get_by_text("Lê Minh Đức")).to_have_count(0)
