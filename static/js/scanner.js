@@ -359,6 +359,9 @@ function paint(kind, reason, { title = "", name = "", unit = "", position = "", 
   clearUndo();
   ui.result.hidden = false;
   ui.result.className = `result state-${kind}`;
+  // Two green answers in a row must still look like two: replay a short pulse on every answer.
+  void ui.result.offsetWidth;
+  if (kind !== "busy" && kind !== "idle") ui.result.classList.add("fresh");
   ui.result.dataset.reason = reason;
   ui.title.textContent = title;
   ui.name.textContent = name;
