@@ -52,6 +52,18 @@ if (form) {
   });
 }
 
+// Narrow the people list while typing; diacritics and case ignored ("nguyen" finds "Nguyễn").
+const filter = document.getElementById("people-filter");
+const fold = (text) => text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase();
+if (filter) {
+  const items = [...document.querySelectorAll(".people-picker li")].map((li) => [li, fold(li.dataset.search)]);
+  filter.hidden = false;
+  filter.addEventListener("input", () => {
+    const words = fold(filter.value).split(/\s+/).filter(Boolean);
+    for (const [li, text] of items) li.hidden = !words.every((word) => text.includes(word));
+  });
+}
+
 async function problemText(response) {
   // Errors come back as the site's error page; its message paragraph says what to do.
   const page = new DOMParser().parseFromString(await response.text(), "text/html");

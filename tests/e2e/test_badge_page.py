@@ -101,3 +101,25 @@ def test_revoked_badge_is_forgotten_by_the_service_worker(site, world, page_fact
     with pytest.raises(PlaywrightError, match="net::ERR_FAILED"):
         page.reload()
     expect(page.get_by_text("Lê Minh Đức")).to_have_count(0)
+
+
+def test_organiser_finds_one_person_without_diacritics_and_prints_only_their_badge(site, world, page_factory, tmp_path):
+    import pypdfium2 as pdfium
+
+    page = page_factory(locale="en-GB", extra_http_headers={"Accept-Language": "en"})
+    page.goto(f"{site}/login?next=/courses/{world.course.id}/badges")
+    page.get_by_label("User name").fill("lan")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Choose people").click()
+    page.get_by_placeholder("Find by name or unit").fill("tran van")
+    expect(page.locator(".people-picker li:not([hidden])")).to_have_count(1)
+    page.get_by_label("Trần Văn Nam").check()
+    expect(page.get_by_label("The people ticked below")).to_be_checked()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the PDF").click()
+    path = tmp_path / "one.pdf"
+    download.value.save_as(path)
+    [pdf_page] = pdfium.PdfDocument(path.read_bytes())
+    found = zxingcpp.read_barcodes(pdf_page.render(scale=150 / 72, grayscale=True).to_pil())
+    assert [b.text for b in found] == [world.course.codes[1]]
