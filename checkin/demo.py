@@ -16,6 +16,7 @@ from .scanning import ScanInput, record_scan_tx
 from .store import courses, devices, people, scans
 from .store.courses import NewCourse, NewSession
 from .store.people import PersonDetails
+from .text import fold
 
 TITLE = "Lớp bồi dưỡng kiến thức, nghiệp vụ cho cán bộ Đoàn cơ sở"
 ORGANISER = "Đoàn Khối các cơ quan thành phố Hải Phòng"
@@ -87,12 +88,18 @@ def programme_times(now: datetime, zone: ZoneInfo) -> list[tuple[datetime, datet
 
 def make_person(rng: random.Random, unit: str, index: int) -> PersonDetails:
     female = rng.random() < 0.55
-    name = " ".join([rng.choice(SURNAMES), rng.choice(MIDDLE_F if female else MIDDLE_M),
-                     rng.choice(GIVEN_F if female else GIVEN_M)])
+    surname, middle = rng.choice(SURNAMES), rng.choice(MIDDLE_F if female else MIDDLE_M)
+    given = rng.choice(GIVEN_F if female else GIVEN_M)
+    # Most cadres give a work e-mail (on the reserved .example domain: the demo never mails anyone real).
+    email = ""
+    if rng.random() < 0.7:
+        initials = "".join(part[0] for part in fold(f"{surname} {middle}").split())
+        email = f"{fold(given)}.{initials}{rng.randrange(10, 99)}@haiphong.example"
     return PersonDetails(
-        full_name=name, unit=unit, position=POSITIONS[index % 2] if index < 2 else rng.choice(POSITIONS),
+        full_name=f"{surname} {middle} {given}", unit=unit,
+        position=POSITIONS[index % 2] if index < 2 else rng.choice(POSITIONS),
         phone="09" + "".join(str(rng.randrange(10)) for _ in range(8)),
-        email="", member_code=f"HP{rng.randrange(10**6, 10**7)}",
+        email=email, member_code=f"HP{rng.randrange(10**6, 10**7)}",
     )
 
 
