@@ -47,6 +47,13 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def make_course(folder: Path, participants: int) -> tuple[Path, int, str, str]:
     db = folder / "bench.sqlite3"
     password = "bench-password-1"
@@ -167,8 +174,11 @@ async def measure(args, port: int, pid: int, course_id: int, token: str, passwor
                 await asyncio.sleep(0.5)
 
         sampler = asyncio.create_task(sample())
+        cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
         answered = await scan_steadily(client, token, codes, args.rate, args.seconds)
         await asyncio.sleep(2)  # the last events in flight
+        cpu = cpu_seconds(pid) - cpu_before
+        wall = time.monotonic() - wall_before
         sampler.cancel()
         for task in tasks:
             task.cancel()
@@ -192,6 +202,7 @@ async def measure(args, port: int, pid: int, course_id: int, token: str, passwor
         "scans": len(answered), "deliveries": len(latencies), "missing": missing,
         "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99), "max_ms": latencies[-1] if latencies else 0,
         "mean_ms": statistics.fmean(latencies) if latencies else 0, "rss_mb_peak": max(rss), "rss_mb_start": rss[0],
+        "server_cpu_s": cpu, "wall_s": wall, "load_average": os.getloadavg()[0],
     }
 
 
@@ -238,7 +249,8 @@ def main() -> int:
         f"{args.connections} connections, {result['scans']} scans at {args.rate:g}/s on {args.participants} cadres:"
         f" scan answer -> event at every connection p50 {result['p50_ms']:.0f} ms, p95 {result['p95_ms']:.0f} ms,"
         f" p99 {result['p99_ms']:.0f} ms (target < {P99_MS:g}), max {result['max_ms']:.0f} ms;"
-        f" {result['missing']} events missing; server RSS peak {result['rss_mb_peak']:.0f} MB (target < {RSS_MB:g})"
+        f" {result['missing']} events missing; server RSS peak {result['rss_mb_peak']:.0f} MB (target < {RSS_MB:g});"
+        f" server CPU {result['server_cpu_s']:.1f} s in {result['wall_s']:.0f} s; load average {result['load_average']:.1f}"
     )
     print(f"command: .venv/bin/python {command}".rstrip())
     return 0 if ok else 1
