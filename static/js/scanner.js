@@ -40,6 +40,7 @@ const state = {
   stopCamera: null,
   stream: null,
   wakeLock: null,
+  worker: null,
   seq: 0,
   shownSeq: 0,
   undoTimer: null,
@@ -48,7 +49,7 @@ const state = {
   searchTimer: null,
 };
 // Figures for the benchmark and the tests: decode time per frame, and when each answer was shown.
-const stats = { detector: null, frameMs: [], answers: [] };
+const stats = { detector: null, worker: false, frameMs: [], answers: [] };
 window.checkinScanner = stats;
 
 const fmt = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
@@ -208,8 +209,9 @@ async function startCamera() {
     ui.video.srcObject = state.stream;
     ui.video.hidden = false;
     await ui.video.play();
-    const detector = await createDetector();
+    const detector = await chooseDetector();
     stats.detector = detector.kind;
+    stats.worker = Boolean(detector.worker);
     state.stopCamera = scanLoop(ui.video, detector, (text) => submitScan({ code: text, method: "camera" }), {
       onFrame: (ms) => {
         stats.frameMs.push(ms);
@@ -250,9 +252,79 @@ function onVisible() {
   }
 }
 
+// The native detector already works off the main thread; the WebAssembly one gets a worker of its
+// own when the browser can hand it frames (ImageBitmap), else it runs on the page.
+async function chooseDetector() {
+  if ((await nativeReadsQr()) || typeof Worker !== "function" || typeof createImageBitmap !== "function") {
+    return createDetector();
+  }
+  try {
+    return await workerDetector();
+  } catch (err) {
+    console.warn("decoding on the page:", err);
+    return createDetector();
+  }
+}
+
+async function nativeReadsQr() {
+  const Native = globalThis.BarcodeDetector;
+  if (typeof Native !== "function" || typeof Native.getSupportedFormats !== "function") return false;
+  try {
+    return (await Native.getSupportedFormats()).includes("qr_code");
+  } catch {
+    return false;
+  }
+}
+
+function workerDetector(timeoutMs = 10_000) {
+  const worker = new Worker(new URL("./scanner-worker.js", import.meta.url), { type: "module" });
+  const waiting = new Map();
+  let next = 0;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      worker.terminate();
+      reject(new Error("decoder worker did not start"));
+    }, timeoutMs);
+    worker.onerror = (event) => {
+      clearTimeout(timer);
+      worker.terminate();
+      reject(new Error(event.message || "decoder worker failed"));
+    };
+    worker.onmessage = ({ data }) => {
+      if (data.ready) {
+        clearTimeout(timer);
+        state.worker = worker;
+        resolve({
+          kind: data.ready,
+          worker: true,
+          async detect(video) {
+            const bitmap = await createImageBitmap(video);
+            const id = ++next;
+            return new Promise((done, fail) => {
+              waiting.set(id, { done, fail });
+              worker.postMessage({ id, bitmap }, [bitmap]);
+            });
+          },
+        });
+      } else if (data.failed) {
+        clearTimeout(timer);
+        worker.terminate();
+        reject(new Error(data.failed));
+      } else if (waiting.has(data.id)) {
+        const { done, fail } = waiting.get(data.id);
+        waiting.delete(data.id);
+        if (data.error) fail(new Error(data.error));
+        else done(data.codes);
+      }
+    };
+  });
+}
+
 function stopCamera() {
   if (state.stopCamera) state.stopCamera();
   state.stopCamera = null;
+  if (state.worker) state.worker.terminate();
+  state.worker = null;
   if (state.stream) for (const track of state.stream.getTracks()) track.stop();
   state.stream = null;
   if (state.wakeLock) state.wakeLock.release().catch(() => {});

@@ -210,6 +210,7 @@ def test_badge_on_time_is_checked_in_green_and_stored(door, open_scanner, page_f
         "checked_in", "camera", 1, person.enrolment_id)
     assert scan["nonce"] and scan["session_id"] == door.sessions[0]
     assert page.evaluate("window.checkinScanner.detector") == "wasm"
+    assert page.evaluate("window.checkinScanner.worker") is True  # decoded off the main thread
     assert page_factory.log(page).external_requests == []
 
 
@@ -563,5 +564,6 @@ def test_phone_with_a_native_barcode_detector_uses_it(door, open_scanner, browse
 
     expect(page.locator("#result-name")).to_have_text(person.name, timeout=10_000)
     assert page.evaluate("window.checkinScanner.detector") == "native"
+    assert page.evaluate("window.checkinScanner.worker") is False
     assert not [url for url in page_factory.log(page).requests if "/static/vendor/" in url]  # no wasm fetched
     assert door.scans(device_id=device_id)[0]["enrolment_id"] == person.enrolment_id
