@@ -279,17 +279,21 @@ def test_badge_of_another_course_names_that_course(door, open_scanner):
     assert door.scans(device_id=device_id)[0]["reason"] == "other_course"
 
 
-def test_usher_choosing_a_session_not_yet_open_gets_session_not_open(door, open_scanner):
-    door.clock.set(local(7, 55))
-    person = door.people["Hoàng Thị Lan"]
+@pytest.mark.parametrize("chosen, at, reason, title, name", [
+    (2, (7, 55), "session_not_open", "Check-in for this session is not open yet", "Hoàng Thị Lan"),
+    (0, (8, 45), "session_closed", "This session is over", "Bùi Quang Huy"),
+])
+def test_usher_choosing_another_session_gets_its_answer(chosen, at, reason, title, name, door, open_scanner):
+    door.clock.set(local(*at))
+    person = door.people[name]
     page, device_id = open_scanner(person.code, start=False)
 
-    page.locator("#session-select").select_option(str(door.sessions[2]))
-    expect(page.locator("#session-now")).to_contain_text("Chuyên đề 2")
+    page.locator("#session-select").select_option(str(door.sessions[chosen]))
+    expect(page.locator("#session-now")).to_contain_text(["Khai mạc", "Chuyên đề 1", "Chuyên đề 2"][chosen])
     page.locator("#start").click()
-    expect_answer(page, "bad", "Check-in for this session is not open yet", person.name)
+    expect_answer(page, "bad", title, person.name)
     [scan] = door.scans(device_id=device_id)
-    assert (scan["reason"], scan["session_id"]) == ("session_not_open", door.sessions[2])
+    assert (scan["reason"], scan["session_id"]) == (reason, door.sessions[chosen])
 
 
 def test_no_session_open_is_red(door, open_scanner):
