@@ -21,7 +21,10 @@ from ..store.scans import Event
 from ..web import render, services
 from .guards import require_course, require_organiser
 
-HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies and NAT tables from closing the stream
+# A "ping" event this often keeps proxies and NAT tables from closing an idle stream, and lets the page tell
+# a quiet course from a dead connection (EventSource hides comment lines from scripts, so not a comment).
+HEARTBEAT_SECONDS = 15.0
+PING = b"event: ping\ndata: {}\n\n"
 RETRY_MS = 2000  # how long EventSource waits before reconnecting
 REPLAY_BATCH = 500
 FORMAT_CACHE = 256  # formatted events kept, so 200 screens cost one json.dumps per event
@@ -67,7 +70,7 @@ async def event_stream(
                 async with asyncio.timeout(HEARTBEAT_SECONDS):
                     batch = [await subscription.get()]
             except TimeoutError:
-                yield b": keep-alive\n\n"
+                yield PING
                 continue
             while not subscription.queue.empty():
                 batch.append(subscription.queue.get_nowait())
@@ -117,7 +120,7 @@ async def live_dashboard(request: Request) -> Response:
     if organiser is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     course = await require_course(request, organiser, request.path_params["course_id"])
-    return render(request, "live/dashboard.html", {"course": course})
+    return render(request, "live/dashboard.html", {"course": course, "heartbeat_ms": int(HEARTBEAT_SECONDS * 1000)})
 
 
 async def live_snapshot(request: Request) -> JSONResponse:

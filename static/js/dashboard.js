@@ -10,6 +10,10 @@ const lang = root.dataset.lang === "en" ? "en-GB" : "vi-VN";
 const RECENT = 15;
 const REFRESH_MS = 300000; // a safety net; the snapshot says when the clock next changes what is shown
 const RETRY_MS = 3000;
+// The server pings at least this often; silence for much longer means the network died without a word
+// (Wi-Fi gone, a laptop lid closed), which EventSource alone may not notice for minutes.
+const HEARTBEAT_MS = Number(root.dataset.heartbeatMs) || 15000;
+const SILENCE_MS = 2.5 * HEARTBEAT_MS;
 
 const timeFormat = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", timeZone: zone });
 const clockFormat = new Intl.DateTimeFormat(lang, {
@@ -26,6 +30,7 @@ let buffered = null; // events that arrive while a snapshot is being fetched
 let source = null;
 let refreshTimer = null;
 let drawPending = false;
+let lastHeard = Date.now(); // when the stream last said anything (an event, a ping, its opening)
 let clockOffset = 0; // server time minus this computer's: the big screen shows the server's clock
 const serverNow = () => Date.now() + clockOffset;
 
@@ -66,9 +71,17 @@ function nextRefresh() {
 }
 
 function connect(fromId) {
+  lastHeard = Date.now();
   source = new EventSource(`${eventsUrl}?last_event_id=${fromId}`);
-  source.onopen = () => setStatus("live");
+  source.onopen = () => {
+    lastHeard = Date.now();
+    setStatus("live");
+  };
+  source.addEventListener("ping", () => {
+    lastHeard = Date.now();
+  });
   source.onmessage = (message) => {
+    lastHeard = Date.now();
     const event = JSON.parse(message.data);
     event.id = Number(message.lastEventId);
     lastReceived = Math.max(lastReceived, event.id);
@@ -88,6 +101,15 @@ function connect(fromId) {
       setTimeout(() => connect(Math.max(appliedThrough, lastReceived)), RETRY_MS);
     }
   };
+}
+
+function watch() {
+  if (source !== null && Date.now() - lastHeard > SILENCE_MS) {
+    source.close();
+    source = null;
+    setStatus("reconnecting");
+    connect(Math.max(appliedThrough, lastReceived));
+  }
 }
 
 function apply(event) {
@@ -295,4 +317,5 @@ document.addEventListener("fullscreenchange", () => {
 tick();
 setInterval(tick, 1000);
 setInterval(() => state && drawChart(), 15000);
+setInterval(watch, Math.min(5000, HEARTBEAT_MS / 2));
 loadSnapshot();

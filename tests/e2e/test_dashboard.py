@@ -129,3 +129,77 @@ def test_full_screen_button_shows_only_the_dashboard(server, world, page_factory
     expect(page.locator("#dash-fullscreen")).to_have_text("Leave full screen")
     page.evaluate("document.exitFullscreen()")
     expect(page.locator("#dash-fullscreen")).to_have_text("Full screen")
+
+
+class DeadableProxy:
+    """A TCP relay in front of the server whose current connections can be made to go silent, as when
+    venue Wi-Fi dies: nothing is closed, nothing arrives any more. New connections work again."""
+
+    def __init__(self, port: int):
+        self.target = port
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.pairs: list[tuple[socket.socket, socket.socket, threading.Event]] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            dead = threading.Event()
+            with self.lock:
+                self.pairs.append((client, upstream, dead))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b, dead), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket, dead: threading.Event) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+                if not data:
+                    target.shutdown(socket.SHUT_WR)
+                    return
+                if not dead.is_set():
+                    target.sendall(data)
+            except OSError:
+                return
+
+    def kill_current(self) -> None:
+        with self.lock:
+            for _client, _upstream, dead in self.pairs:
+                dead.set()
+
+    def close(self) -> None:
+        self.listener.close()
+        with self.lock:
+            for client, upstream, _dead in self.pairs:
+                client.close()
+                upstream.close()
+
+
+def test_dashboard_notices_a_silent_network_and_catches_up(server, world, page_factory, monkeypatch):
+    from checkin.routes import live
+
+    monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 0.4)  # the page waits 2.5 pings of silence
+    base_url, _loop, broadcaster = server
+    proxy = DeadableProxy(int(base_url.rsplit(":", 1)[1]))
+    try:
+        via = f"http://127.0.0.1:{proxy.port}"
+        page = page_factory(locale="en-GB", extra_http_headers={"Accept-Language": "en"})
+        sign_in(page, via)
+        page.goto(f"{via}/courses/{world.course.id}/live")
+        expect(page.locator("#dash-status")).to_have_text("Live")
+        proxy.kill_current()  # the stream goes quiet: no error, no close
+        scan(base_url, world, 2)  # a check-in the screen cannot hear about
+        expect(page.locator("#count-arrived")).to_have_text("1", timeout=10000)
+        expect(page.locator("#dash-recent li").first).to_contain_text("Lê Minh Đức")
+        expect(page.locator("#dash-status")).to_have_text("Live")
+    finally:
+        proxy.close()
