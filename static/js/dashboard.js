@@ -8,7 +8,7 @@ const eventsUrl = root.dataset.eventsUrl;
 const zone = root.dataset.timeZone;
 const lang = root.dataset.lang === "en" ? "en-GB" : "vi-VN";
 const RECENT = 15;
-const REFRESH_MS = 300000; // a safety net; the snapshot says when the clock next changes what is shown
+const REFRESH_MS = 60000; // a safety net (excusals make no event); the snapshot also says when the clock next changes things
 const RETRY_MS = 3000;
 // The server pings at least this often; silence for much longer means the network died without a word
 // (Wi-Fi gone, a laptop lid closed), which EventSource alone may not notice for minutes.
