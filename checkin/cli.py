@@ -10,12 +10,13 @@ import getpass
 import secrets
 import sqlite3
 import sys
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from . import exports
 from .clock import system_clock
+from .pairing import default_device_expiry
 from .settings import Settings, SettingsError
 from .store import courses, devices, organisers, people
 from .store.db import open_sync, transaction
@@ -264,14 +265,6 @@ def cmd_device_add(args, settings: Settings) -> int:
     print(f"{settings.public_url}/usher/pair#t={token}")
     say(f"Device {device_id} ({label}) paired to course {course_id} until {expires.astimezone(settings.zone):%d/%m/%Y %H:%M}.")
     return 0
-
-
-def default_device_expiry(course_date, zone: ZoneInfo, sessions, now: datetime) -> datetime:
-    """The end of the course day, or two hours after its last session if that is later."""
-    end = datetime.combine(course_date + timedelta(days=1), time(0), zone)
-    if sessions:
-        end = max(end, sessions[-1].ends_at + timedelta(hours=2))
-    return max(end, now + timedelta(hours=1))
 
 
 def cmd_device_list(args, settings: Settings) -> int:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import sqlite3
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .cli import default_device_expiry
 from .errors import Problem
 from .store import courses, devices, pairings, scans
 from .text import clean
@@ -23,6 +22,14 @@ _REFUSALS = {
     "pairing_used": "This pairing code has already paired as many phones as it may. Ask an organiser for a new one.",
     "pairing_revoked": "An organiser cancelled this pairing code. Ask for a new one.",
 }
+
+
+def default_device_expiry(course_date, zone: ZoneInfo, sessions, now: datetime) -> datetime:
+    """The end of the course day, or two hours after its last session if that is later."""
+    end = datetime.combine(course_date + timedelta(days=1), time(0), zone)
+    if sessions:
+        end = max(end, sessions[-1].ends_at + timedelta(hours=2))
+    return max(end, now + timedelta(hours=1))
 
 
 @dataclass(frozen=True, slots=True)
