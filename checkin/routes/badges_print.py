@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import anyio.to_thread
 from PIL import Image
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
