@@ -1,0 +1,128 @@
+"""Commands about the course and the server: serve, demo, import, courses, backup."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from pathlib import Path
+
+from ..clock import system_clock
+from ..settings import Settings
+from ..store import courses, organisers
+from ..store.db import transaction
+from .common import CommandError, choose_course, connect, say
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    import uvicorn
+
+    from ..app import create_app
+
+    host = args.host
+    if args.https and host is None and not os.environ.get("CHECKIN_HOST"):
+        host = "0.0.0.0"  # HTTPS is for the phones on the venue network: listen beyond this laptop
+    settings = Settings.from_environ(
+        db=args.db, data_dir=args.data_dir, host=host, port=args.port, https=args.https,
+        tls_cert=args.cert, tls_key=args.key,
+    )
+    ssl = {}
+    if settings.https:
+        from .. import tls
+
+        cert, key = tls.ensure_certificate(settings)
+        ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+        if not settings.tls_cert:
+            say(f"checkin: HTTPS with the local CA in {tls.local_ca(settings).folder}")
+            for address in tls.phone_addresses():
+                shown = f"[{address}]" if ":" in address else address
+                say(f"  phones: https://{shown}:{settings.port}/ca  (install the CA once, then /usher)")
+    say(f"checkin: serving {settings.db_path} at {settings.public_url}")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=settings.access_log,
+                log_level="info", **ssl)
+    return 0
+
+
+def cmd_demo(args, settings: Settings) -> int:
+    from ..demo import create_demo
+
+    if args.participants < 1 or args.participants > 200_000:
+        raise CommandError("--participants must be between 1 and 200000")
+    path = settings.db_path
+    if args.reset:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    conn = connect(settings)
+    now = system_clock()
+    password = args.password or secrets.token_urlsafe(9)
+    with transaction(conn):
+        organiser = organisers.get_organiser_by_username(conn, "demo")
+        if organiser is None:
+            organiser_id = organisers.insert_organiser(conn, "demo", "Ban Tổ chức (demo)", password, now, is_admin=True)
+        else:
+            organiser_id = organiser.id
+            organisers.set_password(conn, organiser_id, password)
+        demo = create_demo(conn, now, settings.zone, args.participants, organiser_id=organiser_id)
+    base = settings.public_url
+    print(demo.course_id)
+    say(f"Demo course {demo.course_id} created in {path} with {demo.participants} participants. Open:")
+    say(f"  Organiser sign-in:   {base}/login   (user: demo   password: {password})")
+    say(f"  Course workspace:    {base}/courses/{demo.course_id}")
+    say(f"  Big-screen view:     {base}/courses/{demo.course_id}/live")
+    say(f"  Usher's scanner:     {base}/usher/pair#t={demo.device_token}")
+    say(f"  A cadre's badge:     {base}/b/{demo.sample_badge}   (not yet checked in: scan it)")
+    say(f"  API device token:    {demo.device_token}")
+    return 0
+
+
+def cmd_import(args, settings: Settings) -> int:
+    from ..importing import apply_roster
+    from ..roster import RosterError, parse_roster
+
+    try:
+        data = args.roster.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.roster}: {exc.strerror}") from None
+    try:
+        parsed = parse_roster(data, args.roster.name)
+    except RosterError as exc:
+        raise CommandError(f"{args.roster.name}: {exc.message} ({exc.code})") from None
+    for warning in parsed.warnings:
+        say(f"  note: {warning.message}")
+    if parsed.problems:
+        for problem in parsed.problems:
+            say(f"  {problem.message} ({problem.code})")
+        raise CommandError(f"{len(parsed.problems)} row(s) have problems; nothing was imported. Fix them and import again.")
+    conn = connect(settings)
+    course_id = choose_course(conn, args.course)
+    if args.dry_run:
+        say(f"{len(parsed.rows)} rows are ready to import into course {course_id} (dry run: nothing written).")
+        return 0
+    with transaction(conn):
+        result = apply_roster(conn, course_id, parsed.rows, system_clock())
+    say(f"Imported into course {course_id}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged.")
+    return 0
+
+
+def cmd_courses(args, settings: Settings) -> int:
+    conn = connect(settings)
+    print("id\tdate\ttitle")
+    for course in courses.list_courses(conn):
+        print(f"{course.id}\t{course.course_date.isoformat()}\t{course.title}")
+    return 0
+
+
+
+def cmd_backup(args, settings: Settings) -> int:
+    if not settings.db_path.exists():
+        raise CommandError(f"there is no database at {settings.db_path}")
+    if args.out.exists():
+        raise CommandError(f"{args.out} exists already; choose a new file name")
+    source = connect(settings)
+    target = sqlite3.connect(str(args.out))
+    with target:
+        # SQLite's online backup: a consistent snapshot while the server goes on writing.
+        source.backup(target)
+    target.close()
+    say(f"Backed up {settings.db_path} to {args.out}.")
+    return 0
