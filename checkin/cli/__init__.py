@@ -36,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     with_course = argparse.ArgumentParser(add_help=False, parents=[common])
     with_course.add_argument("--course", type=int, help="course id (needed when the database holds several courses)")
 
-    parser = argparse.ArgumentParser(prog="checkin", description="Check-in and attendance for one-day training courses.")
+    parser = argparse.ArgumentParser(
+        prog="checkin", description="Check-in and attendance for one-day training courses.",
+        epilog="First time? `checkin demo` creates a course held today and prints where to go; then `checkin serve`. "
+               "Settings come from CHECKIN_* variables (see the README).",
+    )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("serve", parents=[common], help="serve the web app and API")
@@ -59,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="check the file and report, write nothing")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("device", help="usher devices")
+    p = sub.add_parser("device", help="usher phones: pair, list, revoke")
     dsub = p.add_subparsers(title="device commands", metavar="ACTION")
     d = dsub.add_parser("add", parents=[with_course], help="pair a device: prints its token and pairing URL")
     d.add_argument("--label", default="", help="a name for the phone, e.g. 'Cổng A – Lan'")
@@ -71,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("device_id", type=int)
     d.set_defaults(func=cmd_device_revoke)
 
-    p = sub.add_parser("badges", help="badges")
+    p = sub.add_parser("badges", help="badge links for mail merge, printable sheets, sending by e-mail")
     bsub = p.add_subparsers(title="badge commands", metavar="ACTION")
     b = bsub.add_parser("export", parents=[with_course], help="mail-merge CSV: name, unit, phone, email, badge link, code")
     b.add_argument("--out", type=Path, help="write to this file instead of stdout")
@@ -99,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="the PDF file to write")
     p.set_defaults(func=cmd_certificates)
 
-    p = sub.add_parser("user", help="organiser accounts")
+    p = sub.add_parser("user", help="organiser accounts: add, list, reset a password")
     usub = p.add_subparsers(title="user commands", metavar="ACTION")
     u = usub.add_parser("add", parents=[common], help="create an organiser (password asked, or read from stdin)")
     u.add_argument("username")
