@@ -130,6 +130,16 @@ def create_demo(conn: sqlite3.Connection, now: datetime, zone: ZoneInfo, partici
     return DemoCourse(course_id, token, participants, people.get_enrolment_badge_holder(conn, waiting).code)
 
 
+def _arrival(rng: random.Random, session, until: datetime | None) -> datetime:
+    """When a cadre arrives: most in the twenty minutes before the start, about one in eight late."""
+    if rng.random() < 0.12:
+        at = session.late_from + timedelta(minutes=1 + rng.random() * 20)
+    else:
+        at = session.starts_at - timedelta(minutes=rng.random() * 20) + timedelta(minutes=rng.random() * 5)
+    at = max(at, session.opens_at)
+    return at if until is None else min(at, until - timedelta(seconds=rng.randrange(5, 600)))
+
+
 def _record_history(conn, rng, course_id, enrolments, gates, now) -> None:
     """Arrivals for the sessions already over, and some for the one under way, made by real scans."""
     for session in courses.list_sessions(conn, course_id):
@@ -140,10 +150,7 @@ def _record_history(conn, rng, course_id, enrolments, gates, now) -> None:
         for enrolment_id in enrolments:
             if rng.random() > share:
                 continue
-            latest = min(now, session.starts_at + timedelta(minutes=25)) if not running else now
-            span = max(1, int((latest - session.opens_at).total_seconds()))
-            # Most arrive in the half hour before the start; a few come late.
-            at = session.opens_at + timedelta(seconds=int(span * rng.betavariate(4, 2)))
+            at = _arrival(rng, session, now if running else None)
             holder = people.get_enrolment_badge_holder(conn, enrolment_id)
             record_scan_tx(conn, ScanInput(course_id=course_id, method="camera", code=holder.code,
                                            session_id=session.id, device_id=rng.choice(gates)), at)

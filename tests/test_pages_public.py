@@ -111,3 +111,16 @@ def test_home_page_lists_only_this_organisers_courses(client):
     sign_in(client)
     page = client.get("/")
     assert "Lớp bồi dưỡng cán bộ Đoàn" in page.text and "Lớp tập huấn khác" not in page.text
+
+
+def test_home_page_leads_to_the_demo_when_there_is_one(client, world):
+    assert "Dùng thử lớp mẫu" not in client.get("/").text
+    from checkin.store import organisers
+    from checkin.store.db import transaction
+
+    conn = world.conn()
+    with transaction(conn):
+        organisers.insert_organiser(conn, "demo", "Demo", "demo-password-1", world.clock())
+    conn.close()
+    page = client.get("/")
+    assert "Dùng thử lớp mẫu" in page.text and 'href="/login?next=/courses"' in page.text

@@ -23,7 +23,8 @@ async def home(request: Request) -> Response:
     course_list = []
     if organiser:
         course_list = await svc.db.read(courses.list_courses, None if organiser.is_admin else organiser.id)
-    return render(request, "home.html", {"courses": course_list[:5]})
+    demo = organiser is None and await svc.db.read(organisers.get_organiser_by_username, "demo") is not None
+    return render(request, "home.html", {"courses": course_list[:5], "demo": demo})
 
 
 async def switch_language(request: Request) -> Response:
