@@ -135,6 +135,38 @@ def document() -> dict:
                     "this_device": {"type": "integer"}}}),
                     **_errors(401, 403, 404)},
             }},
+            "/api/v1/offline": {"get": {
+                "summary": "The device's offline copy of its course: sessions, and per badge a salted SHA-256 of the "
+                "code (never the code) with name, unit, position; who is checked in where; a cursor for deltas",
+                "security": device,
+                "parameters": [{"name": "since", "in": "query", "required": False, "schema": {"type": "string"},
+                                "description": "The cursor of the copy the device holds: only what changed since"}],
+                "responses": {"200": _json("The copy (gzip when accepted); full=false for a delta", {
+                    "type": "object", "properties": {
+                        "version": {"type": "integer"}, "full": {"type": "boolean"}, "cursor": {"type": "string"},
+                        "server_time": {"type": "string", "format": "date-time"}, "salt": {"type": "string"},
+                        "device": {"type": "object"}, "course": {"type": "object"},
+                        "sessions": {"type": "array", "items": _SESSION},
+                        "people": {"type": "array", "description": "[participant_id, name, unit, position]"},
+                        "badges": {"type": "array", "description": "[base64url(SHA-256(salt ':' code)[:16]), "
+                                   "participant_id, revoked 0|1]"},
+                        "checkins": {"type": "array", "description": "[participant_id, session_id, unix time "
+                                     "or null when no longer checked in]"}}}),
+                    **_errors(401, 403)},
+            }},
+            "/api/v1/device/status": {"post": {
+                "summary": "The device reports its offline queue (shown to organisers) and the scans it admitted "
+                "offline that the server judged otherwise at sync",
+                "security": device,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["queued"], "properties": {
+                        "queued": {"type": "integer", "minimum": 0},
+                        "oldest_queued_at": {"type": ["string", "null"], "format": "date-time"},
+                        "last_sync_at": {"type": ["string", "null"], "format": "date-time"},
+                        "overruled": {"type": "array", "maxItems": 500, "items": {"type": "object", "properties": {
+                            "nonce": {"type": "string"}, "offline_reason": {"type": "string"}}}}}}}}},
+                "responses": {"200": {"description": "Recorded"}, **_errors(400, 401, 403, 413, 422)},
+            }},
             "/api/v1/courses/{course_id}/attendance": {"get": {
                 "summary": "A course's attendance: per session counts and each participant's status",
                 "security": organiser,

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from datetime import timedelta
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import attendance, openapi, rules, scanning
+from .. import attendance, offline, openapi, rules, scanning
 from ..auth import device_refusal_problem, require_device
 from ..errors import Problem
 from ..payloads import parse_scan, read_json
 from ..scanning import ScanInput
 from ..store import courses, pairings, people, scans
+from ..store import offline as offline_store
 from ..text import fold
 from ..web import services
 from .guards import require_course, require_organiser
@@ -119,6 +122,36 @@ async def course_attendance(request: Request) -> JSONResponse:
     })
 
 
+async def offline_copy(request: Request) -> Response:
+    """The phone's offline copy of its course (whole, or the delta after ?since=CURSOR), gzipped."""
+    svc = services(request)
+    now = svc.now()
+    device = await _usable_device(request, now)
+    copy_request = offline.CopyRequest(
+        device=device, since=request.query_params.get("since"), now=now,
+        salt=offline.course_salt(svc.settings.secret_key, device.course_id),
+    )
+    data = await svc.db.read(offline.build_copy_tx, copy_request)
+    await svc.db.write(offline_store.update_copy_fetched, device.id, now)
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # Names and badges of a whole course: no shared cache may keep them.
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", "") and len(body) > 1024:
+        body = gzip.compress(body, compresslevel=6)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)
+
+
+async def device_status(request: Request) -> JSONResponse:
+    """A phone reports its offline queue, and the scans it admitted offline that the server overruled."""
+    svc = services(request)
+    now = svc.now()
+    device = await _usable_device(request, now)
+    report = offline.parse_status(await read_json(request))
+    await svc.db.write(offline.record_status_tx, device.id, report, now)
+    return JSONResponse({"recorded": True, "server_time": scanning.iso(now)})
+
+
 async def openapi_document(request: Request) -> JSONResponse:
     return JSONResponse(openapi.document())
 
@@ -145,6 +178,8 @@ routes = [
     Route("/scans/{scan_id:int}/undo", undo_scan, methods=["POST"], name="undo_scan"),
     Route("/participants", search_participants, methods=["GET"], name="search_participants"),
     Route("/device", current_device, methods=["GET"], name="current_device"),
+    Route("/device/status", device_status, methods=["POST"], name="device_status"),
+    Route("/offline", offline_copy, methods=["GET"], name="offline_copy"),
     Route("/sessions/{session_id:int}/count", session_count, methods=["GET"], name="session_count"),
     Route("/courses/{course_id:int}/attendance", course_attendance, methods=["GET"], name="course_attendance"),
     Route("/openapi.json", openapi_document, methods=["GET"], name="openapi_document"),

@@ -12,7 +12,8 @@ from starlette.routing import Route
 from .. import badges, pairing, tls
 from ..auth import check_csrf, current_organiser
 from ..errors import Problem
-from ..store import devices, pairings
+from ..store import courses, devices, pairings
+from ..store import offline as offline_store
 from ..web import render, services
 from .guards import require_course
 
@@ -45,6 +46,9 @@ async def device_list(request: Request) -> Response:
     response = render(request, "organiser/devices.html", {
         "course": course,
         "devices": await svc.db.read(devices.list_devices, course.id),
+        "sync_states": await svc.db.read(offline_store.list_sync_states, course.id),
+        "double_admissions": await svc.db.read(offline_store.list_double_admissions, course.id),
+        "session_titles": {s.id: s.title for s in await svc.db.read(courses.list_sessions, course.id)},
         "pairings": await svc.db.read(pairings.list_pairings, course.id),
         "new_pairing": shown,
         "lifetimes": pairing.LIFETIMES_MIN,

@@ -17,6 +17,16 @@ async def scanner(request: Request) -> Response:
     return render(request, "usher/scanner.html", {"undo_seconds": services(request).settings.device_undo_seconds})
 
 
+async def service_worker(request: Request) -> Response:
+    # Served from /usher/ with Service-Worker-Allowed, so that its scope is "/usher": the scanner page
+    # (and what it loads), not the organiser's pages of the same site.
+    path = services(request).settings.static_dir / "js" / "scanner-sw.js"
+    return Response(
+        path.read_text(encoding="utf-8"), media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/usher"},
+    )
+
+
 async def pair_form(request: Request) -> Response:
     code = request.path_params.get("code") or request.query_params.get("code", "")
     return _no_store(render(request, "usher/pair.html", {
@@ -81,6 +91,7 @@ def _no_store(response: Response) -> Response:
 
 routes = [
     Route("/usher", scanner, methods=["GET"], name="scanner"),
+    Route("/usher/sw.js", service_worker, methods=["GET"], name="scanner_service_worker"),
     Route("/usher/pair", pair_form, methods=["GET"], name="pair_form"),
     Route("/usher/pair", pair, methods=["POST"], name="pair"),
     Route("/p/{code}", pair_form, methods=["GET"], name="pair_short_link"),

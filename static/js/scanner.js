@@ -1,8 +1,14 @@
 // The usher's scanner page. The server decides every scan; this page shows its answer loudly.
 // Camera (qr-decoder.js), name search and a keyboard-wedge scanner gun all post to /api/v1/scans
 // with the device token that pairing stored in this phone.
+// When the server does not answer within OFFLINE_AFTER_MS (no network, or a crowded one), the page
+// answers from its offline copy (offline-copy.js), marked "offline", and queues the scan
+// (offline-queue.js) for the server, which decides it again when the network is back.
 
 import { createDetector, scanLoop } from "./qr-decoder.js";
+import * as offlineCopy from "./offline-copy.js";
+import * as queue from "./offline-queue.js";
+import * as idb from "./offline-store.js";
 
 const TOKEN_KEY = "checkin.deviceToken";
 const DEVICE_REFUSALS = new Set(["device_revoked", "device_expired", "device_token_invalid", "device_token_missing"]);
@@ -11,9 +17,13 @@ const KIND = {
   checked_in_late: "warn",
   already_checked_in: "warn",
 };
-const RETRY_DELAYS_MS = [0, 400, 800, 1500, 3000, 5000, 8000, 8000];
+const OFFLINE_AFTER_MS = 1500; // no answer by then: answer from the offline copy and queue the scan
+const RETRY_DELAYS_MS = [0, 250, 500];
 const COUNT_REFRESH_MS = 15_000;
 const DEVICE_REFRESH_MS = 60_000;
+const TICK_MS = 3000; // the background loop: sync the queue, refresh the copy, report the queue
+const COPY_REFRESH_MS = 30_000;
+const STATUS_EVERY_MS = 30_000;
 
 const $ = (id) => document.getElementById(id);
 const S = JSON.parse($("usher-strings").textContent);
@@ -27,6 +37,8 @@ const ui = {
   position: $("result-position"), detail: $("result-detail"), undo: $("undo"), manual: $("manual"),
   searchForm: $("search-form"), search: $("search"), searchStatus: $("search-status"),
   searchResults: $("search-results"), wedgeForm: $("wedge-form"), wedge: $("wedge"),
+  source: $("result-source"), net: $("net"), netState: $("net-state"), netQueue: $("net-queue"),
+  copyAge: $("copy-age"), changes: $("sync-changes"), changesList: $("sync-changes-list"),
 };
 // Undo stays on screen this long (the server allows a device longer: data-undo-seconds).
 const UNDO_VISIBLE_MS = Math.min(20_000, Number(root.dataset.undoSeconds || 300) * 1000);
@@ -47,9 +59,21 @@ const state = {
   audio: null,
   searchSeq: 0,
   searchTimer: null,
+  // Offline: the server's clock minus ours (the phone's clock may be off; scans carry the server's time
+  // as this phone best knows it), the network as last seen, the queue's length, the copy's age.
+  offset: 0,
+  net: "online",
+  queued: 0,
+  copyAt: null,
+  expiresAt: null,
+  syncing: null,
+  lastSyncAt: null,
+  statusAt: 0,
+  statusDirty: true,
+  forgetting: false,
 };
 // Figures for the benchmark and the tests: decode time per frame, and when each answer was shown.
-const stats = { detector: null, worker: false, frameMs: [], answers: [] };
+const stats = { detector: null, worker: false, frameMs: [], answers: [], decoded: [] };
 window.checkinScanner = stats;
 
 const fmt = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
@@ -59,6 +83,10 @@ function nonce() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function serverNow() {
+  return Date.now() + state.offset;
 }
 
 async function api(path, { method = "GET", body, timeoutMs = 8000 } = {}) {
@@ -100,24 +128,59 @@ function clock(iso) {
   return iso ? timeFormat().format(new Date(iso)) : "";
 }
 
+function learnOffset(serverTime) {
+  const at = Date.parse(serverTime || "");
+  if (!Number.isNaN(at)) state.offset = at - Date.now();
+}
+
 async function loadDevice() {
   let answer;
   try {
     answer = await api("/api/v1/device");
   } catch {
-    if (root.dataset.state === "loading") paint("busy", "network", { title: S.retrying });
-    setTimeout(loadDevice, 3000);
+    setNet("offline");
+    if (root.dataset.state === "loading") {
+      paint("busy", "network", { title: S.retrying });
+      setTimeout(loadDevice, 3000);
+    }
     return false;
   }
   if (answer.status !== 200) {
     if (DEVICE_REFUSALS.has(errorCode(answer)) || answer.status === 401 || answer.status === 403) {
       unpaired(errorCode(answer));
-    } else {
+    } else if (root.dataset.state === "loading") {
       setTimeout(loadDevice, 5000);
     }
     return false;
   }
+  setNet("online");
   const { device, course, sessions, current_session_id: current } = answer.data;
+  learnOffset(answer.data.server_time);
+  state.expiresAt = Date.parse(device.expires_at);
+  showDoor(device, course, sessions, current);
+  refreshCounts();
+  return true;
+}
+
+// The door as the offline copy knows it: after a reload without network the scanner still opens.
+async function loadDoorFromCopy() {
+  let meta;
+  try {
+    meta = await idb.getMeta(["device", "course", "sessions", "offset", "fetchedAt", "expiresAt"]);
+  } catch (err) {
+    console.warn("offline copy unavailable:", err);
+    return false;
+  }
+  if (!meta.device || !meta.course || !meta.sessions) return false;
+  state.offset = meta.offset || 0;
+  state.copyAt = meta.fetchedAt || null;
+  state.expiresAt = meta.expiresAt || null;
+  const current = offlineCopy.pickSession(meta.sessions, serverNow());
+  showDoor(meta.device, meta.course, meta.sessions, current ? current.id : null);
+  return true;
+}
+
+function showDoor(device, course, sessions, current) {
   state.course = course;
   state.sessions = sessions;
   state.currentSessionId = current;
@@ -130,8 +193,6 @@ async function loadDevice() {
     root.dataset.state = "ready";
     paint("idle", "", { title: S.ready });
   }
-  refreshCounts();
-  return true;
 }
 
 function fillSessions() {
@@ -178,14 +239,36 @@ async function refreshCounts() {
   }
 }
 
-function unpaired(code) {
+// The server refused this phone (or its pairing ran out): what it queued is still sent, each scan stored
+// as refused (device_revoked / device_expired) and none counted; then the offline copy, the queue and
+// the token are wiped, so that the phone holds nothing of the course any more.
+async function unpaired(code) {
+  if (state.forgetting) return;
+  state.forgetting = true;
   stopCamera();
+  if (state.token && (code === "device_revoked" || code === "device_expired")) {
+    try {
+      await queue.sync(api);
+    } catch (err) {
+      console.warn("queue not sent:", err);
+    }
+  }
+  try {
+    await idb.wipe();
+  } catch (err) {
+    console.warn("offline copy not wiped:", err);
+  }
+  if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage("forget");
   try {
     localStorage.removeItem(TOKEN_KEY);
   } catch {
     // Nothing stored to remove.
   }
   state.token = null;
+  state.queued = 0;
+  state.forgetting = false;
+  ui.net.hidden = true;
+  ui.changes.hidden = true;
   ui.pairNeededText.textContent = S[code] || (code ? S.pair_again : S.not_paired);
   ui.pairNeeded.hidden = false;
   for (const el of [ui.door, ui.cameraBox, ui.manual, ui.result]) el.hidden = true;
@@ -337,6 +420,7 @@ function stopCamera() {
 
 async function submitScan(body) {
   if (!state.token) return;
+  const decodedAt = performance.now();
   const payload = { ...body, nonce: nonce() }; // the same nonce on every retry: one scan, however often sent
   if (state.chosenSessionId) payload.session_id = state.chosenSessionId;
   const seq = ++state.seq;
@@ -346,30 +430,76 @@ async function submitScan(body) {
     if (seq === state.seq && seq > state.shownSeq) showBusy(S.sending);
   }, 250);
   try {
-    await send(payload, seq);
+    // Scans already waiting go first, in order: a new one joins the queue behind them.
+    const online = state.net !== "offline" && navigator.onLine !== false && state.queued === 0;
+    if (!online || !(await send(payload, seq))) await answerOffline(payload, seq, decodedAt);
   } finally {
     clearTimeout(busy);
   }
 }
 
+// Ask the server, within OFFLINE_AFTER_MS. True when it answered (shown), false when it could not.
 async function send(payload, seq) {
+  const deadline = performance.now() + OFFLINE_AFTER_MS;
   for (const delay of RETRY_DELAYS_MS) {
     if (delay) await sleep(delay);
+    const left = deadline - performance.now();
+    if (left <= 0) break;
     let answer;
     try {
-      answer = await api("/api/v1/scans", { method: "POST", body: payload, timeoutMs: 5000 });
+      answer = await api("/api/v1/scans", { method: "POST", body: payload, timeoutMs: left });
     } catch {
-      if (seq === state.seq) showBusy(S.retrying);
       continue;
     }
-    if (answer.status >= 500) {
-      if (seq === state.seq) showBusy(S.retrying);
-      continue;
-    }
+    if (answer.status >= 500) continue;
+    setNet("online");
     handleAnswer(answer, seq, payload);
+    return true;
+  }
+  return false;
+}
+
+// No answer in time: answer from the offline copy, marked offline, and queue the scan for the server.
+// If the request did reach the server after all, the queued copy carries the same nonce: replayed, not
+// counted twice.
+async function answerOffline(payload, seq, decodedAt) {
+  setNet("offline");
+  const at = serverNow();
+  const entry = {
+    nonce: payload.nonce, scanned_at: new Date(at).toISOString(), session_id: payload.session_id || null,
+    ...(payload.code != null ? { code: payload.code } : { participant_id: payload.participant_id }),
+  };
+  let result = null;
+  try {
+    result = await offlineCopy.answer({
+      code: payload.code ?? null, participantId: payload.participant_id ?? null,
+      sessionId: payload.session_id || null, at,
+    });
+  } catch (err) {
+    console.warn("offline copy:", err);
+  }
+  const offline = result && {
+    reason: result.reason, accepted: result.accepted, enrolmentId: result.enrolmentId,
+    sessionId: result.session ? result.session.id : null, name: result.person ? result.person.name : "",
+  };
+  try {
+    await queue.enqueue(entry, offline);
+  } catch (err) {
+    console.warn("scan not queued:", err);
+    if (seq >= state.shownSeq) showRefusal(S.gave_up, "network");
     return;
   }
-  if (seq === state.seq) showRefusal(S.gave_up, "network");
+  state.queued += 1;
+  state.statusDirty = true;
+  showNet();
+  if (seq < state.shownSeq) return;
+  state.shownSeq = seq;
+  if (result) {
+    showOfflineAnswer(result, decodedAt);
+  } else {
+    paint("warn", "queued", { title: S.saved_offline }, "offline");
+    feedback("warn");
+  }
 }
 
 function handleAnswer(answer, seq, payload) {
@@ -393,6 +523,34 @@ function handleAnswer(answer, seq, payload) {
     const message = payload.code ? S.not_a_badge : (answer.data && answer.data.error && answer.data.error.message);
     showRefusal(message || S.server_error, code || "error");
   }
+}
+
+function showOfflineAnswer(result, decodedAt) {
+  const reason = result.reason;
+  const kind = KIND[reason] || "bad";
+  let title = S[reason] || reason;
+  if (reason === "already_checked_in" && result.firstAt) {
+    title = fmt(S.already_at, { time: clock(new Date(result.firstAt).toISOString()) });
+  } else if (reason === "unknown_code") {
+    title = S.unknown_offline;
+  }
+  const person = result.person;
+  paint(kind, reason, {
+    title,
+    name: person ? person.name : "",
+    unit: person ? person.unit : "",
+    position: person ? person.position : "",
+    detail: result.session ? fmt(S.session_label, { title: result.session.title }) : "",
+  }, "offline");
+  stats.answers.push({ at: performance.now(), reason, name: person ? person.name : "", scanId: null, offline: true,
+    decodedAt });
+  if (result.accepted) {
+    for (const el of [ui.countDevice, ui.countSession]) {
+      const n = Number(el.textContent);
+      if (Number.isFinite(n)) el.textContent = String(n + 1);
+    }
+  }
+  feedback(kind);
 }
 
 function showAnswer(data) {
@@ -427,10 +585,12 @@ function showRefusal(text, reason) {
   feedback("bad");
 }
 
-function paint(kind, reason, { title = "", name = "", unit = "", position = "", detail = "" }) {
+function paint(kind, reason, { title = "", name = "", unit = "", position = "", detail = "" }, source = "server") {
   clearUndo();
   ui.result.hidden = false;
   ui.result.className = `result state-${kind}`;
+  ui.result.dataset.source = source;
+  ui.source.hidden = source !== "offline";
   // Two green answers in a row must still look like two: replay a short pulse on every answer.
   void ui.result.offsetWidth;
   if (kind !== "busy" && kind !== "idle") ui.result.classList.add("fresh");
@@ -617,6 +777,197 @@ function feedback(kind) {
   }
 }
 
+// --- offline: indicator, sync, copy refresh, queue report ------------------------------------
+
+function setNet(net) {
+  if (state.net === net) return;
+  state.net = net;
+  showNet();
+  if (net === "online") kickSync();
+}
+
+function showNet() {
+  if (!state.token) return;
+  ui.net.hidden = false;
+  const net = state.syncing ? "syncing" : state.net;
+  ui.net.dataset.net = net;
+  ui.net.dataset.queued = String(state.queued);
+  ui.netState.textContent = { online: S.net_online, offline: S.net_offline, syncing: S.net_syncing }[net];
+  ui.netQueue.textContent = state.queued ? fmt(S.net_queued, { n: state.queued }) : "";
+  ui.netQueue.hidden = !state.queued;
+  if (state.copyAt) {
+    const minutes = Math.max(0, Math.floor((Date.now() - state.copyAt) / 60_000));
+    ui.copyAge.textContent = minutes < 1 ? S.copy_fresh : fmt(S.copy_age, { n: minutes });
+  } else {
+    ui.copyAge.textContent = S.copy_none;
+  }
+}
+
+function kickSync() {
+  if (!state.syncing && state.token && state.queued) trySync();
+}
+
+// Send the queue (one run at a time), then show what the server decided otherwise, and report.
+async function trySync() {
+  if (state.syncing || !state.token) return;
+  let run;
+  state.syncing = (async () => {
+    showNet();
+    run = await queue.sync(api);
+  })();
+  try {
+    await state.syncing;
+  } catch (err) {
+    console.warn("sync:", err);
+  } finally {
+    state.syncing = null;
+  }
+  if (!run) return;
+  if (run.refused) {
+    unpaired(run.refused);
+    return;
+  }
+  state.queued = await queue.size();
+  if (run.sent) {
+    setNet("online");
+    state.statusDirty = true;
+    if (!state.queued) state.lastSyncAt = new Date(serverNow()).toISOString();
+    if (run.overruled.length) {
+      const { overruled = [] } = await idb.getMeta(["overruled"]);
+      await idb.setMeta({ overruled: overruled.concat(run.overruled).slice(-500) });
+    }
+    showChanges(await queue.keepChanges(run.changes));
+    refreshCounts();
+    refreshCopy();
+    reportStatus();
+  } else if (state.queued) {
+    setNet("offline");
+  }
+  showNet();
+}
+
+function reasonText(reason, firstAt) {
+  if (reason === "already_checked_in" && firstAt) return fmt(S.already_at, { time: clock(firstAt) });
+  return S[reason] || reason;
+}
+
+// Where the server changed its mind: "Nguyễn Thị Hương: offline Checked in -> Already checked in at 07:52".
+function showChanges(changes) {
+  if (!changes || !changes.length) return;
+  const items = changes.map((change) => {
+    const item = document.createElement("li");
+    item.dataset.reason = change.reason;
+    item.dataset.offlineReason = change.offline;
+    item.textContent = fmt(S.change_line, {
+      name: change.name || "?", time: clock(change.at), offline: reasonText(change.offline),
+      server: reasonText(change.reason, change.firstAt),
+    });
+    return item;
+  });
+  ui.changesList.replaceChildren(...items);
+  ui.changes.hidden = false;
+}
+
+async function refreshCopy() {
+  if (!state.token || state.net === "offline") return;
+  let answer;
+  try {
+    answer = await offlineCopy.refresh(api);
+  } catch {
+    return; // the next tick tries again; the copy we hold stays
+  }
+  if (answer.status === 200) {
+    state.copyAt = Date.now();
+    state.offset = Date.parse(answer.data.server_time) - Date.now();
+    state.expiresAt = Date.parse(answer.data.device.expires_at);
+    root.dataset.copyCursor = answer.data.cursor;
+    root.dataset.offlineCopy = "ready";
+    showNet();
+  } else if (DEVICE_REFUSALS.has(errorCode(answer))) {
+    unpaired(errorCode(answer));
+  }
+}
+
+// The organiser's devices page shows each phone's queue and last sync from these reports.
+async function reportStatus() {
+  if (!state.token || state.net === "offline") return;
+  const items = await queue.pending();
+  const { overruled = [] } = await idb.getMeta(["overruled"]);
+  const body = {
+    queued: items.length, oldest_queued_at: items.length ? items[0].scanned_at : null,
+    last_sync_at: state.lastSyncAt, overruled,
+  };
+  try {
+    const answer = await api("/api/v1/device/status", { method: "POST", body });
+    if (answer.status === 200) {
+      state.statusAt = Date.now();
+      state.statusDirty = false;
+      if (overruled.length) await idb.setMeta({ overruled: [] });
+    } else if (DEVICE_REFUSALS.has(errorCode(answer))) {
+      unpaired(errorCode(answer));
+    }
+  } catch {
+    // Reported at the next tick.
+  }
+}
+
+async function tick() {
+  if (!state.token || state.forgetting || state.ticking) return;
+  state.ticking = true;
+  try {
+    await tickOnce();
+  } finally {
+    state.ticking = false;
+  }
+}
+
+async function tickOnce() {
+  // The pairing ends at the device's expiry even when no server is there to say so.
+  if (state.expiresAt && serverNow() >= state.expiresAt) {
+    unpaired("device_expired");
+    return;
+  }
+  if (navigator.onLine === false) setNet("offline");
+  if (state.net === "offline" && !state.chosenSessionId) {
+    const current = offlineCopy.pickSession(state.sessions, serverNow());
+    const id = current ? current.id : null;
+    if (id !== state.currentSessionId) {
+      state.currentSessionId = id;
+      fillSessions();
+      showSession();
+    }
+  }
+  if (state.queued) {
+    await trySync(); // also how an offline phone notices that the network is back
+  } else if (state.net === "offline" && navigator.onLine !== false) {
+    if (await loadDevice()) setNet("online");
+  }
+  if (state.net !== "offline" && (!state.copyAt || Date.now() - state.copyAt > COPY_REFRESH_MS)) await refreshCopy();
+  if (state.net !== "offline" && (state.statusDirty || Date.now() - state.statusAt > STATUS_EVERY_MS)) await reportStatus();
+  showNet();
+}
+
+async function keepOffline() {
+  if (!("serviceWorker" in navigator)) return;
+  try {
+    await navigator.serviceWorker.register("/usher/sw.js", { scope: "/usher" });
+    const registration = await navigator.serviceWorker.ready;
+    if (!(await nativeReadsQr())) {
+      // This phone decodes with the WebAssembly build: keep it too, or a reload offline cannot scan.
+      const channel = new MessageChannel();
+      const kept = new Promise((resolve) => {
+        channel.port1.onmessage = ({ data }) => resolve(data);
+      });
+      registration.active.postMessage("keep-decoder", [channel.port2]);
+      const answer = await kept;
+      if (answer !== "kept") throw new Error(answer);
+    }
+    root.dataset.offlinePage = "ready";
+  } catch (err) {
+    console.warn("the scanner page will not open without a network:", err);
+  }
+}
+
 // --- start -----------------------------------------------------------------------------------
 
 function boot() {
@@ -649,14 +1000,31 @@ function boot() {
   document.addEventListener("keydown", catchStrayKeys, true);
   document.addEventListener("pointerdown", unlockAudio, { once: true });
   document.addEventListener("visibilitychange", onVisible);
-  loadDevice().then((ok) => {
+  window.addEventListener("online", () => tick());
+  window.addEventListener("offline", () => setNet("offline"));
+  keepOffline();
+  (async () => {
+    const fromCopy = await loadDoorFromCopy();
+    try {
+      state.queued = await queue.size();
+      showChanges(((await idb.getMeta(["changes"])).changes || []));
+    } catch {
+      state.queued = 0;
+    }
+    if (fromCopy) focusWedge();
+    const ok = navigator.onLine === false ? false : await loadDevice();
     if (ok) focusWedge();
-  });
+    if (!ok && fromCopy) setNet("offline");
+    showNet();
+    if (state.token) await tick();
+    if (state.token && !root.dataset.offlineCopy) root.dataset.offlineCopy = state.copyAt ? "ready" : "none";
+    setInterval(tick, TICK_MS);
+  })();
   setInterval(() => {
-    if (state.token) refreshCounts();
+    if (state.token && state.net !== "offline") refreshCounts();
   }, COUNT_REFRESH_MS);
   setInterval(async () => {
-    if (!state.token) return;
+    if (!state.token || state.net === "offline") return;
     const before = state.currentSessionId;
     if ((await loadDevice()) && before !== state.currentSessionId) refreshCounts();
   }, DEVICE_REFRESH_MS);

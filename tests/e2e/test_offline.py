@@ -1,0 +1,269 @@
+"""The usher's scanner through a dead or slow network, in a real Chromium: answers from the offline copy,
+a reload without network, the queue sent once the network is back, two doors admitting one badge, and a
+revoked phone's queue. Each test checks the database afterwards: no scan lost, none counted twice.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+import fakecam
+from checkin.app import create_app
+from checkin.settings import Settings
+from checkin.store import devices, offline as offline_store, organisers
+from checkin.store.db import open_sync, transaction
+from tests.conftest import FakeClock, local, seed_course
+
+
+class Venue:
+    """One course on a live server with a fake clock; helpers read what the database holds."""
+
+    def __init__(self, tmp_path, live_server):
+        self.settings = Settings(data_dir=tmp_path, secret_key="offline-test-key", port=8000)
+        self.clock = FakeClock(local(7, 50))
+        conn = open_sync(self.settings.db_path)
+        with transaction(conn):
+            organiser_id = organisers.insert_organiser(conn, "lan", "Nguyễn Lan", "correct horse battery", self.clock())
+            self.course = seed_course(conn, self.clock(), "Lớp bồi dưỡng cán bộ Đoàn chủ chốt", organiser_id)
+        conn.close()
+        self.url = live_server(create_app(self.settings, clock=self.clock))
+
+    def query(self, sql: str, *args) -> list[dict]:
+        conn = open_sync(self.settings.db_path)
+        try:
+            return [dict(r) for r in conn.execute(sql, args)]
+        finally:
+            conn.close()
+
+    def new_device(self, label: str) -> tuple[int, str]:
+        conn = open_sync(self.settings.db_path)
+        try:
+            with transaction(conn):
+                return devices.insert_device(conn, self.course.id, label, local(23, 59), self.clock())
+        finally:
+            conn.close()
+
+    def revoke(self, device_id: int) -> None:
+        conn = open_sync(self.settings.db_path)
+        try:
+            with transaction(conn):
+                devices.revoke_device(conn, device_id, self.clock())
+        finally:
+            conn.close()
+
+    def scans(self, device_id: int) -> list[dict]:
+        return self.query("SELECT * FROM scans WHERE device_id = ? ORDER BY id", device_id)
+
+    def attendance(self, enrolment_id: int) -> list[dict]:
+        return self.query("SELECT * FROM attendance WHERE enrolment_id = ?", enrolment_id)
+
+
+@pytest.fixture
+def venue(tmp_path, live_server) -> Venue:
+    return Venue(tmp_path, live_server)
+
+
+def open_phone(venue, browser, page_factory, label: str = "Cổng A – Lan"):
+    """A paired phone whose scanner has its offline copy and its service worker ready."""
+    device_id, token = venue.new_device(label)
+    page = page_factory(browser, locale="en-GB", allow_errors=True)  # offline requests log failures
+    page.goto(f"{venue.url}/usher/pair#t={token}")
+    page.wait_for_url(f"{venue.url}/usher")
+    expect(page.locator("#door")).to_be_visible()
+    expect(page.locator("#scanner")).to_have_attribute("data-offline-copy", "ready", timeout=10_000)
+    expect(page.locator("#scanner")).to_have_attribute("data-offline-page", "ready", timeout=10_000)
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+    return page, device_id
+
+
+def start_camera(page):
+    page.locator("#start").click()
+    expect(page.locator("#scanner")).to_have_attribute("data-state", "scanning", timeout=10_000)
+
+
+def expect_offline_answer(page, state: str, title, name: str | None = None):
+    result = page.locator("#result")
+    expect(result).to_have_class(re.compile(rf"(^|\s)state-{state}(\s|$)"), timeout=10_000)
+    expect(result).to_have_attribute("data-source", "offline")
+    expect(page.locator("#result-source")).to_be_visible()
+    expect(page.locator("#result-title")).to_have_text(title)
+    if name is not None:
+        expect(page.locator("#result-name")).to_have_text(name)
+
+
+def expect_queue(page, n: int, timeout: float = 15_000):
+    expect(page.locator("#net")).to_have_attribute("data-queued", str(n), timeout=timeout)
+
+
+def no_page_errors(page_factory, page):
+    assert not [e for e in page_factory.log(page).errors if e.startswith("pageerror")]
+
+
+def badge_browser(browser_factory, tmp_path, code: str, name: str = "badge"):
+    return browser_factory(video_path=fakecam.write_y4m(tmp_path / f"{name}.y4m", fakecam.scene(code), frames=5))
+
+
+def test_offline_scan_answers_from_the_copy_survives_a_reload_and_is_recorded_once(
+        venue, browser_factory, page_factory, tmp_path):
+    name, unit = "Nguyễn Thị Hương", "Đoàn Thanh niên Sở Tài chính"
+    enrolment_id = venue.course.enrolments[0]
+    page, device_id = open_phone(venue, badge_browser(browser_factory, tmp_path, venue.course.codes[0]), page_factory)
+
+    page.context.set_offline(True)
+    start_camera(page)
+    expect_offline_answer(page, "ok", "Checked in", name)
+    expect(page.locator("#result")).to_have_attribute("data-reason", "checked_in")
+    expect(page.locator("#result-unit")).to_have_text(unit)
+    expect(page.locator("#net")).to_have_attribute("data-net", "offline")
+    expect_queue(page, 1)
+    expect(page.locator("#net-queue")).to_have_text("1 scans waiting")
+    assert venue.scans(device_id) == []  # nothing reached the server
+
+    # A reload (or a closed tab, a restarted phone) with no network: the page comes from the service
+    # worker, the door from the copy, and the queue is still there.
+    page.reload()
+    expect(page.locator("#door")).to_be_visible(timeout=10_000)
+    expect(page.locator("#device-label")).to_have_text("Cổng A – Lan")
+    expect_queue(page, 1)
+    start_camera(page)
+    # The copy remembers the offline admission: the same badge again is already in.
+    expect_offline_answer(page, "warn", re.compile(r"^Already checked in at \d\d:\d\d$"), name)
+    expect_queue(page, 2)
+    assert venue.scans(device_id) == []
+
+    page.context.set_offline(False)
+    expect_queue(page, 0, timeout=20_000)
+    expect(page.locator("#net")).to_have_attribute("data-net", "online")
+    scans = venue.scans(device_id)
+    assert [(s["method"], s["reason"], s["accepted"]) for s in scans] == [
+        ("sync", "checked_in", 1), ("sync", "already_checked_in", 0)]
+    assert len({s["nonce"] for s in scans}) == 2 and scans[1]["first_scan_id"] == scans[0]["id"]
+    # Judged at the phone's scan time (the server's clock as the phone knew it), not at sync time.
+    assert scans[0]["scanned_at"].startswith("2026-11-27T00:5")
+    [row] = venue.attendance(enrolment_id)
+    assert (row["status"], row["scan_id"]) == ("present", scans[0]["id"])
+    # Nothing is sent twice afterwards.
+    page.wait_for_timeout(4000)
+    assert len(venue.scans(device_id)) == 2
+    [state] = venue.query("SELECT * FROM device_sync_states WHERE device_id = ?", device_id)
+    assert state["queued"] == 0 and state["last_sync_at"]
+    no_page_errors(page_factory, page)
+
+
+def test_slow_server_gets_an_offline_answer_and_the_late_answer_is_not_counted_twice(
+        venue, browser_factory, page_factory, tmp_path):
+    venue.clock.set(local(7, 55))
+    name = "Trần Văn Nam"
+    enrolment_id = venue.course.enrolments[1]
+    page, device_id = open_phone(venue, badge_browser(browser_factory, tmp_path, venue.course.codes[1]), page_factory)
+    delayed = []
+
+    def slow_first_answer(route):
+        if delayed:
+            route.continue_()
+            return
+        response = route.fetch()  # the server records the scan...
+        delayed.append(response.json())
+        time.sleep(2.5)  # ...but its answer comes after the door's patience ran out
+        try:
+            route.fulfill(response=response)
+        except Exception:  # the page gave up on the request already
+            pass
+
+    page.route("**/api/v1/scans", slow_first_answer)
+    started = time.monotonic()
+    start_camera(page)
+    expect_offline_answer(page, "ok", "Checked in", name)
+    assert time.monotonic() - started < 6
+    expect_queue(page, 0, timeout=20_000)  # the queued copy goes through, with the same nonce
+
+    scans = venue.scans(device_id)
+    assert len(scans) == 1 and scans[0]["method"] == "camera" and scans[0]["id"] == delayed[0]["scan_id"]
+    assert len(venue.attendance(enrolment_id)) == 1
+    no_page_errors(page_factory, page)
+
+
+def test_two_doors_offline_admit_one_badge_attendance_counts_once_and_both_are_shown(
+        venue, browser_factory, page_factory, tmp_path):
+    venue.clock.set(local(7, 56))
+    name = "Lê Minh Đức"
+    enrolment_id = venue.course.enrolments[2]
+    browser = badge_browser(browser_factory, tmp_path, venue.course.codes[2])
+    door_a, device_a = open_phone(venue, browser, page_factory, "Cổng A")
+    door_b, device_b = open_phone(venue, browser, page_factory, "Cổng B")
+    for page in (door_a, door_b):
+        page.context.set_offline(True)
+        start_camera(page)
+        expect_offline_answer(page, "ok", "Checked in", name)
+        expect_queue(page, 1)
+
+    door_b.context.set_offline(False)
+    expect_queue(door_b, 0, timeout=20_000)
+    door_a.context.set_offline(False)
+    expect_queue(door_a, 0, timeout=20_000)
+
+    # Door A hears that the server changed its mind: door B had admitted the badge first.
+    change = door_a.locator("#sync-changes li").first
+    expect(change).to_contain_text(name)
+    expect(change).to_have_attribute("data-reason", "already_checked_in")
+    expect(change).to_have_attribute("data-offline-reason", "checked_in")
+    [first] = venue.scans(device_b)
+    [second] = venue.scans(device_a)
+    assert (first["reason"], second["reason"], second["first_scan_id"]) == ("checked_in", "already_checked_in", first["id"])
+    assert len(venue.attendance(enrolment_id)) == 1
+
+    conn = open_sync(venue.settings.db_path)
+    try:
+        # The phone reports the overruled admission with its next status (within a tick or two).
+        for _ in range(50):
+            doubles = offline_store.list_double_admissions(conn, venue.course.id)
+            if doubles:
+                break
+            time.sleep(0.2)
+    finally:
+        conn.close()
+    [double] = doubles
+    assert (double.full_name, double.first_by, double.second_by) == (name, "Cổng B", "Cổng A")
+    for page in (door_a, door_b):
+        no_page_errors(page_factory, page)
+
+
+def test_revoked_phone_sends_its_queue_as_refused_and_forgets_the_course(
+        venue, browser_factory, page_factory, tmp_path):
+    venue.clock.set(local(7, 57))
+    enrolment_id = venue.course.enrolments[3]
+    page, device_id = open_phone(venue, badge_browser(browser_factory, tmp_path, venue.course.codes[3]), page_factory)
+    page.context.set_offline(True)
+    start_camera(page)
+    expect_offline_answer(page, "ok", "Checked in", "Phạm Thu Trang")
+    expect_queue(page, 1)
+
+    venue.revoke(device_id)
+    page.context.set_offline(False)
+    expect(page.locator("#pair-needed")).to_be_visible(timeout=20_000)
+    expect(page.locator("#pair-needed-text")).to_have_text(
+        "This phone was unpaired by an organiser. Ask an organiser to pair it again.")
+
+    assert [(s["reason"], s["accepted"], s["method"]) for s in venue.scans(device_id)] == [("device_revoked", 0, "sync")]
+    assert venue.attendance(enrolment_id) == []
+    stored = page.evaluate("""() => new Promise((resolve, reject) => {
+      const open = indexedDB.open("checkin-offline");
+      open.onsuccess = () => {
+        const tx = open.result.transaction(["badges", "people", "queue", "meta"]);
+        const counts = {};
+        for (const name of ["badges", "people", "queue", "meta"]) {
+          const r = tx.objectStore(name).count();
+          r.onsuccess = () => { counts[name] = r.result; };
+        }
+        tx.oncomplete = () => resolve(counts);
+        tx.onerror = () => reject(tx.error);
+      };
+      open.onerror = () => reject(open.error);
+    })""")
+    assert stored == {"badges": 0, "people": 0, "queue": 0, "meta": 0}
+    assert page.evaluate("localStorage.getItem('checkin.deviceToken')") is None
+    no_page_errors(page_factory, page)
