@@ -116,14 +116,9 @@ def list_sessions(conn: sqlite3.Connection, course_id: int) -> list[CourseSessio
         " WHERE s.course_id = ? ORDER BY s.position, s.id",
         (course_id,),
     )
+    # Read on every scan: positional fields, no per-column lookups by name.
     return [
-        CourseSession(
-            id=r["id"], course_id=r["course_id"], position=r["position"], title=r["title"],
-            starts_at=from_db(r["starts_at"]), ends_at=from_db(r["ends_at"]),
-            open_before_min=r["open_before"], late_after_min=r["late_after"],
-            own_open_before_min=r["own_open"], own_late_after_min=r["own_late"],
-        )
-        for r in rows
+        CourseSession(r[0], r[1], r[2], r[3], from_db(r[4]), from_db(r[5]), r[6], r[7], r[8], r[9]) for r in rows
     ]
 
 
