@@ -64,13 +64,6 @@ export async function apply(copy) {
   return offset;
 }
 
-/** Note the server's verdict on one person and session (after a sync), until the next delta says it. */
-export function noteCheckin(enrolmentId, sessionId, atMs) {
-  return idb.run(["checkins"], "readwrite", (tx) => {
-    tx.objectStore("checkins").put(atMs, pairKey(enrolmentId, sessionId));
-  });
-}
-
 /** The session a scan at `at` (ms) is for when the usher chose none: as rules.pick_session. */
 export function pickSession(sessions, at) {
   const open = sessions.filter((s) => Date.parse(s.opens_at) <= at && at < Date.parse(s.ends_at));

@@ -3,7 +3,7 @@
 // scan sent twice (an answer lost on the way back) is still one scan.
 
 import * as idb from "./offline-store.js";
-import { ACCEPTED, noteCheckin } from "./offline-copy.js";
+import { ACCEPTED } from "./offline-copy.js";
 
 export const DEVICE_REFUSALS = new Set(["device_revoked", "device_expired", "device_token_invalid", "device_token_missing"]);
 const CHANGES_KEPT = 20;
@@ -36,23 +36,37 @@ function errorCode(answer) {
   return answer && answer.data && answer.data.error ? answer.data.error.code : "";
 }
 
-/** Drop a synced scan from the queue (and its local admission: the server's verdict replaces it). */
-function settle(item) {
-  return idb.run(["queue", "local"], "readwrite", async (tx) => {
-    tx.objectStore("queue").delete(item.seq);
-    const off = item.offline;
-    if (off && off.accepted && off.sessionId) {
-      const key = pairKey(off.enrolmentId, off.sessionId);
-      const local = await idb.value(tx.objectStore("local").get(key));
-      if (local && local.nonce === item.nonce) tx.objectStore("local").delete(key);
+const SEND_AT_ONCE = 6; // Chromium's connections per server over HTTP/1.1
+
+/**
+ * Drop synced scans from the queue, with their local admissions (the server's verdict replaces them),
+ * and note that verdict in the copy, all in one transaction. Not flushed at once: if a crash loses
+ * this, those scans are sent again, and their nonces make them replays.
+ */
+function settle(done) {
+  if (!done.length) return Promise.resolve();
+  return idb.run(["queue", "local", "checkins"], "readwrite", async (tx) => {
+    const local = tx.objectStore("local");
+    for (const { item, checkin } of done) {
+      tx.objectStore("queue").delete(item.seq);
+      if (checkin) tx.objectStore("checkins").put(checkin.at, pairKey(checkin.enrolmentId, checkin.sessionId));
+      const off = item.offline;
+      if (off && off.accepted && off.sessionId) {
+        const key = pairKey(off.enrolmentId, off.sessionId);
+        const mark = await idb.value(local.get(key));
+        if (mark && mark.nonce === item.nonce) local.delete(key);
+      }
     }
-  }, "strict");
+  });
 }
 
 /**
- * Send the queue, oldest first. `api` is the page's fetch wrapper. Stops at the first network failure
- * or server error (the rest waits for the next try). Resolves to
- *   { sent, left, refused: device refusal code or "", changes: [{ item, answer }] }
+ * Send the queue in the order it was made. `api` is the page's fetch wrapper. Up to SEND_AT_ONCE scans
+ * are in flight together, but never two of the same badge: the rule's answer for one person and session
+ * depends only on that person's earlier scans there, so this is the order the server needs, and a long
+ * queue drains several times faster than one request after the other.
+ * Stops sending at the first network failure or server error (the rest waits for the next try).
+ * Resolves to { sent, left, refused: device refusal code or "", changes: [{ item, answer }], overruled }
  * where changes are the scans the server decided otherwise than the offline answer.
  * A phone the server refuses (revoked, expired) still sends every queued scan: each is stored as a
  * refused scan (reason device_revoked / device_expired), so the organiser sees what it tried, and
@@ -61,7 +75,14 @@ function settle(item) {
 export async function sync(api, { timeoutMs = 8000 } = {}) {
   const items = await pending();
   const result = { sent: 0, left: items.length, refused: "", changes: [], overruled: [] };
-  for (const item of items) {
+  const outcomes = new Map(); // seq -> { item, checkin, change } for the scans the server took
+  const lastOfBadge = new Map(); // code or participant -> promise of "sent" | "failed"
+  const running = new Set();
+  let stop = false;
+
+  async function sendOne(item, before) {
+    if (before && (await before) !== "sent") return "failed"; // the badge's earlier scan is still queued
+    if (stop) return "failed";
     const body = {
       nonce: item.nonce, scanned_at: item.scanned_at, method: "sync",
       ...(item.code != null ? { code: item.code } : { participant_id: item.participant_id }),
@@ -71,29 +92,47 @@ export async function sync(api, { timeoutMs = 8000 } = {}) {
     try {
       answer = await api("/api/v1/scans", { method: "POST", body, timeoutMs });
     } catch {
-      if (result.refused) continue; // unpaired anyway: what cannot be sent now is dropped below
-      break;
+      if (!result.refused) stop = true;
+      return "failed";
     }
     if (answer.status >= 500) {
-      if (result.refused) continue;
-      break;
+      if (!result.refused) stop = true;
+      return "failed";
     }
     const code = errorCode(answer);
     if (DEVICE_REFUSALS.has(code)) {
       result.refused = result.refused || code;
-      if (code === "device_token_invalid" || code === "device_token_missing") break; // nothing is recorded
-      continue;
+      if (code === "device_token_invalid" || code === "device_token_missing") stop = true; // nothing is recorded
+      return "failed";
     }
-    await settle(item);
+    outcomes.set(item.seq, { item, answer: answer.status === 200 ? answer.data : null, code });
+    return "sent";
+  }
+
+  for (const item of items) {
+    if (stop) break;
+    while (running.size >= SEND_AT_ONCE) await Promise.race(running);
+    const key = item.code != null ? `c:${item.code}` : `p:${item.participant_id}`;
+    const sending = sendOne(item, lastOfBadge.get(key));
+    lastOfBadge.set(key, sending);
+    running.add(sending);
+    sending.finally(() => running.delete(sending));
+  }
+  await Promise.all(running);
+
+  const done = [];
+  for (const item of items) {
+    const outcome = outcomes.get(item.seq);
+    if (!outcome) continue;
     result.sent += 1;
     result.left -= 1;
     const off = item.offline || {};
-    if (answer.status === 200) {
-      const data = answer.data;
-      const enrolmentId = off.enrolmentId;
-      if (enrolmentId && data.session && (data.accepted || data.reason === "already_checked_in")) {
+    const data = outcome.answer;
+    let checkin = null;
+    if (data) {
+      if (off.enrolmentId && data.session && (data.accepted || data.reason === "already_checked_in")) {
         const at = Date.parse(data.accepted ? data.scanned_at : data.first_checked_in_at || data.scanned_at);
-        await noteCheckin(enrolmentId, data.session.id, at);
+        checkin = { enrolmentId: off.enrolmentId, sessionId: data.session.id, at };
       }
       if (data.reason !== off.reason) {
         result.changes.push({ item, answer: data });
@@ -101,9 +140,11 @@ export async function sync(api, { timeoutMs = 8000 } = {}) {
       }
     } else {
       // Refused as a request (a clock far off, a session deleted since): nothing was stored.
-      result.changes.push({ item, answer: { reason: code || "error", accepted: false, error: answer.data && answer.data.error } });
+      result.changes.push({ item, answer: { reason: outcome.code || "error", accepted: false } });
     }
+    done.push({ item, checkin });
   }
+  await settle(done);
   return result;
 }
 
@@ -112,7 +153,7 @@ export async function keepChanges(changes) {
   if (!changes.length) return [];
   const { changes: before = [] } = await idb.getMeta(["changes"]);
   const after = changes.map(({ item, answer }) => ({
-    at: item.scanned_at, offline: item.offline ? item.offline.reason : "", reason: answer.reason,
+    at: item.scanned_at, offline: item.offline ? item.offline.reason : "queued", reason: answer.reason,
     name: answer.participant ? answer.participant.name : (item.offline && item.offline.name) || "",
     firstAt: answer.first_checked_in_at || null,
   })).reverse().concat(before).slice(0, CHANGES_KEPT);

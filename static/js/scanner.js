@@ -242,11 +242,11 @@ async function refreshCounts() {
 // The server refused this phone (or its pairing ran out): what it queued is still sent, each scan stored
 // as refused (device_revoked / device_expired) and none counted; then the offline copy, the queue and
 // the token are wiped, so that the phone holds nothing of the course any more.
-async function unpaired(code) {
+async function unpaired(code, { queueSent = false } = {}) {
   if (state.forgetting) return;
   state.forgetting = true;
   stopCamera();
-  if (state.token && (code === "device_revoked" || code === "device_expired")) {
+  if (!queueSent && state.token && (code === "device_revoked" || code === "device_expired")) {
     try {
       await queue.sync(api);
     } catch (err) {
@@ -482,24 +482,29 @@ async function answerOffline(payload, seq, decodedAt) {
     reason: result.reason, accepted: result.accepted, enrolmentId: result.enrolmentId,
     sessionId: result.session ? result.session.id : null, name: result.person ? result.person.name : "",
   };
+  // The answer goes on screen while the scan is being written (a few ms): the person at the door does
+  // not wait for the disk. Should the write fail, the usher is told to scan again.
+  const saved = queue.enqueue(entry, offline);
+  const shown = seq >= state.shownSeq;
+  if (shown) {
+    state.shownSeq = seq;
+    if (result) {
+      showOfflineAnswer(result, decodedAt);
+    } else {
+      paint("warn", "queued", { title: S.saved_offline }, "offline");
+      feedback("warn");
+    }
+  }
   try {
-    await queue.enqueue(entry, offline);
+    await saved;
   } catch (err) {
     console.warn("scan not queued:", err);
-    if (seq >= state.shownSeq) showRefusal(S.gave_up, "network");
+    if (shown && seq === state.shownSeq) showRefusal(S.gave_up, "network");
     return;
   }
   state.queued += 1;
   state.statusDirty = true;
   showNet();
-  if (seq < state.shownSeq) return;
-  state.shownSeq = seq;
-  if (result) {
-    showOfflineAnswer(result, decodedAt);
-  } else {
-    paint("warn", "queued", { title: S.saved_offline }, "offline");
-    feedback("warn");
-  }
 }
 
 function handleAnswer(answer, seq, payload) {
@@ -824,7 +829,7 @@ async function trySync() {
   }
   if (!run) return;
   if (run.refused) {
-    unpaired(run.refused);
+    unpaired(run.refused, { queueSent: true });
     return;
   }
   state.queued = await queue.size();
@@ -848,6 +853,7 @@ async function trySync() {
 
 function reasonText(reason, firstAt) {
   if (reason === "already_checked_in" && firstAt) return fmt(S.already_at, { time: clock(firstAt) });
+  if (reason === "queued") return S.saved_offline;
   return S[reason] || reason;
 }
 
