@@ -59,8 +59,8 @@ def parse_min_sessions(raw: str, total: int) -> int | None:
         return None
     if raw.isdigit() and 1 <= int(raw) <= max(total, 1):
         return int(raw)
-    raise Problem(422, "bad_min_sessions", f"Give a number of sessions from 1 to {total}, or leave it empty "
-                  "for all of them.", field="min_sessions")
+    message = f"Give a number of sessions from 1 to {total}, or leave it empty for all of them."
+    raise Problem(422, "bad_min_sessions", message, field="min_sessions")
 
 
 def set_rule_tx(conn: sqlite3.Connection, course_id: int, minimum: int | None, organiser_id: int, now: datetime) -> None:

@@ -92,7 +92,8 @@ async def server_error_handler(request: Request, exc: Exception) -> Response:
     problem = Problem(500, "server_error", "Something went wrong on the server; nothing was recorded. Try again.")
     if is_api(request):
         return JSONResponse(problem.as_json(), status_code=500)
-    return HTMLResponse("<h1>500</h1><p>" + problem.message + "</p>", status_code=500)
+    message = i18n.gettext(problem.message)
+    return HTMLResponse(f"<!doctype html><title>500</title><h1>500</h1><p>{message}</p>", status_code=500)
 
 
 def utcnow() -> datetime:

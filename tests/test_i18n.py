@@ -24,6 +24,22 @@ def extracted_messages():
     return sorted(m for m in found if m)
 
 
+def problem_messages():
+    """The fixed messages of Problem(status, code, message): HTML error pages show them translated."""
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT / "checkin"), [("**.py", "python")], keywords={"Problem": (3,)}
+    ):
+        found.add(message[0] if isinstance(message, tuple) else message)
+    return sorted(m for m in found if m)
+
+
+def test_every_problem_message_has_a_vietnamese_translation():
+    vietnamese = i18n.load().get("vi")
+    missing = [m for m in problem_messages() if vietnamese.gettext(m) == m]
+    assert missing == [], "add these to a .po file under checkin/locale/vi/LC_MESSAGES/"
+
+
 def test_every_message_has_a_vietnamese_translation():
     vietnamese = i18n.load().get("vi")
     missing = [m for m in extracted_messages() if vietnamese.gettext(m) == m]
