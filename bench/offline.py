@@ -142,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--chromium", default=os.environ.get("CHECKIN_CHROMIUM", "/usr/bin/chromium"))
     args = parser.parse_args(argv)
-    if args.answers + args.queue > args.participants:
-        parser.error("--answers + --queue must not exceed --participants")
+    if not args.answers <= args.queue <= args.participants:
+        parser.error("need --answers <= --queue <= --participants (the answered scans are part of the queue)")
 
     folder = Path(tempfile.mkdtemp(prefix="bench-offline-"))
     try:
@@ -174,7 +174,7 @@ def run(args, base: str, token: str, codes: list[str], device_id: int, settings:
     ok &= max(seconds) < 2 and size < 1_000_000
 
     answers_codes = codes[:args.answers]
-    queue_codes = codes[args.answers:args.answers + args.queue]
+    queue_codes = codes[args.answers:args.queue]
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS)
         try:
