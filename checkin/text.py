@@ -28,3 +28,14 @@ def fold(value: object) -> str:
 def unit_key(value: object) -> str:
     """Key that matches unit names ignoring case, spaces and diacritics."""
     return fold(value).replace(" ", "")
+
+
+def whole_number(value: object, max_digits: int = 15) -> int | None:
+    """The non-negative integer typed in `value`, or None. ASCII digits only: "²".isdigit() is true
+    but int("²") fails, and 5,000 digits would pass isdigit() and exceed int()'s limit."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or len(text) > max_digits or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)

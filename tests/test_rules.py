@@ -83,3 +83,13 @@ LATER = session(3, T0 + M(100), 50, position=3)
 def test_pick_session(at, expected):
     picked = pick_session([OPENING, TOPIC, LATER], at)
     assert (picked.id if picked else None) == expected
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("12", 12), (" 7 ", 7), ("0", 0), ("", None), ("²", None), ("١٢", None), ("-3", None), ("1.5", None),
+    ("9" * 16, None), (None, None), (12, None),
+])
+def test_whole_number_accepts_only_ascii_digits(typed, expected):
+    from checkin.text import whole_number
+
+    assert whole_number(typed) == expected
