@@ -64,6 +64,25 @@ export async function apply(copy) {
   return offset;
 }
 
+/**
+ * Note in the copy a check-in the server just accepted from this phone (found by the badge's hash, or
+ * by the participant id of a search), so that it is known here before the next delta brings it.
+ */
+export async function noteAccepted({ code = null, participantId = null, data }) {
+  if (!data || !data.accepted || !data.session) return;
+  let enrolmentId = participantId;
+  if (code !== null) {
+    const { salt } = await idb.getMeta(["salt"]);
+    if (!salt) return;
+    const found = await idb.get("badges", await codeHash(salt, badgeCode(code)));
+    enrolmentId = found ? found[0] : null;
+  }
+  if (!enrolmentId) return;
+  await idb.run(["checkins"], "readwrite", (tx) => {
+    tx.objectStore("checkins").put(Date.parse(data.scanned_at), pairKey(enrolmentId, data.session.id));
+  });
+}
+
 /** The session a scan at `at` (ms) is for when the usher chose none: as rules.pick_session. */
 export function pickSession(sessions, at) {
   const open = sessions.filter((s) => Date.parse(s.opens_at) <= at && at < Date.parse(s.ends_at));

@@ -71,6 +71,7 @@ const state = {
   statusAt: 0,
   statusDirty: true,
   forgetting: false,
+  copyStale: true, // a page that opens asks for what changed since its copy, however young the copy is
 };
 // Figures for the benchmark and the tests: decode time per frame, and when each answer was shown.
 const stats = { detector: null, worker: false, frameMs: [], answers: [], decoded: [] };
@@ -516,6 +517,8 @@ function handleAnswer(answer, seq, payload) {
       showAnswer(data);
     }
     refreshCounts();
+    offlineCopy.noteAccepted({ code: payload.code ?? null, participantId: payload.participant_id ?? null, data })
+      .catch((err) => console.warn("offline copy:", err));
     return;
   }
   const code = errorCode(answer);
@@ -883,6 +886,7 @@ async function refreshCopy() {
     return; // the next tick tries again; the copy we hold stays
   }
   if (answer.status === 200) {
+    state.copyStale = false;
     state.copyAt = Date.now();
     state.offset = Date.parse(answer.data.server_time) - Date.now();
     state.expiresAt = Date.parse(answer.data.device.expires_at);
@@ -948,7 +952,9 @@ async function tickOnce() {
   } else if (state.net === "offline" && navigator.onLine !== false) {
     if (await loadDevice()) setNet("online");
   }
-  if (state.net !== "offline" && (!state.copyAt || Date.now() - state.copyAt > COPY_REFRESH_MS)) await refreshCopy();
+  if (state.net !== "offline" && (state.copyStale || !state.copyAt || Date.now() - state.copyAt > COPY_REFRESH_MS)) {
+    await refreshCopy();
+  }
   if (state.net !== "offline" && (state.statusDirty || Date.now() - state.statusAt > STATUS_EVERY_MS)) await reportStatus();
   showNet();
 }

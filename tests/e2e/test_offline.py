@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -15,6 +16,7 @@ import fakecam
 from checkin.app import create_app
 from checkin.settings import Settings
 from checkin.store import devices, offline as offline_store, organisers
+from checkin.scanning import ScanInput, record_scan_tx
 from checkin.store.db import open_sync, transaction
 from tests.conftest import FakeClock, local, seed_course
 
@@ -39,11 +41,11 @@ class Venue:
         finally:
             conn.close()
 
-    def new_device(self, label: str) -> tuple[int, str]:
+    def new_device(self, label: str, expires_at=None) -> tuple[int, str]:
         conn = open_sync(self.settings.db_path)
         try:
             with transaction(conn):
-                return devices.insert_device(conn, self.course.id, label, local(23, 59), self.clock())
+                return devices.insert_device(conn, self.course.id, label, expires_at or local(23, 59), self.clock())
         finally:
             conn.close()
 
@@ -67,9 +69,9 @@ def venue(tmp_path, live_server) -> Venue:
     return Venue(tmp_path, live_server)
 
 
-def open_phone(venue, browser, page_factory, label: str = "Cổng A – Lan"):
+def open_phone(venue, browser, page_factory, label: str = "Cổng A – Lan", expires_at=None):
     """A paired phone whose scanner has its offline copy and its service worker ready."""
-    device_id, token = venue.new_device(label)
+    device_id, token = venue.new_device(label, expires_at)
     page = page_factory(browser, locale="en-GB", allow_errors=True)  # offline requests log failures
     page.goto(f"{venue.url}/usher/pair#t={token}")
     page.wait_for_url(f"{venue.url}/usher")
@@ -266,4 +268,58 @@ def test_revoked_phone_sends_its_queue_as_refused_and_forgets_the_course(
     })""")
     assert stored == {"badges": 0, "people": 0, "queue": 0, "meta": 0}
     assert page.evaluate("localStorage.getItem('checkin.deviceToken')") is None
+    no_page_errors(page_factory, page)
+
+
+def test_reopened_page_fetches_the_delta_and_knows_another_door_s_check_in_offline(
+        venue, browser_factory, page_factory, tmp_path):
+    venue.clock.set(local(7, 58))
+    name = "Nguyễn Thị Hương"
+    page, device_id = open_phone(venue, badge_browser(browser_factory, tmp_path, venue.course.codes[0]), page_factory)
+    cursor = page.locator("#scanner").get_attribute("data-copy-cursor")
+    assert cursor and cursor.endswith(".e0")  # no check-in yet when the copy was made
+    other_door, _ = venue.new_device("Cổng B")
+    conn = open_sync(venue.settings.db_path)
+    try:
+        with transaction(conn):
+            record_scan_tx(conn, ScanInput(course_id=venue.course.id, method="camera", code=venue.course.codes[0],
+                                           device_id=other_door), venue.clock())
+    finally:
+        conn.close()
+
+    page.reload()
+    # The reopened page asks for what changed since its copy: the other door's check-in is in the delta.
+    expect(page.locator("#scanner")).to_have_attribute("data-copy-cursor", re.compile(r"^r\d+\.e[1-9]"), timeout=10_000)
+    page.context.set_offline(True)
+    start_camera(page)
+    expect_offline_answer(page, "warn", "Already checked in at 07:58", name)
+
+    page.context.set_offline(False)
+    expect_queue(page, 0, timeout=20_000)
+    assert [s["reason"] for s in venue.scans(device_id)] == ["already_checked_in"]
+    assert len(venue.attendance(venue.course.enrolments[0])) == 1
+    no_page_errors(page_factory, page)
+
+
+def test_phone_forgets_the_course_at_its_own_expiry_without_asking_the_server(
+        venue, browser_factory, page_factory, tmp_path):
+    venue.clock.set(local(7, 59))
+    expires = venue.clock() + timedelta(seconds=8)  # the server's clock stands still in tests: the phone's runs
+    page, device_id = open_phone(venue, badge_browser(browser_factory, tmp_path, venue.course.codes[1]), page_factory,
+                                 expires_at=expires)
+    page.context.set_offline(True)
+    start_camera(page)
+    expect_offline_answer(page, "ok", "Checked in", "Trần Văn Nam")
+
+    expect(page.locator("#pair-needed-text")).to_have_text(
+        "This phone's pairing has expired. Ask an organiser for a new pairing.", timeout=20_000)
+    assert page.evaluate("""() => new Promise((resolve) => {
+      const open = indexedDB.open("checkin-offline");
+      open.onsuccess = () => {
+        const r = open.result.transaction("badges").objectStore("badges").count();
+        r.onsuccess = () => resolve(r.result);
+      };
+    })""") == 0
+    assert page.evaluate("localStorage.getItem('checkin.deviceToken')") is None
+    assert venue.scans(device_id) == []  # never reached the server (it would have refused it: device_expired)
     no_page_errors(page_factory, page)
