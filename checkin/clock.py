@@ -30,4 +30,6 @@ def parse_client_time(value: str) -> datetime:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError("time without offset")
+    if not 2000 <= moment.year <= 2100:
+        raise ValueError("time out of range")  # also keeps astimezone() clear of OverflowError
     return moment.astimezone(timezone.utc)

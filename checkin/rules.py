@@ -38,6 +38,7 @@ ACCEPTED = frozenset({Reason.CHECKED_IN, Reason.CHECKED_IN_LATE})
 class Decision:
     reason: Reason
     first: Checkin | None = None  # for already_checked_in: the scan that counts
+    supersedes: Checkin | None = None  # an accepted scan made before the one that counted: it counts now
 
     @property
     def accepted(self) -> bool:
@@ -72,7 +73,9 @@ def decide_scan(
 
     badge: who the code belongs to (None: no such code anywhere).
     session: the session scanned for (chosen by the device or by `pick_session`), None if none.
-    earlier: the accepted scan that already counts for this badge's holder in that session.
+    earlier: the accepted scan that already counts for this badge's holder in that session. When this
+        scan happened before it (an offline phone syncing late), the first one counts: this scan is
+        decided on its own time and, if accepted, supersedes the other.
     at: when the scan happened (the server's time, or the device's for offline sync).
     after_end: the course's policy for a scan after the session ended: "refuse" or "late".
     """
@@ -84,12 +87,14 @@ def decide_scan(
         return Decision(Reason.BADGE_REVOKED)
     if session is None:
         return Decision(Reason.NO_SESSION)
-    if earlier is not None:
+    if earlier is not None and earlier.at <= at:
         return Decision(Reason.ALREADY_CHECKED_IN, first=earlier)
     if at < session.opens_at:
         return Decision(Reason.SESSION_NOT_OPEN)
     if at >= session.ends_at:
-        return Decision(Reason.CHECKED_IN_LATE if after_end == "late" else Reason.SESSION_CLOSED)
+        if after_end != "late":
+            return Decision(Reason.SESSION_CLOSED)
+        return Decision(Reason.CHECKED_IN_LATE, supersedes=earlier)
     if at > session.late_from:
-        return Decision(Reason.CHECKED_IN_LATE)
-    return Decision(Reason.CHECKED_IN)
+        return Decision(Reason.CHECKED_IN_LATE, supersedes=earlier)
+    return Decision(Reason.CHECKED_IN, supersedes=earlier)

@@ -83,24 +83,30 @@ def iso(moment: datetime | None) -> str | None:
 
 def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> ScanOutcome:
     """Load, decide and write one scan. Runs inside the caller's write transaction."""
-    if scan.device_id is not None and scan.nonce:
-        earlier = scans.get_scan_by_nonce(conn, scan.device_id, scan.nonce)
-        if earlier is not None:
-            return _outcome(conn, earlier, replayed=True)
-
     scanned_at = scan.device_time or now
     sessions = courses.list_sessions(conn, scan.course_id)
     session = _session(sessions, scan.session_id)
 
     if scan.device_id is not None:
         device = devices.get_device(conn, scan.device_id)
-        refusal = device.refusal(now) if device else "device_revoked"
+        # A scan made offline before the device expired still counts when it syncs later; a revoked
+        # device is refused whatever the time, and nothing it sends is counted.
+        judged_at = scanned_at if scan.method in STATED_TIME_METHODS else now
+        refusal = device.refusal(judged_at) if device else "device_revoked"
         if refusal:
+            if scan.nonce and scans.get_scan_by_nonce(conn, scan.device_id, scan.nonce) is not None:
+                return _refused_device(refusal, scanned_at, now)  # its retry: already logged
             # Kept as a refused scan so that an organiser sees what a lost or revoked phone tried.
             row_id = scans.insert_scan(conn, _new_scan(scan, None, session, refusal, False, None, scanned_at, now))
             return _outcome(conn, scans.get_scan(conn, row_id), replayed=False)
+        if scan.nonce:
+            replayed = scans.get_scan_by_nonce(conn, scan.device_id, scan.nonce)
+            if replayed is not None:
+                return _outcome(conn, replayed, replayed=True)
         if device.last_seen_at is None or now - device.last_seen_at > TOUCH_EVERY:
             devices.touch_device(conn, scan.device_id, now)
+        if scan.method in STATED_TIME_METHODS:
+            scanned_at = max(scanned_at, device.created_at)  # nothing was scanned before the phone was paired
 
     # The rule time: the server's clock, except for scans made offline and synced later, for an
     # organiser's manual check-in that states when the person really arrived (device_time), and for
@@ -132,19 +138,29 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
     if decision.accepted:
         status = "present" if decision.reason == rules.Reason.CHECKED_IN else "late"
         scans.upsert_attendance(conn, holder.enrolment_id, session.id, status, scan_id, at, now)
+        payload = {
+            "scan_id": scan_id, "session_id": session.id, "enrolment_id": holder.enrolment_id,
+            "name": holder.full_name, "unit": holder.unit, "status": status, "method": scan.method,
+            "at": iso(at),
+        }
+        if decision.supersedes is not None:
+            # Both scans stay in the log; the earlier one now counts. Live views recount.
+            payload["supersedes_scan_id"] = decision.supersedes.scan_id
         event = scans.insert_event(
-            conn, scan.course_id, "checkin",
-            {
-                "scan_id": scan_id, "session_id": session.id, "enrolment_id": holder.enrolment_id,
-                "name": holder.full_name, "unit": holder.unit, "status": status, "method": scan.method,
-                "at": iso(at),
-            },
-            now,
+            conn, scan.course_id, "correction" if decision.supersedes else "checkin", payload, now
         )
     return ScanOutcome(
         scan_id=scan_id, reason=decision.reason, accepted=decision.accepted, replayed=False, holder=holder,
         session=session, first_checked_in_at=decision.first.at if decision.first else None,
         scanned_at=scanned_at, recorded_at=now, event=event,
+    )
+
+
+def _refused_device(reason: str, scanned_at: datetime, now: datetime) -> ScanOutcome:
+    """The answer to a revoked or expired device retrying a scan it already sent: nothing more is stored."""
+    return ScanOutcome(
+        scan_id=0, reason=reason, accepted=False, replayed=True, holder=None, session=None,
+        first_checked_in_at=None, scanned_at=scanned_at, recorded_at=now,
     )
 
 

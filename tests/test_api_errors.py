@@ -119,3 +119,23 @@ def test_openapi_lists_every_endpoint_and_reason(client):
         "properties"]["reason"]["enum"]
     assert {"checked_in", "checked_in_late", "already_checked_in", "unknown_code", "badge_revoked", "other_course",
             "session_not_open", "no_session"} <= set(reasons)
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_device_time_at_the_edge_of_the_calendar_is_a_422(client, world, moment):
+    answer = client.post("/api/v1/scans", json={"code": "abc", "scanned_at": moment}, headers=bearer(world.course.token))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (422, "invalid_field")
+
+
+def test_a_failed_commit_leaves_the_connection_usable(tmp_path):
+    from checkin.store.db import open_sync, transaction
+
+    conn = open_sync(tmp_path / "x.sqlite3")
+    conn.execute("PRAGMA defer_foreign_keys = ON")
+    with pytest.raises(Exception):
+        with transaction(conn):
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            conn.execute("INSERT INTO enrolments (course_id, participant_id, created_at) VALUES (999, 999, 'x')")
+    assert not conn.in_transaction
+    with transaction(conn):
+        conn.execute("SELECT 1")

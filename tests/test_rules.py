@@ -93,3 +93,15 @@ def test_whole_number_accepts_only_ascii_digits(typed, expected):
     from checkin.text import whole_number
 
     assert whole_number(typed) == expected
+
+
+def test_a_scan_made_before_the_one_that_counts_supersedes_it():
+    counted = Checkin(scan_id=12, at=T0 + M(20))  # a late scan at the other door, already stored
+    decision = decide_scan(badge=badge(), course_id=7, session=session(), earlier=counted, at=T0 - M(5))
+    assert decision.reason == Reason.CHECKED_IN and decision.supersedes == counted
+
+
+def test_a_superseding_scan_outside_the_window_changes_nothing():
+    counted = Checkin(scan_id=12, at=T0)
+    decision = decide_scan(badge=badge(), course_id=7, session=session(), earlier=counted, at=T0 - M(45))
+    assert decision.reason == Reason.SESSION_NOT_OPEN and decision.supersedes is None

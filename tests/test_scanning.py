@@ -8,6 +8,7 @@ import httpx2 as httpx
 import pytest
 
 from checkin.app import create_app
+from checkin.clock import to_db
 from checkin.store import devices, people
 from checkin.store.db import transaction
 
@@ -223,3 +224,44 @@ def test_answer_is_sent_only_after_commit(client, world):
     body = scan(client, world.course.token, world.course.codes[0]).json()
     assert count(world, "SELECT COUNT(*) FROM scans WHERE id = ?", body["scan_id"]) == 1
     assert count(world, "SELECT COUNT(*) FROM attendance") == 1
+
+
+def test_offline_scan_synced_late_still_counts_first(client, world):
+    # Door B (online) admits at 8:20, late; phone A had admitted the same person offline at 7:55.
+    world.clock.set(local(8, 20))
+    late = scan(client, world.course.other_token, world.course.codes[0], session_id=world.course.sessions[0]).json()
+    assert late["reason"] == "checked_in_late"
+    synced = scan(client, world.course.token, world.course.codes[0], method="sync", nonce="offline-1",
+                  scanned_at=local(7, 55).isoformat(), session_id=world.course.sessions[0]).json()
+    assert synced["reason"] == "checked_in"
+    conn = world.conn()
+    row = conn.execute("SELECT status, scan_id, checked_in_at FROM attendance").fetchall()
+    assert [(r[0], r[1]) for r in row] == [("present", synced["scan_id"])]
+    assert row[0][2].startswith(local(7, 55).strftime("%Y-%m-%dT%H:%M"))
+    # Both admissions stay in the log; live views are told to recount.
+    assert conn.execute("SELECT COUNT(*) FROM scans WHERE accepted = 1").fetchone()[0] == 2
+    assert conn.execute("SELECT kind FROM events ORDER BY id DESC LIMIT 1").fetchone()[0] == "correction"
+
+
+def test_scans_made_before_the_device_expired_count_when_synced_after(client, world):
+    conn = world.conn()
+    conn.execute("UPDATE devices SET expires_at = ? WHERE id = ?", (to_db(local(8, 0)), world.course.device_id))
+    conn.close()
+    world.clock.set(local(8, 5))
+    body = scan(client, world.course.token, world.course.codes[0], method="sync", nonce="q1",
+                scanned_at=local(7, 58).isoformat()).json()
+    assert body["reason"] == "checked_in"
+    live = scan(client, world.course.token, world.course.codes[1])
+    assert (live.status_code, live.json()["error"]["code"]) == (401, "device_expired")
+
+
+def test_revoked_device_retrying_an_old_nonce_is_refused_and_nothing_stored(client, world):
+    scan(client, world.course.token, world.course.codes[0], nonce="before")
+    conn = world.conn()
+    with transaction(conn):
+        devices.revoke_device(conn, world.course.device_id, world.clock())
+    conn.close()
+    client.app.state.services.devices.clear()
+    again = scan(client, world.course.token, world.course.codes[0], nonce="before")
+    assert (again.status_code, again.json()["error"]["code"]) == (403, "device_revoked")
+    assert count(world, "SELECT COUNT(*) FROM scans") == 1
