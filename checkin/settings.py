@@ -50,10 +50,21 @@ class Settings:
 
     @property
     def public_url(self) -> str:
+        """Where others reach this server, for links in e-mails, exports, QR codes and pairing.
+
+        CHECKIN_BASE_URL when given; otherwise the listening address, except that a wildcard
+        (0.0.0.0, ::) is no address at all to a phone: then this machine's first LAN address."""
         if self.base_url:
             return self.base_url.rstrip("/")
         scheme = "https" if self.https else "http"
-        return f"{scheme}://{self.host}:{self.port}"
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            from .tls import phone_addresses  # local import: tls needs these settings itself
+
+            found = phone_addresses()
+            host = found[0] if found else "127.0.0.1"
+        shown = f"[{host}]" if ":" in host else host
+        return f"{scheme}://{shown}:{self.port}"
 
     @property
     def zone(self) -> ZoneInfo:

@@ -41,3 +41,13 @@ def test_secret_key_is_generated_once_and_private(tmp_path):
     second = Settings(data_dir=tmp_path).with_secret()
     assert first.secret_key == second.secret_key and len(first.secret_key) > 40
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_public_url_never_points_at_a_wildcard_address():
+    from checkin.tls import phone_addresses
+
+    url = Settings(host="0.0.0.0", port=8443, https=True).public_url
+    assert "0.0.0.0" not in url and url.startswith("https://") and url.endswith(":8443")
+    found = phone_addresses()
+    assert url == f"https://{found[0] if found else '127.0.0.1'}:8443"
+    assert Settings(host="0.0.0.0", base_url="https://checkin.example/").public_url == "https://checkin.example"
