@@ -17,7 +17,7 @@ from .broadcast import Broadcaster
 from .clock import Clock, system_clock
 from .errors import Problem
 from .routes import api, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
-from .security import SecurityHeadersMiddleware
+from .security import PagesOnly, SecurityHeadersMiddleware
 from .settings import Settings
 from .store.db import Database
 from .web import Services, http_error_handler, make_templates, problem_handler, server_error_handler
@@ -58,10 +58,10 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         middleware=[
             Middleware(SecurityHeadersMiddleware),
             Middleware(
-                SessionMiddleware, secret_key=settings.secret_key, session_cookie="checkin_session",
-                max_age=14 * 24 * 3600, same_site="lax", https_only=settings.https,
+                PagesOnly, middleware=SessionMiddleware, secret_key=settings.secret_key,
+                session_cookie="checkin_session", max_age=14 * 24 * 3600, same_site="lax", https_only=settings.https,
             ),
-            Middleware(i18n.LanguageMiddleware, default=settings.language),
+            Middleware(PagesOnly, middleware=i18n.LanguageMiddleware, default=settings.language),
         ],
         exception_handlers={
             Problem: problem_handler,

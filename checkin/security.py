@@ -34,3 +34,28 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class PagesOnly:
+    """Apply a middleware to everything but the door's API calls.
+
+    A request under /api/ that carries a bearer token comes from an usher's phone: it has no cookie
+    session and no page language, so the session and language middlewares would be pure cost on the
+    busiest path there is. Organiser API calls (cookie, no bearer) still get them.
+    """
+
+    def __init__(self, app, middleware, **options):
+        self.app = app
+        self.wrapped = middleware(app, **options)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith("/api/") and _has_bearer(scope):
+            return await self.app(scope, receive, send)
+        return await self.wrapped(scope, receive, send)
+
+
+def _has_bearer(scope) -> bool:
+    for name, value in scope.get("headers") or ():
+        if name == b"authorization":
+            return value[:7].lower() == b"bearer "
+    return False
