@@ -16,7 +16,8 @@ def to_db(moment: datetime) -> str:
     """Stored form: UTC, microseconds, fixed width, so text order is time order."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: times must carry a time zone")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times faster than strftime, and this runs a handful of times per scan.
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_db(value: str | None) -> datetime | None:

@@ -84,7 +84,10 @@ def iso(moment: datetime | None) -> str | None:
 def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> ScanOutcome:
     """Load, decide and write one scan. Runs inside the caller's write transaction."""
     scanned_at = scan.device_time or now
-    sessions = courses.list_sessions(conn, scan.course_id)
+    course_rules = courses.get_rules(conn, scan.course_id)
+    if course_rules is None:
+        raise Problem(404, "course_not_found", f"There is no course {scan.course_id}.")
+    sessions, after_end = course_rules
     session = _session(sessions, scan.session_id)
 
     if scan.device_id is not None:
@@ -123,9 +126,8 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
     earlier = None
     if holder is not None and session is not None and holder.course_id == scan.course_id:
         earlier = scans.get_checkin(conn, holder.enrolment_id, session.id)
-    course = courses.get_course(conn, scan.course_id)
     decision = rules.decide_scan(
-        badge=holder, course_id=scan.course_id, session=session, earlier=earlier, at=at, after_end=course.after_end
+        badge=holder, course_id=scan.course_id, session=session, earlier=earlier, at=at, after_end=after_end
     )
     scan_id = scans.insert_scan(
         conn,

@@ -265,3 +265,17 @@ def test_revoked_device_retrying_an_old_nonce_is_refused_and_nothing_stored(clie
     again = scan(client, world.course.token, world.course.codes[0], nonce="before")
     assert (again.status_code, again.json()["error"]["code"]) == (403, "device_revoked")
     assert count(world, "SELECT COUNT(*) FROM scans") == 1
+
+
+def test_an_edited_programme_is_seen_by_the_next_scan(client, world):
+    world.clock.set(local(7, 0))
+    assert scan(client, world.course.token, world.course.codes[0]).json()["reason"] == "no_session"
+    conn = world.conn()  # another connection, as the command line or another process would edit
+    conn.execute("UPDATE courses SET open_before_min = 90 WHERE id = ?", (world.course.id,))
+    conn.close()
+    assert scan(client, world.course.token, world.course.codes[0]).json()["reason"] == "checked_in"
+    conn = world.conn()
+    conn.execute("UPDATE sessions SET title = 'Khai mạc lớp' WHERE id = ?", (world.course.sessions[0],))
+    conn.close()
+    again = scan(client, world.course.token, world.course.codes[1]).json()
+    assert again["session"]["title"] == "Khai mạc lớp"

@@ -122,6 +122,27 @@ def list_sessions(conn: sqlite3.Connection, course_id: int) -> list[CourseSessio
     ]
 
 
+def get_rules(conn: sqlite3.Connection, course_id: int) -> tuple[list[CourseSession], str] | None:
+    """The course's sessions and after-end policy, as the scan rule needs them; None for no course.
+
+    Read on every scan: the sessions are kept in the connection's memo and read again only when the
+    course's rules_version (changed by triggers on any edit) differs."""
+    row = conn.execute("SELECT rules_version, after_end FROM courses WHERE id = ?", (course_id,)).fetchone()
+    if row is None:
+        return None
+    version, after_end = row[0], row[1]
+    memo = getattr(conn, "memo", None)
+    key = ("rules", course_id)
+    if memo is not None:
+        cached = memo.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1], after_end
+    sessions = list_sessions(conn, course_id)
+    if memo is not None:
+        memo[key] = (version, sessions)
+    return sessions, after_end
+
+
 def is_course_organiser(conn: sqlite3.Connection, course_id: int, organiser_id: int) -> bool:
     row = conn.execute(
         "SELECT 1 FROM course_organisers WHERE course_id = ? AND organiser_id = ?", (course_id, organiser_id)

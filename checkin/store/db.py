@@ -26,9 +26,18 @@ PRAGMAS = (
 )
 
 
+class Connection(sqlite3.Connection):
+    """A sqlite3 connection with a small memo for what the scan path reads on every scan and seldom
+    changes (a course's rules, checked against their version). One memo per connection, so per file."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.memo: dict = {}
+
+
 def connect(path: Path | str) -> sqlite3.Connection:
     """A plain connection with our pragmas, in autocommit mode: transactions are explicit."""
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, factory=Connection)
     _configure(conn)
     return conn
 
@@ -140,8 +149,8 @@ class Database:
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await aiosqlite.connect(str(self.path), isolation_level=None)
-        self._reader = await aiosqlite.connect(str(self.path), isolation_level=None)
+        self._writer = await aiosqlite.connect(str(self.path), isolation_level=None, factory=Connection)
+        self._reader = await aiosqlite.connect(str(self.path), isolation_level=None, factory=Connection)
         await self._call(self._writer, _configure)
         await self._call(self._writer, migrate)
         await self._call(self._reader, _configure)
