@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,18 +40,22 @@ def code_hash(salt: str, code: str) -> str:
     return base64.urlsafe_b64encode(digest[:16]).decode("ascii").rstrip("=")
 
 
-def format_cursor(roster_change_id: int, event_id: int) -> str:
-    return f"r{roster_change_id}.e{event_id}"
+CURSOR = re.compile(r"^d(\d{1,18})\.r(\d{1,18})\.e(\d{1,18})$")
 
 
-def parse_cursor(raw: str | None) -> tuple[int, int] | None:
-    """(roster change id, event id), or None for a missing or malformed cursor (then: the whole copy)."""
-    if not raw or len(raw) > 40 or not raw.startswith("r") or ".e" not in raw:
+def format_cursor(device_id: int, roster_change_id: int, event_id: int) -> str:
+    """Where a copy stands: the device it was made for (a phone paired again, perhaps to another course,
+    gets a whole new copy), the last roster change and the last event it holds."""
+    return f"d{device_id}.r{roster_change_id}.e{event_id}"
+
+
+def parse_cursor(raw: str | None, device_id: int) -> tuple[int, int] | None:
+    """(roster change id, event id), or None for a missing, malformed or other device's cursor (then:
+    the whole copy)."""
+    match = CURSOR.match(raw or "")
+    if match is None or int(match.group(1)) != device_id:
         return None
-    roster, _sep, event = raw[1:].partition(".e")
-    if not (roster.isdigit() and event.isdigit()):
-        return None
-    return int(roster), int(event)
+    return int(match.group(2)), int(match.group(3))
 
 
 def _epoch(moment: datetime | None) -> int | None:
@@ -83,7 +88,7 @@ def _build(conn: sqlite3.Connection, request: CopyRequest) -> dict:
     course = courses.get_course(conn, course_id)
     sessions = courses.list_sessions(conn, course_id)
     roster_id, event_id = store.get_cursor(conn)
-    since = parse_cursor(request.since)
+    since = parse_cursor(request.since, request.device.id)
     changed = None
     if since is not None and since[0] <= roster_id and since[1] <= event_id:
         changed = store.list_changed_enrolments(conn, course_id, since[0])
@@ -97,7 +102,7 @@ def _build(conn: sqlite3.Connection, request: CopyRequest) -> dict:
     return {
         "version": VERSION,
         "full": full,
-        "cursor": format_cursor(roster_id, event_id),
+        "cursor": format_cursor(request.device.id, roster_id, event_id),
         "server_time": _iso(request.now),
         "salt": salt,
         "device": {"id": request.device.id, "label": request.device.label,

@@ -9,6 +9,7 @@ import pytest
 
 from checkin import offline
 from checkin.store import devices, people
+from checkin.store import offline as offline_store
 from checkin.store.db import transaction
 
 from .conftest import bearer, local, sign_in
@@ -104,8 +105,9 @@ def test_delta_brings_new_people_reissued_badges_and_check_ins_and_undos(client,
     assert after_undo["people"] == []
 
 
-@pytest.mark.parametrize("since", ["garbage", "r999999.e999999", "r1.x2"])
+@pytest.mark.parametrize("since", ["garbage", "d{device}.r999999.e999999", "d{device}.r1.x2", "d{other}.r1.e0"])
 def test_a_cursor_the_server_cannot_use_gets_the_whole_copy(since, client, world):
+    since = since.format(device=world.course.device_id, other=world.course.device_id + 1)
     assert copy_of(client, world.course.token, since)["full"] is True
 
 
@@ -171,24 +173,53 @@ def test_bad_queue_reports_are_refused(body, field, client, world):
     assert answer.status_code == 422 and answer.json()["error"]["field"] == field
 
 
-def test_two_doors_admitting_one_badge_offline_count_once_and_show_as_double_admission(client, world):
-    """Both phones admitted the badge offline; the first to sync counts, the other is kept and shown."""
+@pytest.mark.parametrize("order", ["made first syncs first", "made first syncs last"])
+def test_two_doors_admitting_one_badge_offline_count_once_and_show_as_double_admission(order, client, world):
+    """Both phones admitted the badge offline. The scan made first counts, whichever syncs first; both are
+    kept, and the devices page lists the double admission."""
     world.clock.set(local(8, 5))
-    code, session = world.course.codes[3], world.course.sessions[0]
-    a = client.post("/api/v1/scans", headers=bearer(world.course.token), json={
-        "code": code, "method": "sync", "nonce": "a-1", "scanned_at": "2026-11-27T00:55:00Z"}).json()
-    b = client.post("/api/v1/scans", headers=bearer(world.course.other_token), json={
-        "code": code, "method": "sync", "nonce": "b-1", "scanned_at": "2026-11-27T00:54:00Z"}).json()
-    assert (a["reason"], b["reason"]) == ("checked_in", "already_checked_in")
-    client.post("/api/v1/device/status", headers=bearer(world.course.other_token), json={
-        "queued": 0, "overruled": [{"nonce": "b-1", "offline_reason": "checked_in"}]})
-    assert len(rows(world, "SELECT * FROM scans WHERE enrolment_id = ?", world.course.enrolments[3])) == 2
-    assert len(rows(world, "SELECT * FROM attendance WHERE enrolment_id = ? AND session_id = ?",
-                    world.course.enrolments[3], session)) == 1
+    code, session, enrolment = world.course.codes[3], world.course.sessions[0], world.course.enrolments[3]
+    made_first = {"token": world.course.other_token, "nonce": "b-1", "at": "2026-11-27T00:54:00Z"}  # Cổng B, 07:54
+    made_later = {"token": world.course.token, "nonce": "a-1", "at": "2026-11-27T00:55:00Z"}  # Cổng A, 07:55
+    sent = [made_first, made_later] if order == "made first syncs first" else [made_later, made_first]
+    answers = [client.post("/api/v1/scans", headers=bearer(x["token"]), json={
+        "code": code, "method": "sync", "nonce": x["nonce"], "scanned_at": x["at"]}).json() for x in sent]
+    if order == "made first syncs first":
+        assert [a["reason"] for a in answers] == ["checked_in", "already_checked_in"]
+        # The later phone had admitted the badge offline: it says so in its next report.
+        client.post("/api/v1/device/status", headers=bearer(world.course.token), json={
+            "queued": 0, "overruled": [{"nonce": "a-1", "offline_reason": "checked_in"}]})
+    else:
+        assert [a["reason"] for a in answers] == ["checked_in", "checked_in"]
+    assert len(rows(world, "SELECT * FROM scans WHERE enrolment_id = ?", enrolment)) == 2
+    [counted] = rows(world, "SELECT * FROM attendance WHERE enrolment_id = ? AND session_id = ?", enrolment, session)
+    assert counted["scan_id"] == rows(world, "SELECT id FROM scans WHERE nonce = 'b-1'")[0]["id"]
+
+    conn = world.conn()
+    try:
+        [double] = offline_store.list_double_admissions(conn, world.course.id)
+    finally:
+        conn.close()
+    assert (double.full_name, double.first_by, double.second_by) == ("Phạm Thu Trang", "Cổng B", "Cổng A")
+    assert double.first_at == local(7, 54) and double.second_at == local(7, 55)
     sign_in(client)
     page = client.get(f"/courses/{world.course.id}/devices")
     section = page.text.split('id="double-admissions"', 1)[1]
-    assert "Phạm Thu Trang" in section and "Cổng A" in section and "Cổng B" in section
+    assert "Phạm Thu Trang" in section and "Cổng B · 07:54:00" in section and "Cổng A · 07:55:00" in section
+
+
+def test_undone_second_admission_is_no_double_admission(client, world):
+    world.clock.set(local(7, 55))
+    scan = client.post("/api/v1/scans", headers=bearer(world.course.token),
+                       json={"code": world.course.codes[0], "method": "camera"}).json()
+    client.post(f"/api/v1/scans/{scan['scan_id']}/undo", json={}, headers=bearer(world.course.token))
+    client.post("/api/v1/scans", headers=bearer(world.course.other_token),
+                json={"code": world.course.codes[0], "method": "camera"})
+    conn = world.conn()
+    try:
+        assert offline_store.list_double_admissions(conn, world.course.id) == []
+    finally:
+        conn.close()
 
 
 def test_openapi_documents_the_offline_endpoints(client):

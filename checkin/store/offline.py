@@ -135,13 +135,11 @@ def list_checkins(conn: sqlite3.Connection, course_id: int) -> list[OfflineCheck
 
 
 def list_checkin_changes(conn: sqlite3.Connection, course_id: int, after_event_id: int) -> list[OfflineCheckin]:
-    """The current check-in state of every (person, session) a check-in or undo touched after this
-    event id; a pair no longer checked in comes with checked_in_at None."""
+    """The current check-in state of every (person, session) an event touched after this event id (a
+    check-in, an undo, a late-synced scan that now counts instead of another); a pair no longer checked
+    in comes with checked_in_at None."""
     pairs: set[tuple[int, int]] = set()
-    rows = conn.execute(
-        "SELECT payload FROM events WHERE course_id = ? AND id > ? AND kind IN ('checkin', 'undo')",
-        (course_id, after_event_id),
-    )
+    rows = conn.execute("SELECT payload FROM events WHERE course_id = ? AND id > ?", (course_id, after_event_id))
     for (payload,) in rows:
         data = json.loads(payload)
         if data.get("enrolment_id") and data.get("session_id"):
@@ -203,26 +201,49 @@ def list_sync_states(conn: sqlite3.Connection, course_id: int) -> dict[int, Devi
     }
 
 
+def _moment(method: str, scanned_at: str, recorded_at: str) -> datetime:
+    # The time that counts for a synced scan is the phone's; for the others, when we recorded it.
+    return from_db(scanned_at) if method == "sync" else from_db(recorded_at)
+
+
+_WHO = "COALESCE({d}.label, {o}.display_name, '')"
+_DOUBLE_FROM = (
+    " JOIN enrolments e ON e.id = s.enrolment_id JOIN participants p ON p.id = e.participant_id"
+    " LEFT JOIN units u ON u.id = p.unit_id"
+    " LEFT JOIN devices sd ON sd.id = s.device_id LEFT JOIN organisers so ON so.id = s.organiser_id"
+    " LEFT JOIN devices fd ON fd.id = f.device_id LEFT JOIN organisers fo ON fo.id = f.organiser_id"
+)
+_DOUBLE_COLUMNS = (
+    "SELECT s.session_id, s.enrolment_id, p.full_name, COALESCE(u.name, ''),"
+    f" f.id, {_WHO.format(d='fd', o='fo')}, f.method, f.scanned_at, f.recorded_at,"
+    f" s.id, {_WHO.format(d='sd', o='so')}, s.method, s.scanned_at, s.recorded_at"
+)
+
+
 def list_double_admissions(conn: sqlite3.Connection, course_id: int) -> list[DoubleAdmission]:
-    """Scans a phone admitted offline that the server found already checked in by another door."""
+    """People let in twice in one session, by two doors: both scans stay in the log, attendance counts one.
+
+    Two ways it shows: both scans were accepted (a phone offline synced a scan made before the one that
+    counted, so the first made now counts, see rules.decide_scan), or a phone admitted someone offline and
+    the server, at sync, found them already checked in (the phone reports that as an overruled admission).
+    """
     accepted = tuple(str(r) for r in ACCEPTED)
-    rows = conn.execute(
-        "SELECT s.session_id, s.enrolment_id, p.full_name, COALESCE(u.name, ''),"
-        " f.id, COALESCE(fd.label, fo.display_name, ''), f.method, f.scanned_at, f.recorded_at,"
-        " s.id, COALESCE(sd.label, ''), s.scanned_at"
-        " FROM offline_overrules x JOIN scans s ON s.device_id = x.device_id AND s.nonce = x.nonce"
-        " JOIN scans f ON f.id = s.first_scan_id"
-        " JOIN enrolments e ON e.id = s.enrolment_id JOIN participants p ON p.id = e.participant_id"
-        " LEFT JOIN units u ON u.id = p.unit_id LEFT JOIN devices sd ON sd.id = s.device_id"
-        " LEFT JOIN devices fd ON fd.id = f.device_id LEFT JOIN organisers fo ON fo.id = f.organiser_id"
-        f" WHERE s.course_id = ? AND s.reason = 'already_checked_in' AND x.offline_reason IN ({','.join('?' * len(accepted))})"
-        " AND (f.device_id IS NULL OR f.device_id <> s.device_id)"
-        " ORDER BY s.session_id, s.id",
+    both_accepted = conn.execute(
+        _DOUBLE_COLUMNS + " FROM attendance a JOIN scans f ON f.id = a.scan_id"
+        " JOIN scans s ON s.enrolment_id = a.enrolment_id AND s.session_id = a.session_id AND s.accepted = 1"
+        " AND s.id <> f.id LEFT JOIN scan_undos x ON x.scan_id = s.id" + _DOUBLE_FROM +
+        " WHERE f.course_id = ? AND x.scan_id IS NULL",
+        (course_id,),
+    ).fetchall()
+    overruled = conn.execute(
+        _DOUBLE_COLUMNS + " FROM offline_overrules r JOIN scans s ON s.device_id = r.device_id AND s.nonce = r.nonce"
+        " JOIN scans f ON f.id = s.first_scan_id" + _DOUBLE_FROM +
+        f" WHERE s.course_id = ? AND s.reason = 'already_checked_in' AND r.offline_reason IN ({','.join('?' * len(accepted))})",
         (course_id, *accepted),
-    )
-    found = []
-    for r in rows:
-        # The time that counts for a synced scan is the phone's; for the others, when we recorded it.
-        first_at = from_db(r[7]) if r[6] == "sync" else from_db(r[8])
-        found.append(DoubleAdmission(r[0], r[1], r[2], r[3], r[4], r[5], first_at, r[9], r[10], from_db(r[11])))
-    return found
+    ).fetchall()
+    found = {}
+    for r in list(both_accepted) + list(overruled):
+        found.setdefault(r[9], DoubleAdmission(
+            r[0], r[1], r[2], r[3], r[4], r[5], _moment(r[6], r[7], r[8]), r[9], r[10], _moment(r[11], r[12], r[13]),
+        ))
+    return sorted(found.values(), key=lambda d: (d.session_id, d.second_at, d.second_scan_id))

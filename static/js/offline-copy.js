@@ -39,7 +39,12 @@ export async function refresh(api, { timeoutMs = 20_000 } = {}) {
 /** Store a copy or a delta in one transaction (a half-applied copy is never seen). */
 export async function apply(copy) {
   const offset = Date.parse(copy.server_time) - Date.now();
-  await idb.run(["meta", "badges", "people", "checkins"], "readwrite", (tx) => {
+  const { device } = await idb.getMeta(["device"]);
+  // Paired again (another pairing, perhaps another course): what this phone admitted offline under the
+  // old pairing no longer describes this copy. Its queued scans stay and go out with the phone's token.
+  const otherDevice = copy.full && device && device.id !== copy.device.id;
+  await idb.run(["meta", "badges", "people", "checkins", "local"], "readwrite", (tx) => {
+    if (otherDevice) tx.objectStore("local").clear();
     const meta = tx.objectStore("meta");
     const badges = tx.objectStore("badges");
     const people = tx.objectStore("people");

@@ -39,6 +39,7 @@ const ui = {
   searchResults: $("search-results"), wedgeForm: $("wedge-form"), wedge: $("wedge"),
   source: $("result-source"), net: $("net"), netState: $("net-state"), netQueue: $("net-queue"),
   copyAge: $("copy-age"), changes: $("sync-changes"), changesList: $("sync-changes-list"),
+  expiredQueue: $("expired-queue"),
 };
 // Undo stays on screen this long (the server allows a device longer: data-undo-seconds).
 const UNDO_VISIBLE_MS = Math.min(20_000, Number(root.dataset.undoSeconds || 300) * 1000);
@@ -240,40 +241,71 @@ async function refreshCounts() {
   }
 }
 
-// The server refused this phone (or its pairing ran out): what it queued is still sent, each scan stored
-// as refused (device_revoked / device_expired) and none counted; then the offline copy, the queue and
-// the token are wiped, so that the phone holds nothing of the course any more.
+// The server refused this phone (or its pairing ran out): what it queued is still sent, then the
+// offline copy, the queue and the token are wiped, so that the phone holds nothing of the course any
+// more. A revoked phone's scans are stored as refused (device_revoked) and none counts. Scans an expired
+// phone made before its expiry still count (the server judges them at their own time): if they cannot be
+// sent now (no network), the phone forgets the copy at once but keeps those scans, and its token, until
+// they are sent.
 async function unpaired(code, { queueSent = false } = {}) {
   if (state.forgetting) return;
   state.forgetting = true;
   stopCamera();
+  let run = null;
   if (!queueSent && state.token && (code === "device_revoked" || code === "device_expired")) {
     try {
-      await queue.sync(api);
+      run = await queue.sync(api);
     } catch (err) {
       console.warn("queue not sent:", err);
     }
   }
+  let left = 0;
   try {
-    await idb.wipe();
+    left = await queue.size();
+  } catch {
+    left = 0;
+  }
+  const keepQueue = code === "device_expired" && left > 0 && !queueSent && !(run && run.refused);
+  try {
+    if (keepQueue) {
+      await idb.run([...idb.COPY_STORES, "local"], "readwrite", (tx) => {
+        for (const name of [...idb.COPY_STORES, "local"]) tx.objectStore(name).clear();
+      }, "strict");
+    } else {
+      await idb.wipe();
+    }
   } catch (err) {
     console.warn("offline copy not wiped:", err);
   }
   if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage("forget");
-  try {
-    localStorage.removeItem(TOKEN_KEY);
-  } catch {
-    // Nothing stored to remove.
+  if (keepQueue) {
+    state.expiredQueue = true;
+    state.queued = left;
+    state.copyAt = null;
+  } else {
+    try {
+      localStorage.removeItem(TOKEN_KEY);
+    } catch {
+      // Nothing stored to remove.
+    }
+    state.token = null;
+    state.queued = 0;
+    state.expiredQueue = false;
+    ui.net.hidden = true;
   }
-  state.token = null;
-  state.queued = 0;
   state.forgetting = false;
-  ui.net.hidden = true;
   ui.changes.hidden = true;
   ui.pairNeededText.textContent = S[code] || (code ? S.pair_again : S.not_paired);
+  showExpiredQueue();
   ui.pairNeeded.hidden = false;
   for (const el of [ui.door, ui.cameraBox, ui.manual, ui.result]) el.hidden = true;
   root.dataset.state = "unpaired";
+}
+
+function showExpiredQueue() {
+  ui.expiredQueue.hidden = !state.expiredQueue;
+  ui.expiredQueue.textContent = state.expiredQueue ? fmt(S.expired_waiting, { n: state.queued }) : "";
+  root.dataset.expiredQueue = state.expiredQueue ? String(state.queued) : "";
 }
 
 // --- camera ----------------------------------------------------------------------------------
@@ -932,8 +964,20 @@ async function tick() {
 }
 
 async function tickOnce() {
+  if (state.expiredQueue) {
+    // An expired phone with scans it made in time: send them when it can, then forget everything.
+    const run = await queue.sync(api).catch(() => null);
+    if (run && (run.refused || !run.left)) {
+      state.expiredQueue = false;
+      await unpaired("device_expired", { queueSent: true });
+    } else {
+      state.queued = await queue.size();
+      showExpiredQueue();
+    }
+    return;
+  }
   // The pairing ends at the device's expiry even when no server is there to say so.
-  if (state.expiresAt && serverNow() >= state.expiresAt) {
+  if (state.expiresAt && serverNow() >= state.expiresAt && !state.expiredQueue) {
     unpaired("device_expired");
     return;
   }
