@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,7 +79,7 @@ def run(name: str, host: str, port: int, path: str, bodies: list[bytes], concurr
             for i in range(concurrency)
         ])
 
-    print(f"  {name}: {len(bodies)} requests...", file=sys.stderr)
+
     started = time.perf_counter()
     asyncio.run(main())
     return Result(name, len(bodies), time.perf_counter() - started, latencies, statuses, answers)

@@ -77,52 +77,77 @@ def serve(args: list[str], env: dict, port: int) -> subprocess.Popen:
     return process
 
 
+def merge(name: str, parts: list[httpload.Result]) -> httpload.Result:
+    """Rounds of one phase as one result: requests and time add up, latencies pool."""
+    merged = httpload.Result(name, 0, 0.0, [], {}, [])
+    for part in parts:
+        merged.requests += part.requests
+        merged.seconds += part.seconds
+        merged.latencies += part.latencies
+        merged.bodies += part.bodies
+        for status, n in part.statuses.items():
+            merged.statuses[status] = merged.statuses.get(status, 0) + n
+    return merged
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--participants", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=5_000, help="requests per phase")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="phases run in this many interleaved rounds, ours and the floor's in turn, so that "
+                             "other load on the machine falls on both alike")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="checkin-bench-"))
     db = workdir / "bench.sqlite3"
     token = seed(db, args.participants)
     auth = {"Authorization": f"Bearer {token}"}
-    results = []
 
-    port = free_port()
+    port, floor_port = free_port(), free_port()
     server = serve([str(BIN / "checkin"), "serve", "--db", str(db), "--port", str(port)],
                    {"CHECKIN_DATA_DIR": str(workdir)}, port)
+    floor = serve([str(BIN / "python"), "-m", "uvicorn", "floor_app:app", "--app-dir", str(HERE), "--port",
+                   str(floor_port), "--no-access-log", "--log-level", "warning"], {"FLOOR_DB": str(db)}, floor_port)
+    phases: dict[str, list[httpload.Result]] = {k: [] for k in ("first", "dupes", "unknown", "floor", "floor_unknown")}
     try:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", server)
+        _wait_floor(floor_port, floor)
         request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/device", headers=auth)
         session_id = json.loads(urllib.request.urlopen(request).read())["current_session_id"]
         codes = free_badges(db, session_id, args.requests)
         unknown = [secrets.token_urlsafe(16) for _ in range(args.requests)]
         httpload.run("warm-up", "127.0.0.1", port, "/api/v1/scans", bodies(unknown[:300]), args.concurrency, auth)
-        first = httpload.run("first check-ins", "127.0.0.1", port, "/api/v1/scans", bodies(codes), args.concurrency, auth)
-        dupes = httpload.run("duplicates", "127.0.0.1", port, "/api/v1/scans", bodies(codes), args.concurrency, auth)
-        unk = httpload.run("unknown codes", "127.0.0.1", port, "/api/v1/scans", bodies(unknown), args.concurrency, auth)
-        results += [first, dupes, unk]
-        reasons = {name: {} for name in ("first", "dupes", "unknown")}
-        for key, result in zip(reasons, (first, dupes, unk)):
-            for answer in result.bodies:
-                reasons[key][answer.get("reason")] = reasons[key].get(answer.get("reason"), 0) + 1
+        httpload.run("floor warm-up", "127.0.0.1", floor_port, "/scan", bodies(unknown[:300]), args.concurrency)
+        size = -(-len(codes) // args.rounds)
+        for r in range(args.rounds):
+            chunk, strangers = codes[r * size:(r + 1) * size], unknown[r * size:(r + 1) * size]
+            if not chunk:
+                break
+            scans = ("127.0.0.1", port, "/api/v1/scans")
+            phases["first"].append(httpload.run("first check-ins", *scans, bodies(chunk), args.concurrency, auth))
+            phases["floor"].append(httpload.run("floor", "127.0.0.1", floor_port, "/scan", bodies(chunk), args.concurrency))
+            phases["dupes"].append(httpload.run("duplicates", *scans, bodies(chunk), args.concurrency, auth))
+            phases["unknown"].append(httpload.run("unknown codes", *scans, bodies(strangers), args.concurrency, auth))
+            phases["floor_unknown"].append(
+                httpload.run("floor", "127.0.0.1", floor_port, "/scan", bodies(strangers), args.concurrency))
     finally:
         stop(server)
-
-    port = free_port()
-    floor = serve([str(BIN / "python"), "-m", "uvicorn", "floor_app:app", "--app-dir", str(HERE), "--port", str(port),
-                   "--no-access-log", "--log-level", "warning"], {"FLOOR_DB": str(db)}, port)
-    try:
-        _wait_floor(port, floor)
-        httpload.run("floor warm-up", "127.0.0.1", port, "/scan", bodies(unknown[:300]), args.concurrency)
-        floor_first = httpload.run("floor (known codes)", "127.0.0.1", port, "/scan", bodies(codes), args.concurrency)
-        floor_unknown = httpload.run("floor (unknown codes)", "127.0.0.1", port, "/scan", bodies(unknown), args.concurrency)
-    finally:
         stop(floor)
 
-    print(f"\nPOST /api/v1/scans, {args.participants} cadres, concurrency {args.concurrency}, {os.cpu_count()} cores")
+    first, dupes, unk = merge("first check-ins", phases["first"]), merge("duplicates", phases["dupes"]), merge(
+        "unknown codes", phases["unknown"])
+    floor_first, floor_unknown = merge("floor (known codes)", phases["floor"]), merge(
+        "floor (unknown codes)", phases["floor_unknown"])
+    reasons = {}
+    for key, result in (("first", first), ("dupes", dupes), ("unknown", unk)):
+        reasons[key] = {}
+        for answer in result.bodies:
+            reasons[key][answer.get("reason")] = reasons[key].get(answer.get("reason"), 0) + 1
+
+    print(f"\nPOST /api/v1/scans, {args.participants} cadres, concurrency {args.concurrency}, {os.cpu_count()} cores, "
+          f"{args.rounds} interleaved rounds")
     for result in (first, dupes, unk, floor_first, floor_unknown):
         print("  " + result.line())
     print(f"  answers: first {reasons['first']}, duplicates {reasons['dupes']}, unknown {reasons['unknown']}")
@@ -143,7 +168,7 @@ def main() -> int:
     print(f"  p99 target < 50 ms, no errors, every first scan accepted and every repeat a duplicate: "
           f"{'MET' if ok else 'NOT MET'}")
     print(f"\nReproduce: .venv/bin/python bench/scan_load.py --participants {args.participants} "
-          f"--requests {args.requests} --concurrency {args.concurrency}")
+          f"--requests {args.requests} --concurrency {args.concurrency} --rounds {args.rounds}")
     return 0 if ok else 1
 
 
