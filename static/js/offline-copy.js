@@ -38,6 +38,7 @@ export async function refresh(api, { timeoutMs = 20_000 } = {}) {
 
 /** Store a copy or a delta in one transaction (a half-applied copy is never seen). */
 export async function apply(copy) {
+  searchIndex = null;
   const offset = Date.parse(copy.server_time) - Date.now();
   const { device } = await idb.getMeta(["device"]);
   // Paired again (another pairing, perhaps another course): what this phone admitted offline under the
@@ -86,6 +87,48 @@ export async function noteAccepted({ code = null, participantId = null, data }) 
   await idb.run(["checkins"], "readwrite", (tx) => {
     tx.objectStore("checkins").put(Date.parse(data.scanned_at), pairKey(enrolmentId, data.session.id));
   });
+}
+
+const SEARCH_LIMIT = 10;
+let searchIndex = null; // [folded name, enrolmentId, [name, unit, position]], rebuilt after each copy change
+
+/** Case, space and diacritic-free, as checkin.text.fold: "Nguyễn Thị Hương" -> "nguyen thi huong". */
+export function fold(text) {
+  return String(text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase()
+    .replace(/\s+/g, " ").trim();
+}
+
+/**
+ * The usher's name search without a network: people of the copy whose name holds every word typed
+ * (diacritics and case ignored), at most 10, as the API answers it. The caller asks for 3 letters.
+ */
+export async function search(query) {
+  const { salt } = await idb.getMeta(["salt"]);
+  if (!salt) return null;
+  if (!searchIndex) {
+    const db = await idb.openDb();
+    searchIndex = await new Promise((resolve, reject) => {
+      const rows = [];
+      const request = db.transaction("people").objectStore("people").openCursor();
+      request.onsuccess = () => {
+        const cursor = request.result;
+        if (!cursor) return resolve(rows);
+        rows.push([fold(cursor.value[0]), cursor.key, cursor.value]);
+        cursor.continue();
+      };
+      request.onerror = () => reject(request.error);
+    });
+    searchIndex.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
+  }
+  const words = fold(query).split(" ").filter(Boolean);
+  const found = [];
+  for (const [key, enrolmentId, [name, unit, position]] of searchIndex) {
+    if (words.every((word) => key.includes(word))) {
+      found.push({ participant_id: enrolmentId, name, unit, position });
+      if (found.length >= SEARCH_LIMIT) break;
+    }
+  }
+  return found;
 }
 
 /** The session a scan at `at` (ms) is for when the usher chose none: as rules.pick_session. */

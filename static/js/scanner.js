@@ -707,19 +707,36 @@ async function runSearch() {
     ui.searchStatus.textContent = query ? S.search_short : "";
     return;
   }
-  let answer;
-  try {
-    answer = await api(`/api/v1/participants?q=${encodeURIComponent(query)}`);
-  } catch {
-    if (seq === state.searchSeq) ui.searchStatus.textContent = S.retrying;
-    return;
+  let results = null;
+  let offline = state.net === "offline" || navigator.onLine === false;
+  if (!offline) {
+    let answer;
+    try {
+      answer = await api(`/api/v1/participants?q=${encodeURIComponent(query)}`, { timeoutMs: OFFLINE_AFTER_MS });
+    } catch {
+      offline = true;
+    }
+    if (seq !== state.searchSeq) return; // a newer query is under way
+    if (answer && answer.status !== 200) {
+      if (DEVICE_REFUSALS.has(errorCode(answer))) unpaired(errorCode(answer));
+      return;
+    }
+    if (answer) results = answer.data.results;
   }
-  if (seq !== state.searchSeq) return; // a newer query is under way
-  if (answer.status !== 200) {
-    if (DEVICE_REFUSALS.has(errorCode(answer))) unpaired(errorCode(answer));
-    return;
+  if (offline) {
+    // Without the server: the same search in the offline copy (names only, at most 10).
+    try {
+      results = await offlineCopy.search(query);
+    } catch {
+      results = null;
+    }
+    if (seq !== state.searchSeq) return;
+    if (results === null) {
+      ui.searchStatus.textContent = S.retrying;
+      return;
+    }
   }
-  const items = answer.data.results.map((person) => {
+  const items = results.map((person) => {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "person";
@@ -734,6 +751,7 @@ async function runSearch() {
     return item;
   });
   ui.searchResults.replaceChildren(...items);
+  ui.searchResults.dataset.source = offline ? "offline" : "server";
   ui.searchStatus.textContent = items.length ? S.search_count : S.search_none;
 }
 

@@ -343,3 +343,27 @@ def count_stored(page) -> dict:
       };
       open.onerror = () => reject(open.error);
     })""")
+
+
+def test_name_search_without_network_finds_the_cadre_in_the_copy_and_queues_the_check_in(
+        venue, browser_factory, page_factory):
+    venue.clock.set(local(7, 58))
+    enrolment_id = venue.course.enrolments[3]
+    page, device_id = open_phone(venue, browser_factory(), page_factory)
+    page.context.set_offline(True)
+
+    page.locator("#search").fill("pham thu")  # no diacritics needed, offline as online
+    results = page.locator("#search-results button.person")
+    expect(results).to_have_count(1)
+    expect(page.locator("#search-results")).to_have_attribute("data-source", "offline")
+    expect(results.first).to_contain_text("Phạm Thu Trang")
+    results.first.click()
+    expect_offline_answer(page, "ok", "Checked in", "Phạm Thu Trang")
+    expect_queue(page, 1)
+
+    page.context.set_offline(False)
+    expect_queue(page, 0, timeout=20_000)
+    [scan] = venue.scans(device_id)
+    assert (scan["method"], scan["enrolment_id"], scan["reason"]) == ("sync", enrolment_id, "checked_in")
+    assert len(venue.attendance(enrolment_id)) == 1
+    no_page_errors(page_factory, page)
