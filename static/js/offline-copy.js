@@ -154,7 +154,8 @@ export function decideOffline({ badge, session, earlierAt, at, afterEnd }) {
   if (!badge) return "unknown_code";
   if (badge.revoked) return "badge_revoked";
   if (!session) return "no_session";
-  if (earlierAt != null) return "already_checked_in";
+  // An earlier check-in made after this scan (clocks apart): this scan is judged on its own time.
+  if (earlierAt != null && earlierAt <= at) return "already_checked_in";
   if (at < Date.parse(session.opens_at)) return "session_not_open";
   if (at >= Date.parse(session.ends_at)) return afterEnd === "late" ? "checked_in_late" : "session_closed";
   if (at > Date.parse(session.late_from)) return "checked_in_late";

@@ -75,7 +75,7 @@ const state = {
   copyStale: true, // a page that opens asks for what changed since its copy, however young the copy is
 };
 // Figures for the benchmark and the tests: decode time per frame, and when each answer was shown.
-const stats = { detector: null, worker: false, frameMs: [], answers: [], decoded: [] };
+const stats = { detector: null, worker: false, frameMs: [], answers: [] };
 window.checkinScanner = stats;
 
 const fmt = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");

@@ -367,3 +367,53 @@ def test_name_search_without_network_finds_the_cadre_in_the_copy_and_queues_the_
     assert (scan["method"], scan["enrolment_id"], scan["reason"]) == ("sync", enrolment_id, "checked_in")
     assert len(venue.attendance(enrolment_id)) == 1
     no_page_errors(page_factory, page)
+
+
+def _decide_cases():
+    from checkin.models import BadgeHolder, Checkin, CourseSession
+
+    session = CourseSession(id=7, course_id=1, position=1, title="Khai mạc", starts_at=local(8, 0),
+                            ends_at=local(8, 30), open_before_min=30, late_after_min=10)
+    badge = BadgeHolder(code="x", revoked=False, enrolment_id=3, course_id=1, course_title="", participant_id=3,
+                        full_name="", unit="", position="")
+    revoked = BadgeHolder(**{**{f: getattr(badge, f) for f in badge.__slots__}, "revoked": True})
+    cases = [
+        ("no badge", None, session, None, local(8, 0), "refuse"),
+        ("revoked", revoked, session, None, local(8, 0), "refuse"),
+        ("no session", badge, None, None, local(8, 0), "refuse"),
+        ("already", badge, session, local(7, 50), local(8, 0), "refuse"),
+        ("earlier made after", badge, session, local(8, 5), local(8, 0), "refuse"),
+        ("not open", badge, session, None, local(7, 29), "refuse"),
+        ("window opens", badge, session, None, local(7, 30), "refuse"),
+        ("on time", badge, session, None, local(8, 10), "refuse"),
+        ("late", badge, session, None, local(8, 11), "refuse"),
+        ("over, refused", badge, session, None, local(8, 30), "refuse"),
+        ("over, late", badge, session, None, local(8, 45), "late"),
+    ]
+    return [
+        (name, b, s, Checkin(1, earlier) if earlier else None, at, after_end)
+        for name, b, s, earlier, at, after_end in cases
+    ]
+
+
+def test_offline_rule_copy_answers_as_the_server_rule(venue, browser_factory, page_factory):
+    """The phone's offline answer is a copy of checkin.rules.decide_scan (the server decides again at sync);
+    this table keeps the two from drifting apart."""
+    from checkin import rules
+
+    page = page_factory(browser_factory())
+    page.goto(f"{venue.url}/usher")
+    for name, badge, session, earlier, at, after_end in _decide_cases():
+        expected = rules.decide_scan(badge=badge, course_id=1, session=session, earlier=earlier, at=at,
+                                     after_end=after_end).reason
+        got = page.evaluate("""async ([badge, session, earlierAt, at, afterEnd]) => {
+          const copy = await import("/static/js/offline-copy.js");
+          return copy.decideOffline({ badge, session, earlierAt, at, afterEnd });
+        }""", [
+            None if badge is None else {"enrolmentId": badge.enrolment_id, "revoked": badge.revoked},
+            None if session is None else {
+                "id": session.id, "opens_at": session.opens_at.isoformat(), "ends_at": session.ends_at.isoformat(),
+                "late_from": session.late_from.isoformat(), "starts_at": session.starts_at.isoformat()},
+            None if earlier is None else earlier.at.timestamp() * 1000, at.timestamp() * 1000, after_end,
+        ])
+        assert got == str(expected), name
