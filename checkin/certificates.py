@@ -16,6 +16,7 @@ from qrcode.constants import ERROR_CORRECT_M
 
 from .attendance import PersonAttendance, people_attendance
 from .errors import Problem
+from .text import whole_number
 from .models import Course, CourseSession
 from .pdf import BASELINE_EM, FONT_FAMILY, PT_MM, draw_text_lines, fill_rects, fit_text, new_document
 from .store import certificates as store
@@ -57,8 +58,9 @@ def parse_min_sessions(raw: str, total: int) -> int | None:
     raw = raw.strip()
     if raw in ("", "all"):
         return None
-    if raw.isdigit() and 1 <= int(raw) <= max(total, 1):
-        return int(raw)
+    number = whole_number(raw)
+    if number is not None and 1 <= number <= max(total, 1):
+        return number
     message = f"Give a number of sessions from 1 to {total}, or leave it empty for all of them."
     raise Problem(422, "bad_min_sessions", message, field="min_sessions")
 

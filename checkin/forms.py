@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .i18n import gettext as _
 from .store.courses import NewCourse, NewSession
 from .store.people import PersonDetails
-from .text import clean
+from .text import clean, whole_number
 
 MAX_TEXT = 200
 MAX_MINUTES = 240
@@ -58,10 +58,11 @@ class Form:
             if required:
                 self.errors[name] = _("Fill in this field.")
             return None
-        if not text.isdigit() or int(text) > MAX_MINUTES:
+        minutes = whole_number(text)
+        if minutes is None or minutes > MAX_MINUTES:
             self.errors[name] = _("A number of minutes from 0 to %(n)s.") % {"n": MAX_MINUTES}
             return None
-        return int(text)
+        return minutes
 
     def day(self, name: str) -> date | None:
         text = self.raw(name, 20)

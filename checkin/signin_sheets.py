@@ -22,8 +22,9 @@ from .pdf import FONT_FAMILY, PT_MM, draw_text_lines, fit_text, new_document, te
 from .scanning import ScanInput, ScanOutcome, record_scan_tx
 from .store import people, scans
 from .store.people import RosterEntry
+from .text import whole_number
 
-NUMBER = re.compile(r"\d+")
+NUMBER = re.compile(r"[0-9]+")  # ASCII only: \d also matches other scripts' digits
 
 PAGE_W, PAGE_H, MARGIN = 210.0, 297.0, 14.0
 ROW_H = 10.0
@@ -49,8 +50,11 @@ def person_number(enrolment_id: int) -> str:
 
 def parse_numbers(ticked: Iterable[str], typed: str) -> list[int]:
     """The numbers ticked on the page and typed from the sheet, in order, each once."""
-    found = [int(v) for v in ticked if str(v).isdigit()] + [int(n) for n in NUMBER.findall(typed[:20_000])]
-    return list(dict.fromkeys(found))
+    found = [whole_number(str(v)) for v in ticked] + [whole_number(n) for n in NUMBER.findall(typed[:20_000])]
+    if any(n is None for n in found):
+        raise Problem(422, "bad_numbers", "Type the numbers as the sheet prints them, in plain digits; nothing was entered.",
+                      field="numbers")
+    return list(dict.fromkeys(n for n in found if n is not None))
 
 
 def record_paper_sheet_tx(

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from .. import badges, exports
 from ..errors import Problem
+from ..text import whole_number
 from ..printing import PdfJobs, card_for, cards_for
 from ..store import logos, participants, people, scans
 from ..store.people import BadgeLink
@@ -54,11 +55,12 @@ def read_selection(values) -> Selection:
         return Selection(layout, unit, None)
     if scope == "people":
         raw = values.getlist("person")
-        if len(raw) > MAX_SELECTED or not all(str(v).isdigit() for v in raw):
+        ids = [whole_number(str(v)) for v in raw[:MAX_SELECTED + 1]]
+        if len(ids) > MAX_SELECTED or None in ids:
             raise Problem(400, "bad_selection", "The selection of people is not valid. Choose them again.", field="person")
-        if not raw:
+        if not ids:
             raise Problem(400, "nobody_selected", "Tick the people whose badges to print.", field="person")
-        return Selection(layout, None, tuple(int(v) for v in raw))
+        return Selection(layout, None, tuple(i for i in ids if i is not None))
     return Selection(layout, None, None)
 
 

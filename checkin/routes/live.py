@@ -15,6 +15,7 @@ from .. import attendance, dashboard
 from ..auth import current_organiser
 from ..broadcast import Broadcaster
 from ..errors import Problem
+from ..text import whole_number
 from ..store import courses, people, reports, scans
 from ..store.db import Database
 from ..store.scans import Event
@@ -104,9 +105,10 @@ def _last_event_id(request: Request) -> int | None:
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    last_id = whole_number(raw, max_digits=18)
+    if last_id is None:
         raise Problem(422, "bad_last_event_id", "Last-Event-ID must be a whole number.", field="last_event_id")
-    return int(raw)
+    return last_id
 
 
 async def _organiser_or_login(request: Request):

@@ -9,6 +9,7 @@ from .. import forms
 from ..forms import Form
 from ..i18n import gettext as _
 from ..store import course_setup, courses, organisers, scans
+from ..text import whole_number
 from .organiser_base import Page, organiser_page
 
 
@@ -48,8 +49,9 @@ async def accounts(page: Page) -> Response:
 async def assign_course(page: Page) -> Response:
     form = Form(page.form)
     course_text, organiser_text = form.raw("course_id", 20), form.raw("organiser_id", 20)
-    course = await page.svc.db.read(courses.get_course, int(course_text)) if course_text.isdigit() else None
-    account = await page.svc.db.read(organisers.get_organiser, int(organiser_text)) if organiser_text.isdigit() else None
+    course_id, organiser_id = whole_number(course_text), whole_number(organiser_text)
+    course = await page.svc.db.read(courses.get_course, course_id) if course_id is not None else None
+    account = await page.svc.db.read(organisers.get_organiser, organiser_id) if organiser_id is not None else None
     if course is None:
         form.errors["course_id"] = _("Choose one of the options.")
     if account is None:

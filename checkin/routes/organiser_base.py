@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..auth import check_csrf, current_organiser
 from ..errors import Problem
+from ..text import whole_number
 from ..models import Course, Organiser
 from ..web import Services, render, services
 from .guards import require_course
@@ -92,7 +93,8 @@ def organiser_page(handler: Handler | None = None, *, upload: bool = False, admi
 
 def _check_length(request: Request, limit: int) -> None:
     length = request.headers.get("content-length")
-    if length is None or not length.isdigit():
+    size = whole_number(length)
+    if size is None:
         raise Problem(411, "length_required", "The upload did not say how large it is. Try again from the page.")
-    if int(length) > limit:
+    if size > limit:
         raise Problem(413, "file_too_large", "This file is larger than the upload limit. Save only the participant list and try again.")

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from .. import corrections, forms, importing, rules, scanning
 from ..errors import Problem
+from ..text import whole_number
 from ..forms import Form
 from ..i18n import gettext as _
 from ..store import courses, participants, people
@@ -75,8 +76,8 @@ async def _walk_in_context(page: Page, form: Form, duplicates=(), status_code: i
     sessions = await db.read(courses.list_sessions, page.course_id)
     replaces_id = form.values.get("replaces") or q.get("replaces", "")
     replaces = None
-    if replaces_id.isdigit():
-        replaces = await db.read(participants.get_person, page.course_id, int(replaces_id))
+    if whole_number(replaces_id) is not None:
+        replaces = await db.read(participants.get_person, page.course_id, whole_number(replaces_id))
     if replaces is not None and "unit" not in form.values:
         form.values["unit"] = replaces.unit
     current = rules.pick_session(sessions, page.now)
@@ -102,8 +103,7 @@ async def walk_in(page: Page) -> Response:
         form.errors["session_id"] = _("Choose one of the options.")
     replaces = None
     if replaces_text:
-        replaces = await page.svc.db.read(participants.get_person, page.course_id,
-                                          int(replaces_text) if replaces_text.isdigit() else 0)
+        replaces = await page.svc.db.read(participants.get_person, page.course_id, whole_number(replaces_text) or 0)
         if replaces is None:
             form.errors["replaces"] = _("This person is not on this course.")
     if details is None or not form.ok:

@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from .. import attendance, forms, importing, rules
 from ..errors import Problem
+from ..text import whole_number
 from ..forms import Form
 from ..i18n import gettext as _
 from ..people_filter import STATUS_FILTERS, PeopleFilter, filter_people
@@ -31,7 +32,7 @@ async def people_list(page: Page) -> Response:
     rows = await db.read(scans.list_attendance, page.course_id)
     everyone = attendance.people_attendance(sessions, roster, rows, page.now)
     found = filter_people(everyone, wanted)
-    imported = {k: q.get(k) for k in ("added", "updated", "unchanged") if q.get(k, "").isdigit()}
+    imported = {k: n for k in ("added", "updated", "unchanged") if (n := whole_number(q.get(k))) is not None}
     return page.render("organiser/people.html", {
         "sessions": sessions, "people": found[:LIST_LIMIT], "found": len(found), "total": len(everyone),
         "limit": LIST_LIMIT, "wanted": wanted, "units": await db.read(participants.list_units, page.course_id),
@@ -142,8 +143,9 @@ async def person_badge(page: Page) -> Response:
 async def _session_from_form(page: Page):
     text = str(page.form.get("session_id", ""))
     sessions = await page.svc.db.read(courses.list_sessions, page.course_id)
+    wanted = whole_number(text)
     for session in sessions:
-        if text.isdigit() and session.id == int(text):
+        if wanted is not None and session.id == wanted:
             return session
     raise Problem(422, "unknown_session", "Choose a session of this course.")
 

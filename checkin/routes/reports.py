@@ -13,6 +13,7 @@ from starlette.routing import Route
 from .. import certificates, exports, exports_xlsx, signin_sheets
 from ..auth import check_csrf, current_organiser
 from ..errors import Problem
+from ..text import whole_number
 from ..models import Course, Organiser
 from ..store import certificates as certificate_store
 from ..store import courses, people, reports, scans
@@ -158,7 +159,7 @@ async def paper_entry_form(request: Request) -> Response:
         stored = {r.enrolment_id: r for r in await svc.db.read(scans.list_attendance, course.id)
                   if r.session_id == session.id}
         rows = [(p, stored.get(p.enrolment_id)) for p in roster if unit is None or p.unit == unit]
-    done = {k: int(v) for k, v in request.query_params.items() if k in ("entered", "already") and v.isdigit()}
+    done = _counts(request, ("entered", "already"))
     return render(request, "reports/paper.html", {
         "course": course, "sessions": sessions, "units": sorted({p.unit for p in roster}, key=str.casefold),
         "session": session, "unit": unit, "rows": rows, "done": done,
@@ -216,6 +217,21 @@ async def verify_certificate(request: Request) -> Response:
     }, status_code=status)
     response.headers["X-Robots-Tag"] = "noindex"
     return response
+
+
+def _counts(request: Request, names: tuple[str, ...]) -> dict[str, int]:
+    """The counts a redirect put in the query string (entered=3&already=1), to show what was just done."""
+    counts = {}
+    for name in names:
+        raw = request.query_params.get(name)
+        if raw is None:
+            continue
+        number = whole_number(raw)
+        if number is None:
+            raise Problem(400, "bad_count", "This page's counts are not whole numbers. Open it from its link.",
+                          field=name)
+        counts[name] = number
+    return counts
 
 
 def _query(**params) -> str:
