@@ -189,3 +189,21 @@ def test_course_without_roster_gets_a_sample_preview_and_no_pdf(organiser, world
     preview = Image.open(io.BytesIO(organiser.get(f"/courses/{cid}/badges/preview.png").content))
     assert zxingcpp.read_barcodes(preview)[0].text == "SAMPLE-not-a-real-badge"
     assert organiser.get(f"/courses/{cid}/badges.pdf").status_code == 422
+
+
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 5000 5000\n%%EndComments\nshowpage\n"
+
+
+@pytest.mark.parametrize("name, data", [
+    ("logo.eps", EPS),  # a PostScript decoder (Ghostscript) must never be started on an upload
+    ("logo.gif", png(fmt="GIF", size=(5000, 10))),
+    ("logo.tif", png(fmt="TIFF", size=(10, 5000))),
+])
+def test_logo_in_another_format_is_refused_as_not_png_or_jpeg_before_it_is_decoded(organiser, world, name, data):
+    url = f"/courses/{world.course.id}/badges/logo"
+    organiser.cookies.set("lang", "en")
+    answer = organiser.post(url, data={"csrf": csrf_of(organiser, world.course.id)},
+                            files={"logo": (name, data, "application/octet-stream")})
+    assert answer.status_code == 400 and "logo_not_image" in answer.text
+    assert "The logo must be a PNG or JPEG image." in answer.text
+    assert organiser.get(url).status_code == 404

@@ -180,7 +180,11 @@ def check_logo(data: bytes) -> str:
     if len(data) > MAX_LOGO_BYTES:
         raise Problem(413, "logo_too_large", "The logo must be at most 1 MB. Save it smaller and try again.", field="logo")
     try:
-        image = Image.open(io.BytesIO(data))  # reads the header only: the size is checked before decoding
+        # Only the two decoders we accept are tried, and Image.open reads the header only: no other format's
+        # decoder (EPS would start Ghostscript) ever sees the upload, and the size is checked before decoding.
+        image = Image.open(io.BytesIO(data), formats=["PNG", "JPEG"])
+        if image.format not in ("PNG", "JPEG"):
+            raise Problem(400, "logo_not_image", "The logo must be a PNG or JPEG image.", field="logo")
         if max(image.size) > MAX_LOGO_SIDE:
             raise Problem(400, "logo_too_big", "The logo must be at most 4000 pixels wide and high.", field="logo")
         image.load()
@@ -188,8 +192,6 @@ def check_logo(data: bytes) -> str:
         raise
     except Exception:  # Pillow raises several types for files it cannot read
         raise Problem(400, "logo_not_image", "The logo must be a PNG or JPEG image.", field="logo") from None
-    if image.format not in ("PNG", "JPEG"):
-        raise Problem(400, "logo_not_image", "The logo must be a PNG or JPEG image.", field="logo")
     return "image/png" if image.format == "PNG" else "image/jpeg"
 
 
