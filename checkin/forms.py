@@ -19,6 +19,7 @@ from .text import clean, whole_number
 
 MAX_TEXT = 200
 MAX_MINUTES = 240
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)  # the course dates accepted
 _TIME = re.compile(r"(\d{1,2})[:hH.](\d{2})")
 USERNAME = re.compile(r"[a-z0-9._-]{1,60}")
 
@@ -67,10 +68,15 @@ class Form:
     def day(self, name: str) -> date | None:
         text = self.raw(name, 20)
         try:
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             self.errors[name] = _("A date such as 2026-11-27.") if text else _("Fill in this field.")
             return None
+        # Sessions and badge lifetimes are the day plus hours: near year 1 or 9999 that overflows later.
+        if not FIRST_DAY <= day <= LAST_DAY:
+            self.errors[name] = _("A date from 2000-01-01 to 2100-12-31.")
+            return None
+        return day
 
     def clock_time(self, name: str, *, required: bool = True) -> time | None:
         text = self.raw(name, 10)

@@ -204,3 +204,25 @@ def test_changing_the_zone_keeps_the_wall_clock_times(signed_in, world):
 def test_unknown_zone_is_refused_next_to_the_field(signed_in, world):
     answer = signed_in.post("/courses/new", data={**COURSE, "time_zone": "Mars/Olympus", "csrf": csrf(signed_in)})
     assert answer.status_code == 422 and 'id="f-time_zone-error"' in answer.text
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1999-12-31", "2101-01-01", "9999-12-31"])
+def test_course_date_outside_2000_to_2100_is_refused_next_to_the_field(signed_in, world, day):
+    token = csrf(signed_in)
+    created = signed_in.post("/courses/new", data={**COURSE, "course_date": day, "csrf": token})
+    assert created.status_code == 422 and 'id="f-course_date-error"' in created.text
+    assert "A date from 2000-01-01 to 2100-12-31." in created.text
+    edited = signed_in.post(f"/courses/{world.course.id}/edit", data={**COURSE, "course_date": day, "csrf": token})
+    assert edited.status_code == 422 and "A date from 2000-01-01 to 2100-12-31." in edited.text
+    copied = signed_in.post(f"/courses/{world.course.id}/copy", data={"title": "Bản sao", "course_date": day,
+                                                                      "csrf": token})
+    assert copied.status_code == 422 and "A date from 2000-01-01 to 2100-12-31." in copied.text
+    assert rows(world, "SELECT COUNT(*) FROM courses") == [(2,)]
+    assert rows(world, "SELECT course_date FROM courses WHERE id = ?", world.course.id) == [("2026-11-27",)]
+
+
+@pytest.mark.parametrize("day", ["2000-01-01", "2100-12-31"])
+def test_course_dates_at_the_ends_of_the_range_are_accepted(signed_in, world, day):
+    answer = signed_in.post("/courses/new", data={**COURSE, "course_date": day, "csrf": csrf(signed_in)},
+                            follow_redirects=False)
+    assert answer.status_code == 303
