@@ -75,10 +75,16 @@ def device_refusal_problem(reason: str) -> Problem:
 
 
 async def current_organiser(request: Request, db: Database) -> Organiser | None:
+    """The signed-in organiser, if the cookie's session version is still theirs: a password change raises the
+    version, which ends every session signed in before it (a stolen cookie included)."""
     organiser_id = request.session.get("organiser_id")
-    if not isinstance(organiser_id, int):
+    version = request.session.get("session_version")
+    if not isinstance(organiser_id, int) or not isinstance(version, int):
         return None
-    return await db.read(organiser_store.get_organiser, organiser_id)
+    organiser = await db.read(organiser_store.get_organiser, organiser_id)
+    if organiser is None or organiser.session_version != version:
+        return None
+    return organiser
 
 
 def csrf_token(request: Request) -> str:

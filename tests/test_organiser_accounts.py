@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -108,3 +111,24 @@ def test_cli_resets_a_forgotten_password_and_lists_accounts(world, monkeypatch, 
     listing = capsys.readouterr().out.splitlines()
     assert listing[1] == f"1\tlan\tNguyễn Lan\torganiser\t{world.course.id}"
     assert listing[2] == "2\toutsider\tNgười ngoài\torganiser\t-"
+
+
+def test_password_reset_on_the_command_line_signs_out_the_old_session(client, world):
+    client.cookies.set("lang", "en")
+    sign_in(client)
+    assert client.get("/courses").status_code == 200
+    stolen = dict(client.cookies)
+    env = {**os.environ, "CHECKIN_DATA_DIR": str(world.settings.data_dir), "CHECKIN_DB": str(world.settings.db_path)}
+    done = subprocess.run([sys.executable, "-m", "checkin", "user", "password", "lan", "--password-stdin"],
+                          input="a brand new password\n", capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # The session signed in before the reset, and a copy of its cookie, are both signed out.
+    again = client.get("/courses", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"].startswith("/login")
+    client.cookies.clear()
+    client.cookies.update(stolen)
+    assert client.get("/courses", follow_redirects=False).status_code == 303
+    # Signing in with the new password works; the old one no longer does.
+    assert sign_in(client, "lan", "correct horse battery").status_code == 400
+    assert sign_in(client, "lan", "a brand new password").status_code == 303
+    assert client.get("/courses").status_code == 200

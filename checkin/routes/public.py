@@ -59,6 +59,7 @@ async def login(request: Request) -> Response:
     svc.sign_in.succeed(*keys)
     request.session.clear()
     request.session["organiser_id"] = organiser.id
+    request.session["session_version"] = organiser.session_version
     return RedirectResponse(next_url, status_code=303)
 
 

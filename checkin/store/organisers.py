@@ -52,14 +52,16 @@ def insert_organiser(
 
 
 def set_password(conn: sqlite3.Connection, organiser_id: int, password: str) -> None:
-    conn.execute("UPDATE organisers SET password_hash = ? WHERE id = ?", (hash_password(password), organiser_id))
+    """Set a new password and end every session signed in before it (their cookies carry the old version)."""
+    conn.execute("UPDATE organisers SET password_hash = ?, session_version = session_version + 1 WHERE id = ?",
+                 (hash_password(password), organiser_id))
 
 
 def get_organiser(conn: sqlite3.Connection, organiser_id: int) -> Organiser | None:
     row = conn.execute(
-        "SELECT id, username, display_name, is_admin FROM organisers WHERE id = ?", (organiser_id,)
+        "SELECT id, username, display_name, is_admin, session_version FROM organisers WHERE id = ?", (organiser_id,)
     ).fetchone()
-    return Organiser(row[0], row[1], row[2], bool(row[3])) if row else None
+    return Organiser(row[0], row[1], row[2], bool(row[3]), row[4]) if row else None
 
 
 def get_organiser_by_username(conn: sqlite3.Connection, username: str) -> Organiser | None:
