@@ -164,7 +164,9 @@ async def send_badge_links(db: Database, settings: Settings, course: Course, run
     sender = SmtpSender(settings)
     try:
         for recipient in recipients:
-            await db.write(mailings.mark_sending, course.id, recipient, clock())
+            if not await db.write(mailings.mark_sending, course.id, recipient, clock()):
+                run.done += 1  # another run is mailing this person, or has just mailed them
+                continue
             try:
                 if not looks_like_email(recipient.email):
                     raise ValueError("not a valid email address")

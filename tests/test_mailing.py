@@ -3,11 +3,13 @@ arrive, each person's stored result, and re-sending only to those who failed."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from dataclasses import replace
 from email import message_from_bytes, policy
 
+import httpx2 as httpx
 import pytest
 from aiosmtpd.controller import Controller
 from starlette.testclient import TestClient
@@ -237,3 +239,64 @@ def test_smtp_sign_in_with_the_configured_user(world, password, state):
         assert signed_in and len(handler.messages) == 3
     else:
         assert "refused the sign-in (535)" in status["run"]["error"] and handler.messages == []
+
+
+def _mail_settings(world, port):
+    return replace(world.settings, smtp_host="127.0.0.1", smtp_port=port, smtp_tls="none",
+                   smtp_sender="Ban Tổ chức <bantochuc@example.org>", base_url="https://checkin.example.org")
+
+
+async def _send_at_once(apps, course_id):
+    """Sign in on each app, then POST "send" to every app at the same moment (a double click when one app is
+    given twice, two server processes when two are); wait for the runs to end."""
+    contexts = [app.router.lifespan_context(app) for app in apps]
+    for ctx in contexts:
+        await ctx.__aenter__()
+    clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") for app in apps]
+    try:
+        tokens = []
+        for http in clients:
+            page = await http.get("/login")
+            login_csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            await http.post("/login", data={"username": "lan", "password": "correct horse battery", "csrf": login_csrf,
+                                            "next": "/courses"})
+            page = await http.get(f"/courses/{course_id}/badges/send")
+            tokens.append(page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0])
+        answers = await asyncio.gather(*[
+            http.post(f"/courses/{course_id}/badges/send", data={"csrf": token, "mode": "unsent"})
+            for http, token in zip(clients, tokens)])
+        deadline = time.monotonic() + 30
+        for http in clients:
+            while time.monotonic() < deadline:
+                run = (await http.get(f"/courses/{course_id}/badges/send/status")).json()["run"]
+                if run is None or run["state"] != "running":
+                    break
+                await asyncio.sleep(0.05)
+        return answers
+    finally:
+        for http in clients:
+            await http.aclose()
+        for ctx in contexts:
+            await ctx.__aexit__(None, None, None)
+
+
+def test_double_click_on_send_mails_each_person_once(world, inbox):
+    handler, port = inbox
+    with_emails(world)
+    app = create_app(_mail_settings(world, port), clock=world.clock)
+    answers = asyncio.run(_send_at_once([app, app], world.course.id))
+    assert sorted(a.status_code for a in answers) == [303, 409]
+    assert "already_sending" in next(a.text for a in answers if a.status_code == 409)
+    assert sorted(address for rcpts, _m in handler.messages for address in rcpts) == sorted(e for e in EMAILS if e)
+    assert results(world) == {e: ("sent", "", 1) for e in EMAILS if e}
+
+
+def test_two_servers_sending_at_once_mail_each_person_once(world, inbox):
+    handler, port = inbox
+    with_emails(world)
+    settings = _mail_settings(world, port)
+    apps = [create_app(settings, clock=world.clock) for _ in range(2)]
+    answers = asyncio.run(_send_at_once(apps, world.course.id))
+    assert [a.status_code for a in answers] == [303, 303]
+    assert sorted(address for rcpts, _m in handler.messages for address in rcpts) == sorted(e for e in EMAILS if e)
+    assert results(world) == {e: ("sent", "", 1) for e in EMAILS if e}

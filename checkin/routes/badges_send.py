@@ -57,12 +57,19 @@ async def start_sending(page: Page) -> Response:
     current = runs.get(page.course_id)
     if current is not None and current.state == "running":
         raise Problem(409, "already_sending", "Badge links are being sent for this course already. Wait for it to finish.")
-    recipients = await svc.db.read(mailings.list_recipients, page.course_id, mode)
-    run = MailRun(page.course_id, mode, len(recipients))
-    now = page.now
-    await svc.db.write(lambda conn: scans.insert_audit(
-        conn, page.course_id, "badges_sent", now, organiser_id=page.organiser.id, subject="badge-links",
-        detail=f"{mode}, {len(recipients)} recipients"))
+    # Registered before the first await, so that a second POST (a double click) finds it running. Runs of other
+    # processes are kept apart by mailings.mark_sending.
+    run = runs[page.course_id] = MailRun(page.course_id, mode, 0)
+    try:
+        recipients = await svc.db.read(mailings.list_recipients, page.course_id, mode)
+        run.total = len(recipients)
+        now = page.now
+        await svc.db.write(lambda conn: scans.insert_audit(
+            conn, page.course_id, "badges_sent", now, organiser_id=page.organiser.id, subject="badge-links",
+            detail=f"{mode}, {len(recipients)} recipients"))
+    except BaseException as exc:
+        run.state, run.error = "stopped", f"{type(exc).__name__}: {exc}"
+        raise
 
     async def go() -> None:
         try:
@@ -70,7 +77,6 @@ async def start_sending(page: Page) -> Response:
         except Exception as exc:  # shown on the progress view instead of vanishing with the task
             run.state, run.error = "stopped", f"{type(exc).__name__}: {exc}"
 
-    runs[page.course_id] = run
     run.task = asyncio.get_running_loop().create_task(go())
     return page.redirect(f"/courses/{page.course_id}/badges/send")
 

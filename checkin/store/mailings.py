@@ -22,6 +22,7 @@ class Recipient:
     unit: str
     email: str
     code: str  # the active badge code
+    attempts: int = 0  # the person's attempts when the run chose them: a change since means another run did
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ def list_recipients(conn: sqlite3.Connection, course_id: int, mode: str) -> list
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
     return [
-        Recipient(r["id"], r["full_name"], r["unit"], r["email"], r["code"])
+        Recipient(r["id"], r["full_name"], r["unit"], r["email"], r["code"], r["attempts"] or 0)
         for r in conn.execute(_ROWS, (course_id,))
         if r["email"].strip() and _wanted(_state(r), mode)
     ]
@@ -104,15 +105,19 @@ def count_results(conn: sqlite3.Connection, course_id: int) -> MailingCounts:
     )
 
 
-def mark_sending(conn: sqlite3.Connection, course_id: int, recipient: Recipient, now: datetime) -> None:
-    """Record the attempt before the SMTP conversation starts (see the migration for why)."""
-    conn.execute(
+def mark_sending(conn: sqlite3.Connection, course_id: int, recipient: Recipient, now: datetime) -> bool:
+    """Record the attempt before the SMTP conversation starts (see the migration for why). False, and nothing
+    written, if another run has attempted this person since this run chose them (their attempts changed): two
+    runs started together (a double click, two server processes, the command line) never both mail one person."""
+    changed = conn.execute(
         "INSERT INTO badge_mailings (enrolment_id, course_id, email, code, status, reason, attempts, updated_at)"
         " VALUES (?, ?, ?, ?, 'sending', '', 1, ?)"
         " ON CONFLICT (enrolment_id) DO UPDATE SET email = excluded.email, code = excluded.code, status = 'sending',"
-        " reason = '', attempts = badge_mailings.attempts + 1, updated_at = excluded.updated_at",
-        (recipient.enrolment_id, course_id, recipient.email, recipient.code, to_db(now)),
-    )
+        " reason = '', attempts = badge_mailings.attempts + 1, updated_at = excluded.updated_at"
+        " WHERE badge_mailings.attempts = ?",
+        (recipient.enrolment_id, course_id, recipient.email, recipient.code, to_db(now), recipient.attempts),
+    ).rowcount
+    return changed == 1
 
 
 def mark_sent(conn: sqlite3.Connection, enrolment_id: int, now: datetime) -> None:
