@@ -103,3 +103,27 @@ def test_paper_entry_needs_the_form_token_and_a_session(client, world):
     assert client.post(url, data={"csrf": csrf_of(page.text), "numbers": "1"}).status_code == 422
     other = client.post(url, data={"csrf": csrf_of(page.text), "session": str(world.other.sessions[0])})
     assert other.status_code == 404
+
+
+@pytest.mark.parametrize("path", ["paper", "certificates/rule", "certificates.pdf"])
+def test_report_forms_check_the_form_token_first_like_every_organiser_page(client, world, path):
+    sign_in(client)
+    for course_id in (world.other.id, 999_999):  # not this organiser's course; no such course
+        answer = client.post(f"/courses/{course_id}/{path}", data={"session": "1", "numbers": "1"})
+        assert answer.status_code == 403 and "csrf_failed" in answer.text
+
+
+@pytest.mark.parametrize("path", ["reports", "paper", "live", "attendance"])
+def test_report_and_live_pages_send_a_signed_out_organiser_to_sign_in_and_back(client, world, path):
+    answer = client.get(f"/courses/{world.course.id}/{path}", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/login?next=/courses/{world.course.id}/{path}"
+
+
+def test_paper_entry_takes_no_files(client, world):
+    sign_in(client)
+    page = client.get(f"/courses/{world.course.id}/paper", params={"session": world.course.sessions[0]})
+    answer = client.post(f"/courses/{world.course.id}/paper",
+                         data={"session": str(world.course.sessions[0]), "numbers": "", "csrf": csrf_of(page.text)},
+                         files={"sheet": ("sheet.pdf", b"%PDF-1.4", "application/pdf")})
+    assert answer.status_code == 400

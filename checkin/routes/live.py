@@ -8,19 +8,18 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import attendance, dashboard
-from ..auth import current_organiser
 from ..broadcast import Broadcaster
 from ..errors import Problem
 from ..text import whole_number
 from ..store import courses, people, reports, scans
 from ..store.db import Database
 from ..store.scans import Event
-from ..web import render, services
-from .guards import require_course, require_organiser
+from ..web import render
+from .organiser_base import Page, organiser_page
 
 # A "ping" event this often keeps proxies and NAT tables from closing an idle stream, and lets the page tell
 # a quiet course from a dead connection (EventSource hides comment lines from scripts, so not a comment).
@@ -31,12 +30,11 @@ REPLAY_BATCH = 500
 FORMAT_CACHE = 256  # formatted events kept, so 200 screens cost one json.dumps per event
 
 
-async def course_events(request: Request) -> Response:
-    svc = services(request)
-    organiser = await require_organiser(request)
-    course = await require_course(request, organiser, request.path_params["course_id"])
-    last_id = _last_event_id(request)
-    cache = _format_cache(request)
+@organiser_page(redirect=False)
+async def course_events(page: Page) -> Response:
+    svc, course = page.svc, page.course
+    last_id = _last_event_id(page.request)
+    cache = _format_cache(page.request)
     return StreamingResponse(
         event_stream(svc.db, svc.broadcaster, course.id, last_id, cache),
         media_type="text/event-stream",
@@ -111,34 +109,22 @@ def _last_event_id(request: Request) -> int | None:
     return last_id
 
 
-async def _organiser_or_login(request: Request):
-    organiser = await current_organiser(request, services(request).db)
-    request.state.organiser = organiser
-    return organiser
+@organiser_page
+async def live_dashboard(page: Page) -> Response:
+    return render(page.request, "live/dashboard.html", {"course": page.course,
+                                                        "heartbeat_ms": int(HEARTBEAT_SECONDS * 1000)})
 
 
-async def live_dashboard(request: Request) -> Response:
-    organiser = await _organiser_or_login(request)
-    if organiser is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    course = await require_course(request, organiser, request.path_params["course_id"])
-    return render(request, "live/dashboard.html", {"course": course, "heartbeat_ms": int(HEARTBEAT_SECONDS * 1000)})
-
-
-async def live_snapshot(request: Request) -> JSONResponse:
-    svc = services(request)
-    organiser = await require_organiser(request)
-    course = await require_course(request, organiser, request.path_params["course_id"])
+@organiser_page(redirect=False)
+async def live_snapshot(page: Page) -> JSONResponse:
+    svc, course = page.svc, page.course
     state = await svc.db.read(reports.read_live_state, course.id)
     return JSONResponse(dashboard.snapshot(course, state, svc.now()), headers={"Cache-Control": "no-store"})
 
 
-async def attendance_matrix(request: Request) -> Response:
-    organiser = await _organiser_or_login(request)
-    if organiser is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    svc = services(request)
-    course = await require_course(request, organiser, request.path_params["course_id"])
+@organiser_page
+async def attendance_matrix(page: Page) -> Response:
+    svc, course, request = page.svc, page.course, page.request
     sessions = await svc.db.read(courses.list_sessions, course.id)
     roster = await svc.db.read(people.list_roster, course.id)
     rows = await svc.db.read(scans.list_attendance, course.id)

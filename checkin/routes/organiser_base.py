@@ -54,9 +54,11 @@ class Page:
 Handler = Callable[[Page], Awaitable[Response]]
 
 
-def organiser_page(handler: Handler | None = None, *, upload: bool = False, admin: bool = False):
-    """Wrap a page handler: signed-in organiser (GET: redirect to sign-in), CSRF checked on POST
-    before anything else is read, and the path's course loaded only if this organiser organises it."""
+def organiser_page(handler: Handler | None = None, *, upload: bool = False, admin: bool = False, redirect: bool = True,
+                   max_fields: int = 200):
+    """Wrap a page handler: signed-in organiser (GET: redirect to sign-in; 401 instead with redirect=False, for
+    downloads, JSON and streams), CSRF checked on POST before anything else is read, and the path's course
+    loaded only if this organiser organises it."""
 
     def wrap(fn: Handler):
         @functools.wraps(fn)
@@ -64,7 +66,7 @@ def organiser_page(handler: Handler | None = None, *, upload: bool = False, admi
             svc = services(request)
             organiser = await current_organiser(request, svc.db)
             if organiser is None:
-                if request.method == "GET":
+                if request.method == "GET" and redirect:
                     return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
                 raise Problem(401, "not_signed_in", "Sign in as an organiser first.")
             request.state.organiser = organiser
@@ -74,7 +76,7 @@ def organiser_page(handler: Handler | None = None, *, upload: bool = False, admi
             if request.method == "POST":
                 if upload:
                     _check_length(request, svc.settings.max_upload_bytes + UPLOAD_SLACK)
-                form = await request.form(max_files=1 if upload else 0, max_fields=200)
+                form = await request.form(max_files=1 if upload else 0, max_fields=max_fields)
             try:
                 if form is not None:
                     check_csrf(request, form.get("csrf"))

@@ -11,25 +11,22 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import certificates, exports, exports_xlsx, signin_sheets
-from ..auth import check_csrf, current_organiser
 from ..errors import Problem
 from ..text import whole_number
-from ..models import Course, Organiser
+from ..models import Course
 from ..store import certificates as certificate_store
 from ..store import courses, people, reports, scans
 from ..store.db import connect
 from ..web import Services, render, services
-from .guards import require_course, require_organiser
+from .organiser_base import Page, organiser_page
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
 PDF = "application/pdf"
 
 
-async def _course(request: Request) -> tuple[Services, Organiser, Course]:
-    organiser = await require_organiser(request)
-    course = await require_course(request, organiser, request.path_params["course_id"])
-    return services(request), organiser, course
+# A download answers a signed-out organiser with 401 (a page redirects to the sign-in, a form post gets 401).
+download = organiser_page(redirect=False)
 
 
 def _download(data: bytes | str, media_type: str, filename: str) -> Response:
@@ -38,10 +35,11 @@ def _download(data: bytes | str, media_type: str, filename: str) -> Response:
     })
 
 
-async def _audit(svc: Services, course: Course, organiser: Organiser, action: str, subject: str) -> None:
+async def _audit(page: Page, action: str, subject: str) -> None:
     # Exports carry personal data: who took which file is part of the audit trail.
+    svc, course_id, organiser_id = page.svc, page.course_id, page.organiser.id
     await svc.db.write(lambda conn: scans.insert_audit(
-        conn, course.id, action, svc.now(), organiser_id=organiser.id, subject=subject))
+        conn, course_id, action, svc.now(), organiser_id=organiser_id, subject=subject))
 
 
 async def _read_aside(svc: Services, fn, *args):
@@ -61,13 +59,9 @@ def _stem(course: Course) -> str:
     return f"course-{course.id}-{course.course_date.isoformat()}"
 
 
-async def reports_page(request: Request) -> Response:
-    organiser = await current_organiser(request, services(request).db)
-    request.state.organiser = organiser
-    if organiser is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    svc = services(request)
-    course = await require_course(request, organiser, request.path_params["course_id"])
+@organiser_page
+async def reports_page(page: Page) -> Response:
+    svc, course, request = page.svc, page.course, page.request
     sessions = await svc.db.read(courses.list_sessions, course.id)
     roster = await svc.db.read(people.list_roster, course.id)
     standing = await svc.db.read(certificates.certificate_standing, course.id, svc.now())
@@ -77,38 +71,42 @@ async def reports_page(request: Request) -> Response:
     })
 
 
-async def export_attendance_xlsx(request: Request) -> Response:
-    svc, organiser, course = await _course(request)
+@download
+async def export_attendance_xlsx(page: Page) -> Response:
+    svc, course = page.svc, page.course
     report = await _read_aside(svc, exports.load_report, course.id, svc.now())
     data = await run_in_threadpool(exports_xlsx.attendance_workbook, report)
-    await _audit(svc, course, organiser, "export", "attendance.xlsx")
+    await _audit(page, "export", "attendance.xlsx")
     return _download(data, XLSX, f"attendance-{_stem(course)}.xlsx")
 
 
-async def export_attendance_csv(request: Request) -> Response:
-    svc, organiser, course = await _course(request)
+@download
+async def export_attendance_csv(page: Page) -> Response:
+    svc, course = page.svc, page.course
     report = await _read_aside(svc, exports.load_report, course.id, svc.now())
     text = await run_in_threadpool(lambda: exports.csv_text(exports.attendance_rows(report)))
-    await _audit(svc, course, organiser, "export", "attendance.csv")
+    await _audit(page, "export", "attendance.csv")
     return _download(text, CSV, f"attendance-{_stem(course)}.csv")
 
 
-async def export_scan_log(request: Request) -> Response:
-    svc, organiser, course = await _course(request)
+@download
+async def export_scan_log(page: Page) -> Response:
+    svc, course = page.svc, page.course
     entries = await _read_aside(svc, reports.list_scan_log, course.id)
     # Built off the event loop: a long log takes a moment, and scans at the door must not wait for it.
     text = await run_in_threadpool(
         lambda: exports.csv_text(exports.scan_log_rows(entries, exports.ZoneInfo(course.time_zone))))
-    await _audit(svc, course, organiser, "export", "scan-log.csv")
+    await _audit(page, "export", "scan-log.csv")
     return _download(text, CSV, f"scan-log-{_stem(course)}.csv")
 
 
-async def export_audit(request: Request) -> Response:
-    svc, organiser, course = await _course(request)
+@download
+async def export_audit(page: Page) -> Response:
+    svc, course = page.svc, page.course
     entries = await _read_aside(svc, reports.list_audit, course.id)
     text = await run_in_threadpool(
         lambda: exports.csv_text(exports.audit_rows(entries, exports.ZoneInfo(course.time_zone))))
-    await _audit(svc, course, organiser, "export", "audit.csv")
+    await _audit(page, "export", "audit.csv")
     return _download(text, CSV, f"audit-{_stem(course)}.csv")
 
 
@@ -131,25 +129,22 @@ def _chosen_unit(roster, raw: str | None) -> str | None:
     return raw
 
 
-async def sign_in_sheets(request: Request) -> Response:
-    svc, organiser, course = await _course(request)
+@download
+async def sign_in_sheets(page: Page) -> Response:
+    svc, course, request = page.svc, page.course, page.request
     sessions = await svc.db.read(courses.list_sessions, course.id)
     roster = await svc.db.read(people.list_roster, course.id)
     session = _chosen_session(sessions, request.query_params.get("session"), required=False)
     unit = _chosen_unit(roster, request.query_params.get("unit"))
     groups = signin_sheets.sign_in_groups(sessions, roster, session_id=session.id if session else None, unit=unit)
     data = await run_in_threadpool(signin_sheets.sign_in_sheets_pdf, course, groups)
-    await _audit(svc, course, organiser, "export", "sign-in-sheets.pdf")
+    await _audit(page, "export", "sign-in-sheets.pdf")
     return _download(data, PDF, f"sign-in-sheets-{_stem(course)}.pdf")
 
 
-async def paper_entry_form(request: Request) -> Response:
-    organiser = await current_organiser(request, services(request).db)
-    request.state.organiser = organiser
-    if organiser is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    svc = services(request)
-    course = await require_course(request, organiser, request.path_params["course_id"])
+@organiser_page
+async def paper_entry_form(page: Page) -> Response:
+    svc, course, request = page.svc, page.course, page.request
     sessions = await svc.db.read(courses.list_sessions, course.id)
     roster = await svc.db.read(people.list_roster, course.id)
     session = _chosen_session(sessions, request.query_params.get("session"), required=False)
@@ -167,10 +162,9 @@ async def paper_entry_form(request: Request) -> Response:
     })
 
 
-async def paper_entry(request: Request) -> Response:
-    svc, organiser, course = await _course(request)
-    form = await request.form()
-    check_csrf(request, form.get("csrf"))
+@organiser_page(max_fields=20_000)  # a tick per person on the sheet
+async def paper_entry(page: Page) -> Response:
+    svc, organiser, course, form = page.svc, page.organiser, page.course, page.form
     sessions = await svc.db.read(courses.list_sessions, course.id)
     session = _chosen_session(sessions, str(form.get("session", "")), required=True)
     numbers = signin_sheets.parse_numbers(form.getlist("tick"), str(form.get("numbers", "")))
@@ -184,20 +178,18 @@ async def paper_entry(request: Request) -> Response:
     return RedirectResponse(f"/courses/{course.id}/paper?{query}", status_code=303)
 
 
-async def certificate_rule(request: Request) -> Response:
-    svc, organiser, course = await _course(request)
-    form = await request.form()
-    check_csrf(request, form.get("csrf"))
+@organiser_page
+async def certificate_rule(page: Page) -> Response:
+    svc, organiser, course, form = page.svc, page.organiser, page.course, page.form
     total = len(await svc.db.read(courses.list_sessions, course.id))
     minimum = certificates.parse_min_sessions(str(form.get("min_sessions", "")), total)
     await svc.db.write(certificates.set_rule_tx, course.id, minimum, organiser.id, svc.now())
     return RedirectResponse(f"/courses/{course.id}/reports?saved=1#certificates-title", status_code=303)
 
 
-async def issue_certificates(request: Request) -> Response:
-    svc, organiser, course = await _course(request)
-    form = await request.form()
-    check_csrf(request, form.get("csrf"))
+@organiser_page
+async def issue_certificates(page: Page) -> Response:
+    svc, organiser, course = page.svc, page.organiser, page.course
     issued = await svc.db.write(certificates.issue_certificates_tx, course.id, svc.now(), organiser.id)
     data = await run_in_threadpool(certificates.certificates_pdf, issued, svc.settings.public_url)
     return _download(data, PDF, f"certificates-{_stem(course)}.pdf")
