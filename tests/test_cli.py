@@ -145,3 +145,23 @@ def test_bad_setting_is_named(tmp_path):
     env = {**os.environ, "CHECKIN_DATA_DIR": str(tmp_path), "CHECKIN_TIME_ZONE": "Mars/Base"}
     done = subprocess.run([sys.executable, "-m", "checkin", "courses"], capture_output=True, text=True, env=env)
     assert done.returncode == 2 and "CHECKIN_TIME_ZONE" in done.stderr
+
+
+def test_import_adds_someone_sharing_a_phone_under_another_name_and_says_so(tmp_path, demo):
+    conn = db(tmp_path)
+    name, unit, phone = conn.execute(
+        "SELECT p.full_name, u.name, p.phone FROM participants p JOIN units u ON u.id = p.unit_id"
+        " WHERE p.phone != '' ORDER BY p.id LIMIT 1").fetchone()
+    conn.close()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Họ và tên", "Đơn vị", "Số điện thoại"])
+    sheet.append(["Hoàng Thị Yến", unit, phone])  # the unit's office phone, given by a second cadre
+    path = tmp_path / "office-phone.xlsx"
+    book.save(path)
+    done = run(tmp_path, "import", str(path))
+    assert "1 added, 0 updated" in done.stderr
+    assert f"check row 2 (Hoàng Thị Yến): same phone number as {name}" in done.stderr
+    conn = db(tmp_path)
+    assert conn.execute("SELECT COUNT(*) FROM participants WHERE full_name = ?", (name,)).fetchone()[0] == 1
+    assert conn.execute("SELECT COUNT(*) FROM participants WHERE phone = ?", (phone,)).fetchone()[0] == 2

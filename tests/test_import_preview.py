@@ -100,17 +100,18 @@ def test_messy_xlsx_preview_shows_rows_problems_and_duplicates_and_writes_nothin
 def test_confirm_imports_recognised_rows_together_and_removes_the_upload(signed_in, world):
     location = upload(signed_in, world, xlsx(MESSY)).headers["location"]
     answer = signed_in.post(location + "/confirm", data={"csrf": csrf(signed_in)}, follow_redirects=False)
-    assert answer.status_code == 303 and "added=1&updated=2" in answer.headers["location"]
+    # Row 9 shares the seeded people's phone under another name: a new person, not an update of one of them.
+    assert answer.status_code == 303 and "added=2&updated=1" in answer.headers["location"]
     assert rows(world, "SELECT full_name, phone FROM participants WHERE full_name = 'Hoàng Văn Minh'") == [
         ("Hoàng Văn Minh", "0987654321")]
-    assert rows(world, "SELECT COUNT(*) FROM enrolments WHERE course_id = ?", world.course.id) == [(5,)]
+    assert rows(world, "SELECT COUNT(*) FROM enrolments WHERE course_id = ?", world.course.id) == [(6,)]
     assert rows(world, "SELECT COUNT(*) FROM pending_imports") == [(0,)]
     assert rows(world, "SELECT action, detail FROM audit_log WHERE action = 'roster_imported'") == [
-        ("roster_imported", "added 1, updated 2, unchanged 0, left out 2")]
+        ("roster_imported", "added 2, updated 1, unchanged 0, left out 2")]
     # A second confirm of the same upload (double click, reload) imports nothing more.
     again = signed_in.post(location + "/confirm", data={"csrf": csrf(signed_in)})
     assert again.status_code == 404 and "import_not_found" in again.text
-    assert rows(world, "SELECT COUNT(*) FROM enrolments WHERE course_id = ?", world.course.id) == [(5,)]
+    assert rows(world, "SELECT COUNT(*) FROM enrolments WHERE course_id = ?", world.course.id) == [(6,)]
 
 
 def test_reimport_keeps_checkins(signed_in, client, world):
@@ -232,7 +233,10 @@ ON_COURSE = [
     (("NGUYEN THI HUONG", "đoàn thanh niên sở tài chính", "Bí thư", "", ""), "update", "name_unit", False,
      ("full_name",)),
     (("Nguyễn Thị Hương", "Đoàn Thanh niên Sở Tài chính", "Bí thư", "", ""), "unchanged", "name_unit", False, ()),
-    (("Phạm Văn Khác", "Đoàn Thanh niên Sở Y tế", "", "0912000002", ""), "update", "phone", True, ("full_name",)),
+    # Same phone or member code under another name: another person (an office phone), added and flagged.
+    (("Phạm Văn Khác", "Đoàn Thanh niên Sở Y tế", "", "0912000002", ""), "add", "phone", True, ()),
+    (("Phạm Văn Khác", "Đoàn Thanh niên Sở Tài chính", "", "", "DV1"), "add", "member_code", True, ()),
+    (("Tran Van Nam", "Đoàn Thanh niên Sở Khác", "", "0912000002", ""), "update", "phone", False, ("full_name", "unit")),
     (("Nguyễn Thị Hương", "Đoàn Thanh niên Cục Thuế", "", "", "DV1"), "update", "member_code", False, ("unit",)),
 ])
 def test_preview_matches_like_the_import(row, action, basis, suspicious, changes):
@@ -249,3 +253,27 @@ def test_preview_counts_a_person_twice_in_the_file_as_one_new_person():
     preview = preview_roster(RosterParse(rows_, (), 1, {}, ()), ON_COURSE)
     assert [p.action for p in preview.plans] == ["add", "update"]
     assert preview.duplicates == []  # the second row matches the first, not someone already on the course
+
+
+def test_two_cadres_with_their_units_office_phone_stay_two_people(signed_in, world):
+    # Everyone seeded has 0912345678; a new cadre of the Sở Y tế gives the same office phone.
+    table = [["Họ và tên", "Đơn vị", "Số điện thoại"],
+             ["Hoàng Thị Yến", "Đoàn Thanh niên Sở Y tế", "0912345678"],
+             ["Trần Văn Nam", "Đoàn Thanh niên Sở Y tế", ""]]
+    location = upload(signed_in, world, xlsx(table)).headers["location"]
+    page = signed_in.get(location).text
+    assert re.search(r'<tr class="suspicious">\s*<td>2</td>', page) and "added as a new person" in page
+    answer = signed_in.post(location + "/confirm", data={"csrf": csrf(signed_in)}, follow_redirects=False)
+    assert "added=1&updated=0&unchanged=1" in answer.headers["location"]
+    names = rows(world, "SELECT p.full_name FROM enrolments e JOIN participants p ON p.id = e.participant_id"
+                 " WHERE e.course_id = ? ORDER BY e.id", world.course.id)
+    assert names == [("Nguyễn Thị Hương",), ("Trần Văn Nam",), ("Lê Minh Đức",), ("Phạm Thu Trang",), ("Hoàng Thị Yến",)]
+
+
+def test_a_repeated_row_matches_the_details_an_earlier_row_gave():
+    rows_ = (RosterRow(3, "Trần Văn Nam", "Đoàn Thanh niên Sở Y tế", "", "0912000099", "", "DV2"),
+             RosterRow(4, "Tran Van Nam", "Sở Y tế (mới)", "Bí thư", "0912000099", "", ""))
+    preview = preview_roster(RosterParse(rows_, (), 1, {}, ()), ON_COURSE)
+    assert [(p.action, p.basis, p.changes) for p in preview.plans] == [
+        ("update", "name_unit", ("phone", "member_code")), ("update", "phone", ("full_name", "unit", "position"))]
+    assert all(p.match is not None and p.match.enrolment_id == 2 for p in preview.plans)

@@ -80,8 +80,9 @@ def cmd_demo(args, settings: Settings) -> int:
 
 
 def cmd_import(args, settings: Settings) -> int:
-    from ..importing import apply_roster
+    from ..importing import apply_roster, preview_roster
     from ..roster import RosterError, parse_roster
+    from ..store import people
 
     try:
         data = args.roster.read_bytes()
@@ -99,6 +100,12 @@ def cmd_import(args, settings: Settings) -> int:
         raise CommandError(f"{len(parsed.problems)} row(s) have problems; nothing was imported. Fix them and import again.")
     conn = connect(settings)
     course_id = choose_course(conn, args.course)
+    # The import page's "likely duplicates to check", on the command line.
+    for plan in preview_roster(parsed, people.list_roster(conn, course_id)).plans:
+        if plan.suspicious:
+            shared = "phone number" if plan.basis == "phone" else "member code"
+            say(f"  check row {plan.row.row_number} ({plan.row.full_name}): same {shared} as {plan.match.full_name}"
+                " on the course under another name, so added as a new person")
     if args.dry_run:
         say(f"{len(parsed.rows)} rows are ready to import into course {course_id} (dry run: nothing written).")
         return 0
