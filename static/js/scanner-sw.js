@@ -23,11 +23,20 @@ const PAGE = [
 ];
 const ASSETS = PAGE.concat(DECODER);
 
-function keep(cache, urls) {
-  return cache.addAll(urls.map((url) => new Request(url, { cache: "reload", credentials: "same-origin" })));
+function keep(cache, urls, mode = "reload") {
+  return cache.addAll(urls.map((url) => new Request(url, { cache: mode, credentials: "same-origin" })));
 }
 
 self.addEventListener("install", (event) => {
+  // Everything but the page and its assets goes straight to the network, without waking this worker
+  // (the Static Routing API; where it is missing, the fetch handler below lets those requests through).
+  // The API must reach the server untouched: the page itself decides what to do when it does not answer.
+  if (event.addRoutes) {
+    event.waitUntil(event.addRoutes([
+      { condition: { urlPattern: new URLPattern({ pathname: "/api/*" }) }, source: "network" },
+      { condition: { urlPattern: new URLPattern({ pathname: "/usher/pair" }) }, source: "network" },
+    ]).catch((err) => console.warn("service worker routes:", err)));
+  }
   event.waitUntil(
     caches.open(CACHE)
       .then((cache) => keep(cache, PAGE))
@@ -35,13 +44,15 @@ self.addEventListener("install", (event) => {
   );
 });
 
+// No clients.claim(): the page that registered this worker stays as it loaded (its requests go straight
+// to the network); the next load of the scanner, with or without a network, comes through this worker.
+// (It also keeps browser tests that intercept the page's requests working: Playwright's page.route does
+// not see requests of a page controlled by a service worker.)
 self.addEventListener("activate", (event) => {
   event.waitUntil(
-    caches.keys()
-      .then((names) => Promise.all(
-        names.filter((n) => n.startsWith("checkin-scanner-") && n !== CACHE).map((n) => caches.delete(n)),
-      ))
-      .then(() => self.clients.claim()),
+    caches.keys().then((names) => Promise.all(
+      names.filter((n) => n.startsWith("checkin-scanner-") && n !== CACHE).map((n) => caches.delete(n)),
+    )),
   );
 });
 
@@ -52,7 +63,8 @@ self.addEventListener("message", (event) => {
     const reply = event.ports[0];
     event.waitUntil(
       caches.open(CACHE)
-        .then((cache) => keep(cache, DECODER))
+        // The page has just loaded these: take them from the browser's HTTP cache, not the network again.
+        .then((cache) => keep(cache, DECODER, "force-cache"))
         .then(() => reply && reply.postMessage("kept"), (err) => reply && reply.postMessage(String(err))),
     );
   }
@@ -65,8 +77,16 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   const page = url.pathname === "/usher";
   if (!page && !ASSETS.includes(url.pathname)) return; // the API, pairing pages: straight to the network
-  event.respondWith(networkFirst(request, page ? "/usher" : url.pathname));
+  // The vendored decoder changes only with its pinned version (and then this worker's CACHE name): from
+  // the cache when kept, so a 1 MB .wasm is not fetched and stored again on every page load.
+  if (DECODER.includes(url.pathname)) event.respondWith(cacheFirst(request, url.pathname));
+  else event.respondWith(networkFirst(request, page ? "/usher" : url.pathname));
 });
+
+async function cacheFirst(request, key) {
+  const cached = await caches.match(key, { cacheName: CACHE, ignoreVary: true, ignoreSearch: true });
+  return cached || fetch(request);
+}
 
 async function networkFirst(request, key) {
   const cache = await caches.open(CACHE);

@@ -277,7 +277,11 @@ async function unpaired(code, { queueSent = false } = {}) {
   } catch (err) {
     console.warn("offline copy not wiped:", err);
   }
-  if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage("forget");
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.getRegistration("/usher")
+      .then((registration) => registration && registration.active && registration.active.postMessage("forget"))
+      .catch(() => {});
+  }
   if (keepQueue) {
     state.expiredQueue = true;
     state.queued = left;
@@ -1026,6 +1030,8 @@ async function keepOffline() {
   try {
     await navigator.serviceWorker.register("/usher/sw.js", { scope: "/usher" });
     const registration = await navigator.serviceWorker.ready;
+    // Not while the camera starts and the first badges are answered: when the page is idle.
+    await new Promise((resolve) => (window.requestIdleCallback ? requestIdleCallback(resolve, { timeout: 3000 }) : setTimeout(resolve, 1000)));
     if (!(await nativeReadsQr())) {
       // This phone decodes with the WebAssembly build: keep it too, or a reload offline cannot scan.
       const channel = new MessageChannel();

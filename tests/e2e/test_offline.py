@@ -78,11 +78,8 @@ def open_phone(venue, browser, page_factory, label: str = "Cổng A – Lan", ex
     expect(page.locator("#door")).to_be_visible()
     expect(page.locator("#scanner")).to_have_attribute("data-offline-copy", "ready", timeout=10_000)
     expect(page.locator("#scanner")).to_have_attribute("data-offline-page", "ready", timeout=10_000)
-    for _ in range(50):  # controlled by the service worker: a reload without network opens the kept page
-        if page.evaluate("() => navigator.serviceWorker.controller !== null"):
-            break
-        time.sleep(0.2)
-    assert page.evaluate("() => navigator.serviceWorker.controller !== null")
+    # The service worker is active: a reload without network opens the page it kept.
+    assert page.evaluate("async () => (await navigator.serviceWorker.getRegistration('/usher')).active !== null")
     return page, device_id
 
 
