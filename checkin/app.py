@@ -20,7 +20,7 @@ from .routes import api, badges, badges_print, badges_send, devices, live, organ
 from .security import PagesOnly, SecurityHeadersMiddleware
 from .settings import Settings
 from .store.db import Database
-from .web import Services, http_error_handler, make_templates, problem_handler, server_error_handler
+from .web import Services, http_error_handler, make_templates, overflow_handler, problem_handler, server_error_handler
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
@@ -66,6 +66,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         exception_handlers={
             Problem: problem_handler,
             HTTPException: http_error_handler,
+            OverflowError: overflow_handler,
             Exception: server_error_handler,
         },
         lifespan=lifespan,

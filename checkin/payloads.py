@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from .clock import parse_client_time
 from .errors import Problem
+from .text import whole_number
 
 MAX_BODY = 16_384
 MAX_CODE = 512
@@ -32,7 +33,7 @@ class ScanBody:
 
 async def read_json(request: Request) -> dict:
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+    if length is not None and (whole_number(length) is None or whole_number(length) > MAX_BODY):
         raise Problem(413, "body_too_large", f"The request body is larger than {MAX_BODY} bytes.")
     body = b""
     async for chunk in request.stream():

@@ -88,6 +88,12 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     return await problem_handler(request, Problem(status, code, message))
 
 
+async def overflow_handler(request: Request, exc: Exception) -> Response:
+    # A path id with more digits than any row id (/courses/99999999999999999999) passes Starlette's int
+    # convertor and then overflows SQLite's integer: no such thing exists, so it is a 404, not a 500.
+    return await problem_handler(request, Problem(404, "not_found", "There is nothing at this address."))
+
+
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     problem = Problem(500, "server_error", "Something went wrong on the server; nothing was recorded. Try again.")
     if is_api(request):

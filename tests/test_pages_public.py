@@ -124,3 +124,9 @@ def test_home_page_leads_to_the_demo_when_there_is_one(client, world):
     conn.close()
     page = client.get("/")
     assert "Dùng thử lớp mẫu" in page.text and 'href="/login?next=/courses"' in page.text
+
+
+@pytest.mark.parametrize("path", ["/courses/99999999999999999999999", "/api/v1/courses/99999999999999999999999/attendance"])
+def test_an_id_too_large_for_any_row_is_a_404(client, path):
+    sign_in(client)
+    assert client.get(path).status_code == 404
