@@ -875,7 +875,10 @@ async function trySync() {
   let run;
   state.syncing = (async () => {
     showNet();
-    run = await queue.sync(api);
+    // One sender per phone, even with the scanner open in two tabs (they share the queue).
+    run = navigator.locks
+      ? await navigator.locks.request("checkin-offline-sync", () => queue.sync(api))
+      : await queue.sync(api);
   })();
   try {
     await state.syncing;
