@@ -105,11 +105,18 @@ def main() -> int:
     token = seed(db, args.participants)
     auth = {"Authorization": f"Bearer {token}"}
 
+    # The floor gets its own copy of the database: two processes writing one file would keep
+    # invalidating each other's page cache between the interleaved rounds.
+    floor_db = workdir / "floor.sqlite3"
+    source = sqlite3.connect(db)
+    with sqlite3.connect(floor_db) as target:
+        source.backup(target)
+    source.close()
     port, floor_port = free_port(), free_port()
     server = serve([str(BIN / "checkin"), "serve", "--db", str(db), "--port", str(port)],
                    {"CHECKIN_DATA_DIR": str(workdir)}, port)
     floor = serve([str(BIN / "python"), "-m", "uvicorn", "floor_app:app", "--app-dir", str(HERE), "--port",
-                   str(floor_port), "--no-access-log", "--log-level", "warning"], {"FLOOR_DB": str(db)}, floor_port)
+                   str(floor_port), "--no-access-log", "--log-level", "warning"], {"FLOOR_DB": str(floor_db)}, floor_port)
     phases: dict[str, list[httpload.Result]] = {k: [] for k in ("first", "dupes", "unknown", "floor", "floor_unknown")}
     try:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", server)

@@ -14,10 +14,19 @@ def system_clock() -> datetime:
 
 def to_db(moment: datetime) -> str:
     """Stored form: UTC, microseconds, fixed width, so text order is time order."""
+    global _last
+    last = _last
+    if last[0] is moment:  # a scan stores the same "now" several times: format it once
+        return last[1]
     if moment.tzinfo is None:
         raise ValueError("naive datetime: times must carry a time zone")
-    # isoformat is several times faster than strftime, and this runs a handful of times per scan.
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # isoformat is several times faster than strftime.
+    text = moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    _last = (moment, text)
+    return text
+
+
+_last: tuple[datetime | None, str] = (None, "")
 
 
 def from_db(value: str | None) -> datetime | None:

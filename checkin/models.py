@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 
@@ -35,14 +35,13 @@ class CourseSession:
     late_after_min: int
     own_open_before_min: int | None = None  # the per-session override, None when the course default applies
     own_late_after_min: int | None = None
+    # Derived once: the rule reads them for every session on every scan.
+    opens_at: datetime = field(init=False, compare=False)
+    late_from: datetime = field(init=False, compare=False)
 
-    @property
-    def opens_at(self) -> datetime:
-        return self.starts_at - timedelta(minutes=self.open_before_min)
-
-    @property
-    def late_from(self) -> datetime:
-        return self.starts_at + timedelta(minutes=self.late_after_min)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "opens_at", self.starts_at - timedelta(minutes=self.open_before_min))
+        object.__setattr__(self, "late_from", self.starts_at + timedelta(minutes=self.late_after_min))
 
 
 @dataclass(frozen=True, slots=True)

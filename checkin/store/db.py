@@ -23,6 +23,10 @@ PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
+    # A course's hot pages (badges, enrolments, today's scans) stay in memory: 32 MiB of page cache
+    # per connection, and reads through a memory map instead of a system call per page.
+    "PRAGMA cache_size=-32000",
+    "PRAGMA mmap_size=268435456",
 )
 
 
