@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -133,3 +134,24 @@ def sign_in(client, username: str = "lan", password: str = "correct horse batter
     csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
     return client.post("/login", data={"username": username, "password": password, "csrf": csrf, "next": "/courses"},
                        follow_redirects=False)
+
+
+def csrf(client, path: str = "/courses") -> str:
+    """The CSRF token of a signed-in page, for posting its forms."""
+    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def rows(world: World, sql: str, *args) -> list[tuple]:
+    conn = world.conn()
+    try:
+        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def signed_in(client, world):
+    """The test client signed in as the course's organiser, pages in English."""
+    client.cookies.set("lang", "en")
+    sign_in(client)
+    return client

@@ -11,19 +11,7 @@ import pytest
 
 from checkin.settings import Settings
 
-from .conftest import sign_in
-
-
-def csrf(client, path="/courses"):
-    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
-
-
-def rows(world, sql, *args):
-    conn = world.conn()
-    try:
-        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
-    finally:
-        conn.close()
+from .conftest import csrf, rows, sign_in
 
 
 def xlsx(table) -> bytes:
@@ -47,13 +35,6 @@ MESSY = [
     [],
     [5, "Vũ Thanh Tùng", "Đoàn Thanh niên Sở Du lịch", "", "0912345678", ""],
 ]
-
-
-@pytest.fixture
-def signed_in(client, world):
-    client.cookies.set("lang", "en")
-    sign_in(client)
-    return client
 
 
 def upload(client, world, data: bytes, name="roster.xlsx", follow=False):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 
@@ -12,19 +11,7 @@ import pytest
 from checkin.store import organisers
 from checkin.store.db import transaction
 
-from .conftest import sign_in
-
-
-def csrf(client, path="/courses"):
-    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
-
-
-def rows(world, sql, *args):
-    conn = world.conn()
-    try:
-        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
-    finally:
-        conn.close()
+from .conftest import csrf, rows, sign_in
 
 
 @pytest.fixture

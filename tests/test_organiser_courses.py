@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from .conftest import sign_in
+from .conftest import rows, sign_in
 
 
 def csrf(client, path="/courses"):
@@ -14,24 +14,9 @@ def csrf(client, path="/courses"):
     return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
 
 
-def rows(world, sql, *args):
-    conn = world.conn()
-    try:
-        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
-    finally:
-        conn.close()
-
-
 COURSE = {"title": "Lớp tập huấn nghiệp vụ", "course_date": "2026-12-05", "time_zone": "Asia/Ho_Chi_Minh",
           "venue": "Hội trường B", "organiser_name": "Đoàn Khối", "open_before_min": "20", "late_after_min": "5",
           "after_end": "late"}
-
-
-@pytest.fixture
-def signed_in(client, world):
-    client.cookies.set("lang", "en")
-    sign_in(client)
-    return client
 
 
 def test_course_list_shows_only_my_courses(signed_in, world):

@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
-from .conftest import bearer, local, sign_in
-
-
-def csrf(client, path="/courses"):
-    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
-
-
-def rows(world, sql, *args):
-    conn = world.conn()
-    try:
-        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
-    finally:
-        conn.close()
-
-
-@pytest.fixture
-def signed_in(client, world):
-    client.cookies.set("lang", "en")
-    sign_in(client)
-    return client
+from .conftest import bearer, csrf, local, rows
 
 
 def people_url(world, suffix=""):

@@ -12,28 +12,9 @@ import pytest
 from checkin.store import organisers
 from checkin.store.db import transaction
 
-from .conftest import sign_in
+from .conftest import csrf, rows, sign_in
 
 NOT_NUMBERS = ["²", "٣", "9" * 5000]
-
-
-def csrf(client, path="/courses"):
-    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
-
-
-def rows(world, sql, *args):
-    conn = world.conn()
-    try:
-        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
-    finally:
-        conn.close()
-
-
-@pytest.fixture
-def signed_in(client, world):
-    client.cookies.set("lang", "en")
-    sign_in(client)
-    return client
 
 
 @pytest.mark.parametrize("value", NOT_NUMBERS)

@@ -1,5 +1,5 @@
 """Fixtures for real-browser tests: a Chromium to drive, a live server on 127.0.0.1, pages that
-fail the test on any page error. See /work/shared/BROWSER-TESTS.md for why the flags are what they are.
+fail the test on any page error. See the shared BROWSER-TESTS.md (beside this repository) for why the flags are what they are.
 
     def test_scanner_shows_name(live_server, browser_factory, page_factory, tmp_path):
         video = fakecam.write_y4m(tmp_path / "cam.y4m", fakecam.scene("CHK-1", "normal"))
