@@ -104,6 +104,8 @@ def test_mark_excused_with_note_then_clear(signed_in, world):
     signed_in.post(people_url(world, f"/{enrolment}/excuse"),
                    data={"session_id": session, "action": "clear", "csrf": csrf(signed_in)})
     assert rows(world, "SELECT COUNT(*) FROM attendance WHERE enrolment_id = ?", enrolment) == [(0,)]
+    # Both changes reached the live views' event log.
+    assert rows(world, "SELECT kind FROM events ORDER BY id") == [("excuse",), ("excuse",)]
 
 
 def test_excuse_without_reason_is_refused(signed_in, world):

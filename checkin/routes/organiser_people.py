@@ -166,13 +166,20 @@ async def person_excuse(page: Page) -> Response:
             done = participants.clear_excused(conn, person.enrolment_id, session.id)
         else:
             done = participants.set_excused(conn, person.enrolment_id, session.id, note, page.now)
+        event = None
         if done:
             scans.insert_audit(conn, page.course_id, "excuse_cleared" if clear else "excused", page.now,
                                organiser_id=page.organiser.id, subject=enrolment_subject(person.enrolment_id),
                                detail=f"{session.title}: {note}" if note else session.title)
-        return done
+            # Live views recount on it (an excused person is no longer "not yet arrived").
+            event = scans.insert_event(conn, page.course_id, "excuse", {
+                "session_id": session.id, "enrolment_id": person.enrolment_id, "excused": not clear,
+            }, page.now)
+        return done, event
 
-    done = await page.svc.db.write(excuse)
+    done, event = await page.svc.db.write(excuse)
+    if event is not None:
+        page.svc.broadcaster.publish(event)
     outcome = ("excuse_cleared" if clear else "excused") if done else "not_excusable"
     return page.redirect(f"/courses/{page.course_id}/people/{person.enrolment_id}?done={outcome}#attendance")
 
