@@ -38,8 +38,15 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 browser:
 	@scripts/ensure-chromium.sh
 
-bench: install-test
-	$(PY) bench/scan_load.py
+# Every benchmark of the README, one after another (a few minutes; run it on an otherwise idle machine).
+bench: install-test browser
+	-$(PY) bench/scan_load.py
+	-$(PY) bench/scan_latency.py
+	-$(PY) bench/live.py
+	-$(PY) bench/offline.py
+	-$(PY) bench/badges.py
+	-$(PY) bench/export.py
+	-$(PY) bench/roster_preview.py
 
 vendor:
 	static/vendor/fetch.sh
