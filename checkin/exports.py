@@ -15,7 +15,8 @@ from .i18n import gettext as _
 from .models import Course, CourseSession
 from .store import courses, people, reports, scans
 from .store.people import BadgeLink
-from .store.reports import AuditEntry, CheckinDetail, ScanLogEntry
+from .store.audit import AuditEntry
+from .store.reports import CheckinDetail, ScanLogEntry
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

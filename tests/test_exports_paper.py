@@ -5,7 +5,7 @@ from __future__ import annotations
 import pypdfium2 as pdfium
 import pytest
 
-from checkin.store import reports, scans
+from checkin.store import audit, reports, scans
 
 from .conftest import local, sign_in
 
@@ -66,14 +66,14 @@ def test_paper_ticks_become_paper_check_ins_on_time_with_events_and_an_audit_row
     attendance = {(r.enrolment_id, r.session_id): r for r in scans.list_attendance(conn, world.course.id)}
     log = reports.list_scan_log(conn, world.course.id)
     events = scans.list_events(conn, world.course.id, 0)
-    audit = reports.list_audit(conn, world.course.id)
+    trail = audit.list_audit_log(conn, world.course.id)
     conn.close()
     assert {k for k in attendance if k[1] == topic1} == {(e[0], topic1), (e[1], topic1), (e[2], topic1)}
     assert all(attendance[(x, topic1)].status == "present" for x in e[:3])
     assert attendance[(e[0], topic1)].checked_in_at == local(8, 40)  # the session's start
     assert [(s.method, s.reason, s.organiser) for s in log] == [("paper", "checked_in", "Nguyễn Lan")] * 3
     assert [ev.payload["method"] for ev in events] == ["paper"] * 3
-    assert [(a.action, a.subject, a.detail) for a in audit] == [("paper_entry", "Chuyên đề 1", "3 ticked")]
+    assert [(a.action, a.subject, a.detail) for a in trail] == [("paper_entry", "Chuyên đề 1", "3 ticked")]
 
     again = client.get(answer.headers["location"])
     assert "Đã nhập: 3. Đã điểm danh từ trước: 0." in again.text

@@ -78,7 +78,7 @@ def cmd_badges_send(args, settings: Settings) -> int:
 
 
 def cmd_export(args, settings: Settings) -> int:
-    from ..store import reports
+    from ..store import audit, reports
 
     conn = connect(settings)
     course_id = choose_course(conn, args.course)
@@ -95,7 +95,7 @@ def cmd_export(args, settings: Settings) -> int:
     elif args.format == "scan-log":
         write_out(args.out, exports.csv_text(exports.scan_log_rows(reports.list_scan_log(conn, course_id), zone)))
     else:
-        write_out(args.out, exports.csv_text(exports.audit_rows(reports.list_audit(conn, course_id), zone)))
+        write_out(args.out, exports.csv_text(exports.audit_rows(audit.list_audit_log(conn, course_id), zone)))
     return 0
 
 

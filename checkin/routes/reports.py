@@ -15,7 +15,7 @@ from ..errors import Problem
 from ..text import whole_number
 from ..models import Course
 from ..store import certificates as certificate_store
-from ..store import courses, people, reports, scans
+from ..store import audit, courses, people, reports, scans
 from ..store.db import connect
 from ..web import Services, render, services
 from .organiser_base import Page, organiser_page
@@ -103,7 +103,7 @@ async def export_scan_log(page: Page) -> Response:
 @download
 async def export_audit(page: Page) -> Response:
     svc, course = page.svc, page.course
-    entries = await _read_aside(svc, reports.list_audit, course.id)
+    entries = await _read_aside(svc, audit.list_audit_log, course.id)
     text = await run_in_threadpool(
         lambda: exports.csv_text(exports.audit_rows(entries, exports.ZoneInfo(course.time_zone))))
     await _audit(page, "export", "audit.csv")

@@ -55,3 +55,8 @@ def list_audit(
     else:
         rows = conn.execute(_SELECT + " WHERE a.course_id = ? ORDER BY a.id DESC LIMIT ?", (course_id, limit))
     return [_entry(r) for r in rows]
+
+
+def list_audit_log(conn: sqlite3.Connection, course_id: int) -> list[AuditEntry]:
+    """The course's whole audit trail in the order it happened, for the export."""
+    return [_entry(r) for r in conn.execute(_SELECT + " WHERE a.course_id = ? ORDER BY a.id", (course_id,))]

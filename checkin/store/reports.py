@@ -78,27 +78,6 @@ def list_scan_log(conn: sqlite3.Connection, course_id: int) -> list[ScanLogEntry
 
 
 @dataclass(frozen=True, slots=True)
-class AuditEntry:
-    id: int
-    at: datetime
-    action: str
-    subject: str
-    detail: str
-    organiser: str
-    device: str
-
-
-def list_audit(conn: sqlite3.Connection, course_id: int) -> list[AuditEntry]:
-    rows = conn.execute(
-        "SELECT a.id, a.at, a.action, a.subject, a.detail, COALESCE(o.display_name, ''), COALESCE(d.label, '')"
-        " FROM audit_log a LEFT JOIN organisers o ON o.id = a.organiser_id LEFT JOIN devices d ON d.id = a.device_id"
-        " WHERE a.course_id = ? ORDER BY a.id",
-        (course_id,),
-    )
-    return [AuditEntry(r[0], from_db(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
-
-
-@dataclass(frozen=True, slots=True)
 class LiveState:
     """Everything a live view starts from, read in one transaction, and the last event it includes."""
 
