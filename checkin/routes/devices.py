@@ -10,30 +10,19 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import badges, pairing, tls
-from ..auth import check_csrf, current_organiser
 from ..errors import Problem
 from ..store import courses, devices, pairings
 from ..store import offline as offline_store
+from ..text import whole_number
 from ..web import render, services
-from .guards import require_course
+from .organiser_base import Page, organiser_page
 
 FLASH = "new_pairing"
 
 
-async def _course(request: Request):
-    """(organiser, course), or (None, None) when nobody is signed in."""
-    organiser = await current_organiser(request, services(request).db)
-    request.state.organiser = organiser
-    if organiser is None:
-        return None, None
-    return organiser, await require_course(request, organiser, request.path_params["course_id"])
-
-
-async def device_list(request: Request) -> Response:
-    organiser, course = await _course(request)
-    if organiser is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    svc = services(request)
+@organiser_page
+async def device_list(page: Page) -> Response:
+    request, svc, course = page.request, page.svc, page.course
     new = request.session.pop(FLASH, None)
     shown = None
     if isinstance(new, dict) and new.get("course_id") == course.id:
@@ -53,7 +42,7 @@ async def device_list(request: Request) -> Response:
         "new_pairing": shown,
         "lifetimes": pairing.LIFETIMES_MIN,
         "max_uses": pairing.MAX_USES,
-        "now": svc.now(),
+        "now": page.now,
         "local_only": only_this_machine(svc.settings.host) and not svc.settings.base_url,
         "secure": request.url.scheme == "https" or bool(svc.settings.base_url.startswith("https://")),
     })
@@ -61,50 +50,34 @@ async def device_list(request: Request) -> Response:
     return response
 
 
-async def create_pairing(request: Request) -> Response:
-    organiser, course = await _course(request)
-    if organiser is None:
-        raise Problem(401, "not_signed_in", "Sign in as an organiser first.")
-    svc = services(request)
-    form = await request.form()
-    check_csrf(request, form.get("csrf"))
-    lifetime = _choice(form.get("lifetime"), pairing.LIFETIMES_MIN, "lifetime")
-    max_uses = _choice(form.get("max_uses"), pairing.MAX_USES, "max_uses")
-    pairing_id, code, _expires = await svc.db.write(
-        pairing.create_pairing_tx, course.id, organiser.id, lifetime, max_uses, svc.now()
+@organiser_page
+async def create_pairing(page: Page) -> Response:
+    lifetime = _choice(page.form.get("lifetime"), pairing.LIFETIMES_MIN, "lifetime")
+    max_uses = _choice(page.form.get("max_uses"), pairing.MAX_USES, "max_uses")
+    pairing_id, code, _expires = await page.svc.db.write(
+        pairing.create_pairing_tx, page.course_id, page.organiser.id, lifetime, max_uses, page.now
     )
-    request.session[FLASH] = {"id": pairing_id, "code": code, "course_id": course.id}
-    return RedirectResponse(f"/courses/{course.id}/devices#new-pairing", status_code=303)
+    page.request.session[FLASH] = {"id": pairing_id, "code": code, "course_id": page.course_id}
+    return RedirectResponse(f"/courses/{page.course_id}/devices#new-pairing", status_code=303)
 
 
-async def cancel_pairing(request: Request) -> Response:
-    organiser, course = await _course(request)
-    if organiser is None:
-        raise Problem(401, "not_signed_in", "Sign in as an organiser first.")
-    svc = services(request)
-    form = await request.form()
-    check_csrf(request, form.get("csrf"))
-    await svc.db.write(pairings.revoke_pairing, course.id, request.path_params["pairing_id"], svc.now())
-    return RedirectResponse(f"/courses/{course.id}/devices", status_code=303)
+@organiser_page
+async def cancel_pairing(page: Page) -> Response:
+    await page.svc.db.write(pairings.revoke_pairing, page.course_id, page.request.path_params["pairing_id"], page.now)
+    return RedirectResponse(f"/courses/{page.course_id}/devices", status_code=303)
 
 
-async def revoke_device(request: Request) -> Response:
-    organiser, course = await _course(request)
-    if organiser is None:
-        raise Problem(401, "not_signed_in", "Sign in as an organiser first.")
-    svc = services(request)
-    form = await request.form()
-    check_csrf(request, form.get("csrf"))
-    await svc.db.write(pairing.revoke_device_tx, course.id, request.path_params["device_id"], organiser.id, svc.now())
-    svc.devices.clear()  # the token cache must not let the phone in for another second
-    return RedirectResponse(f"/courses/{course.id}/devices", status_code=303)
+@organiser_page
+async def revoke_device(page: Page) -> Response:
+    await page.svc.db.write(
+        pairing.revoke_device_tx, page.course_id, page.request.path_params["device_id"], page.organiser.id, page.now
+    )
+    page.svc.devices.clear()  # the token cache must not let the phone in for another second
+    return RedirectResponse(f"/courses/{page.course_id}/devices", status_code=303)
 
 
 def _choice(raw: object, allowed: tuple[int, ...], field: str) -> int:
-    try:
-        value = int(str(raw))
-    except ValueError:
-        value = -1
+    value = whole_number(raw)
     if value not in allowed:
         raise Problem(422, "invalid_field", f"Choose one of: {', '.join(map(str, allowed))}.", field=field)
     return value
