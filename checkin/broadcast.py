@@ -21,6 +21,7 @@ class Subscription:
         self.course_id = course_id
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=size)
         self.dropped = False
+        self.live = False  # set by the stream once it has read the log and waits only on the queue
 
     async def get(self) -> Event:
         return await self.queue.get()
@@ -52,4 +53,5 @@ class Broadcaster:
                 self._subscribers[event.course_id].discard(subscription)
 
     def count(self, course_id: int) -> int:
-        return len(self._subscribers.get(course_id, ()))
+        """Subscribers of a course that are live: past their first read of the log, waiting on the queue."""
+        return sum(1 for s in self._subscribers.get(course_id, ()) if s.live)

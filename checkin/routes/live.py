@@ -62,6 +62,7 @@ async def event_stream(
                 last_id = missed[-1].id
             if len(missed) < REPLAY_BATCH:
                 break
+        subscription.live = True
         # A subscriber whose queue overflowed is dropped by the broadcaster; ending the stream makes the
         # browser reconnect with its Last-Event-ID and catch up from the log.
         while not subscription.dropped:
