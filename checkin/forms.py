@@ -19,6 +19,7 @@ from .text import clean, whole_number
 
 MAX_TEXT = 200
 MAX_MINUTES = 240
+MAX_PASSWORD = 200  # characters; longer input is refused, not cut
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)  # the course dates accepted
 _TIME = re.compile(r"(\d{1,2})[:hH.](\d{2})")
 USERNAME = re.compile(r"[a-z0-9._-]{1,60}")
@@ -160,6 +161,32 @@ def read_person(data: Mapping[str, object]) -> tuple[Form, PersonDetails | None]
     return form, PersonDetails(name, unit, position, phone.value, email, code)
 
 
+def new_password_error(password: str, min_password: int) -> str | None:
+    if len(password) < min_password:
+        return _("At least %(n)s characters.") % {"n": min_password}
+    if len(password) > MAX_PASSWORD:
+        return _("Too long: at most %(n)s characters.") % {"n": MAX_PASSWORD}
+    return None
+
+
+def read_password_change(data: Mapping[str, object], min_password: int) -> tuple[Form, dict | None]:
+    """Current password, a new one and the same again; nothing is echoed back into the page."""
+    form = Form(data)
+    current, new, again = (value if isinstance(value := data.get(name), str) else ""
+                           for name in ("current", "password", "again"))
+    if not current:
+        form.errors["current"] = _("Fill in this field.")
+    if error := new_password_error(new, min_password):
+        form.errors["password"] = error
+    elif new != again:
+        form.errors["again"] = _("The two new passwords differ. Type the same one twice.")
+    elif new == current:
+        form.errors["password"] = _("This is the password you have now. Choose a new one.")
+    if not form.ok:
+        return form, None
+    return form, {"current": current, "password": new}
+
+
 def read_account(data: Mapping[str, object], min_password: int) -> tuple[Form, dict | None]:
     form = Form(data)
     username = form.text("username", required=True, max_len=60).lower()
@@ -168,10 +195,8 @@ def read_account(data: Mapping[str, object], min_password: int) -> tuple[Form, d
     name = form.text("display_name", required=True)
     password = data.get("password")
     password = password if isinstance(password, str) else ""
-    if len(password) < min_password:
-        form.errors["password"] = _("At least %(n)s characters.") % {"n": min_password}
-    elif len(password) > 200:
-        form.errors["password"] = _("Too long: at most %(n)s characters.") % {"n": 200}
+    if error := new_password_error(password, min_password):
+        form.errors["password"] = error
     is_admin = form.checked("is_admin")
     if not form.ok:
         return form, None

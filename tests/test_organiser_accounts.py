@@ -119,3 +119,56 @@ def test_password_reset_on_the_command_line_signs_out_the_old_session(client, wo
     assert sign_in(client, "lan", "correct horse battery").status_code == 400
     assert sign_in(client, "lan", "a brand new password").status_code == 303
     assert client.get("/courses").status_code == 200
+
+
+def change_password(client, current: str, new: str, again: str | None = None):
+    return client.post("/account/password", data={"current": current, "password": new,
+                                                  "again": new if again is None else again,
+                                                  "csrf": csrf(client, "/account/password")}, follow_redirects=False)
+
+
+def test_an_organiser_changes_their_password_and_other_sessions_end(signed_in, world):
+    # The same organiser signed in elsewhere too (a phone) holds a cookie like this one's.
+    phone = signed_in.cookies.get("checkin_session")
+    answer = change_password(signed_in, "correct horse battery", "một mật khẩu mới hẳn")
+    assert answer.status_code == 303 and answer.headers["location"] == "/account/password?changed=1"
+    assert "Your password is changed." in signed_in.get(answer.headers["location"]).text
+    assert signed_in.get("/courses").status_code == 200, "the browser that changed it stays signed in"
+    signed_in.cookies.clear()
+    signed_in.cookies.set("checkin_session", phone)
+    assert signed_in.get("/courses", follow_redirects=False).status_code == 303, "the other one is signed out"
+    assert sign_in(signed_in).status_code == 400
+    assert sign_in(signed_in, password="một mật khẩu mới hẳn").status_code == 303
+    assert rows(world, "SELECT action, detail FROM audit_log WHERE action = 'password_changed'") == [
+        ("password_changed", "lan")]
+
+
+def test_a_password_change_needs_the_current_password_and_the_new_one_twice(signed_in, world):
+    before = rows(world, "SELECT password_hash, session_version FROM organisers WHERE username = 'lan'")
+    wrong = change_password(signed_in, "not my password", "một mật khẩu mới hẳn")
+    assert wrong.status_code == 422 and "This is not your current password." in wrong.text
+    differ = change_password(signed_in, "correct horse battery", "một mật khẩu mới hẳn", "một mật khẩu khác")
+    assert differ.status_code == 422 and 'id="f-again-error"' in differ.text
+    short = change_password(signed_in, "correct horse battery", "ngắn")
+    assert short.status_code == 422 and "At least 10 characters." in short.text
+    same = change_password(signed_in, "correct horse battery", "correct horse battery")
+    assert same.status_code == 422 and "This is the password you have now." in same.text
+    for page in (wrong, differ, short, same):
+        assert "correct horse battery" not in page.text and "một mật khẩu" not in page.text, "no password echoed"
+    assert rows(world, "SELECT password_hash, session_version FROM organisers WHERE username = 'lan'") == before
+
+
+def test_wrong_current_passwords_are_limited_like_sign_ins(signed_in, world):
+    for _ in range(5):
+        assert change_password(signed_in, "guess", "một mật khẩu mới hẳn").status_code == 422
+    blocked = change_password(signed_in, "correct horse battery", "một mật khẩu mới hẳn")
+    assert blocked.status_code == 429 and "Too many wrong passwords." in blocked.text
+    assert signed_in.get("/courses").status_code == 200
+
+
+def test_the_password_page_needs_sign_in_and_csrf(client, world):
+    assert client.get("/account/password", follow_redirects=False).headers["location"].startswith("/login")
+    sign_in(client)
+    forged = client.post("/account/password", data={"current": "correct horse battery", "password": "x" * 12,
+                                                    "again": "x" * 12})
+    assert forged.status_code == 403

@@ -1,4 +1,4 @@
-"""Organiser accounts, for administrators: add an organiser, and put an organiser on a course."""
+"""Organiser accounts: administrators add organisers and put them on courses; everyone changes their own password."""
 
 from __future__ import annotations
 
@@ -68,7 +68,39 @@ async def assign_course(page: Page) -> Response:
     return page.redirect(f"/courses/{course.id}/edit#organisers")
 
 
+@organiser_page
+async def change_password(page: Page) -> Response:
+    """The signed-in organiser's own password. Every other session signed in with the old one ends; this one
+    carries on. Wrong current passwords count towards the sign-in limit, so this is no way round it."""
+    request, svc, me = page.request, page.svc, page.organiser
+    context = {"min_password": organisers.MIN_PASSWORD_LENGTH, "changed": request.query_params.get("changed") == "1"}
+    if page.form is None:
+        return page.render("organiser/password.html", {**context, "form": Form({})})
+    form, change = forms.read_password_change(page.form, organisers.MIN_PASSWORD_LENGTH)
+    key = f"user:{me.username}"
+    if svc.sign_in.blocked(key):
+        form.errors["current"] = _("Too many wrong passwords. Wait a few minutes and try again.")
+        return page.render("organiser/password.html", {**context, "form": form}, status_code=429)
+    if change is not None and not await svc.db.read(organisers.check_password, me.id, change["current"]):
+        svc.sign_in.fail(key)
+        form.errors["current"] = _("This is not your current password.")
+        change = None
+    if change is None:
+        return page.render("organiser/password.html", {**context, "form": form}, status_code=422)
+
+    def save(conn):
+        version = organisers.set_password(conn, me.id, change["password"])
+        scans.insert_audit(conn, None, "password_changed", page.now, organiser_id=me.id,
+                           subject=f"organiser {me.id}", detail=me.username)
+        return version
+
+    request.session["session_version"] = await svc.db.write(save)
+    svc.sign_in.succeed(key)
+    return page.redirect("/account/password?changed=1")
+
+
 routes = [
+    Route("/account/password", change_password, methods=["GET", "POST"], name="change_password"),
     Route("/organisers", accounts, methods=["GET", "POST"], name="accounts"),
     Route("/organisers/assign", assign_course, methods=["POST"], name="assign_course"),
 ]

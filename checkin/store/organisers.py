@@ -51,10 +51,17 @@ def insert_organiser(
     ).lastrowid
 
 
-def set_password(conn: sqlite3.Connection, organiser_id: int, password: str) -> None:
-    """Set a new password and end every session signed in before it (their cookies carry the old version)."""
-    conn.execute("UPDATE organisers SET password_hash = ?, session_version = session_version + 1 WHERE id = ?",
-                 (hash_password(password), organiser_id))
+def set_password(conn: sqlite3.Connection, organiser_id: int, password: str) -> int:
+    """Set a new password and end every session signed in before it (their cookies carry the old version).
+    Returns the new session version, for the session that made the change to carry on with."""
+    return conn.execute(
+        "UPDATE organisers SET password_hash = ?, session_version = session_version + 1 WHERE id = ? "
+        "RETURNING session_version", (hash_password(password), organiser_id)).fetchone()[0]
+
+
+def check_password(conn: sqlite3.Connection, organiser_id: int, password: str) -> bool:
+    row = conn.execute("SELECT password_hash FROM organisers WHERE id = ?", (organiser_id,)).fetchone()
+    return row is not None and verify_password(password, row[0])
 
 
 def get_organiser(conn: sqlite3.Connection, organiser_id: int) -> Organiser | None:

@@ -4,6 +4,8 @@ confirm, a walk-in at the door, and the language switch."""
 from __future__ import annotations
 
 
+import re
+
 import openpyxl
 import pytest
 from playwright.sync_api import expect
@@ -128,3 +130,23 @@ def test_correct_by_hand_then_undo_then_revoke_the_badge(page, site, world):
     assert questions == ["Revoke this badge? Scanning it will be refused."]
     assert rows(world, "SELECT action FROM audit_log WHERE subject = ? ORDER BY id",
                 f"enrolment {world.course.enrolments[1]}") == [("manual_checkin",), ("badge_revoked",)]
+
+
+def test_change_my_password_from_the_header(page, site, world):
+    sign_in(page, site)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Password").click()
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+    page.get_by_label("Current password").fill("correct horse battery")
+    page.get_by_label(re.compile(r"^New password\W*$")).fill("a new password for Lan")
+    page.get_by_label("New password again").fill("a new password, mistyped")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#f-again-error")).to_have_text("The two new passwords differ. Type the same one twice.")
+    expect(page.get_by_label("New password again")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("Current password").fill("correct horse battery")
+    page.get_by_label(re.compile(r"^New password\W*$")).fill("a new password for Lan")
+    page.get_by_label("New password again").fill("a new password for Lan")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_role("status")).to_contain_text("Your password is changed.")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, site, password="a new password for Lan")
+    expect(page.get_by_role("heading", name="Courses")).to_be_visible()
