@@ -218,7 +218,9 @@ def undo_scan_tx(
         if now - row.recorded_at > device_window:
             raise Problem(403, "undo_too_late", "This check-in is too old to undo from the door; ask an organiser.")
     scans.insert_undo(conn, scan_id, device_id, organiser_id, reason, now)
-    scans.delete_attendance_for_scan(conn, scan_id)
+    counted = scans.get_checkin(conn, row.enrolment_id, row.session_id)
+    if counted is not None and counted.scan_id == scan_id:
+        _count_what_stands(conn, row.enrolment_id, row.session_id, now)
     if organiser_id is not None:
         scans.insert_audit(
             conn, course_id, "undo_scan", now, organiser_id=organiser_id, subject=f"scan {scan_id}", detail=reason
@@ -229,6 +231,23 @@ def undo_scan_tx(
         now,
     )
     return UndoOutcome(scan_id, now, event)
+
+
+def _count_what_stands(conn: sqlite3.Connection, enrolment_id: int, session_id: int, now: datetime) -> None:
+    """The check-in that counted was undone. A scan it had superseded (accepted, made later, synced earlier)
+    counts again, the earliest first; with none, the excuse it had replaced comes back; else nothing counts."""
+    standing = scans.list_standing_checkins(conn, enrolment_id, session_id)
+    if not standing:
+        scans.drop_checkin(conn, enrolment_id, session_id, now)
+        return
+    first = min(standing, key=lambda s: (_rule_time(s), s.id))
+    status = "present" if first.reason == rules.Reason.CHECKED_IN else "late"
+    scans.upsert_attendance(conn, enrolment_id, session_id, status, first.id, _rule_time(first), now)
+
+
+def _rule_time(scan: ScanRow) -> datetime:
+    """The time a scan was decided on (see record_scan_tx)."""
+    return scan.scanned_at if scan.method in STATED_TIME_METHODS else scan.recorded_at
 
 
 async def record_scan(db: Database, broadcaster: Broadcaster, scan: ScanInput, now: datetime) -> ScanOutcome:

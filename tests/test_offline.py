@@ -208,6 +208,44 @@ def test_two_doors_admitting_one_badge_offline_count_once_and_show_as_double_adm
     assert "Phạm Thu Trang" in section and "Cổng B · 07:54:00" in section and "Cổng A · 07:55:00" in section
 
 
+def test_undoing_the_scan_that_counts_lets_the_one_it_superseded_count_again(client, world):
+    """Cổng A admitted the badge online at 07:58; Cổng B had admitted it offline at 07:54 and syncs later, so its
+    scan counts instead. When an organiser undoes B's (a mistake), A's admission still stands: the person is
+    still checked in, from 07:58, not absent."""
+    world.clock.set(local(7, 58))
+    enrolment, session = world.course.enrolments[3], world.course.sessions[0]
+    online = client.post("/api/v1/scans", headers=bearer(world.course.token),
+                         json={"code": world.course.codes[3], "method": "camera"}).json()
+    world.clock.set(local(8, 3))
+    synced = client.post("/api/v1/scans", headers=bearer(world.course.other_token), json={
+        "code": world.course.codes[3], "method": "sync", "nonce": "b-1", "scanned_at": "2026-11-27T00:54:00Z"}).json()
+    assert synced["reason"] == "checked_in"
+    [counted] = rows(world, "SELECT scan_id FROM attendance WHERE enrolment_id = ? AND session_id = ?", enrolment, session)
+    assert counted["scan_id"] == synced["scan_id"]
+    undone = client.post(f"/api/v1/scans/{synced['scan_id']}/undo", headers=bearer(world.course.other_token))
+    assert undone.status_code == 200
+    [counted] = rows(world, "SELECT status, scan_id, checked_in_at FROM attendance WHERE enrolment_id = ? AND session_id = ?",
+                     enrolment, session)
+    assert (counted["status"], counted["scan_id"]) == ("present", online["scan_id"])
+    assert counted["checked_in_at"] == "2026-11-27T00:58:00.000000Z"
+    # Once that one is undone too, nothing counts.
+    client.post(f"/api/v1/scans/{online['scan_id']}/undo", headers=bearer(world.course.token))
+    assert rows(world, "SELECT COUNT(*) AS n FROM attendance WHERE enrolment_id = ?", enrolment)[0]["n"] == 0
+
+
+def test_undoing_a_superseded_scan_leaves_the_one_that_counts(client, world):
+    world.clock.set(local(7, 58))
+    enrolment = world.course.enrolments[3]
+    online = client.post("/api/v1/scans", headers=bearer(world.course.token),
+                         json={"code": world.course.codes[3], "method": "camera"}).json()
+    synced = client.post("/api/v1/scans", headers=bearer(world.course.other_token), json={
+        "code": world.course.codes[3], "method": "sync", "nonce": "b-1", "scanned_at": "2026-11-27T00:54:00Z"}).json()
+    before = rows(world, "SELECT status, scan_id, checked_in_at FROM attendance WHERE enrolment_id = ?", enrolment)
+    assert client.post(f"/api/v1/scans/{online['scan_id']}/undo", headers=bearer(world.course.token)).status_code == 200
+    after = rows(world, "SELECT status, scan_id, checked_in_at FROM attendance WHERE enrolment_id = ?", enrolment)
+    assert [tuple(r) for r in after] == [tuple(r) for r in before] and after[0]["scan_id"] == synced["scan_id"]
+
+
 def test_undone_second_admission_is_no_double_admission(client, world):
     world.clock.set(local(7, 55))
     scan = client.post("/api/v1/scans", headers=bearer(world.course.token),

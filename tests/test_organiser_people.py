@@ -258,3 +258,31 @@ PEOPLE = [
 ])
 def test_people_filter(wanted, expected):
     assert [p.person.full_name for p in filter_people(PEOPLE, wanted)] == expected
+
+
+def test_undoing_a_check_in_over_an_excuse_brings_the_excuse_back(signed_in, client, world):
+    enrolment, session = world.course.enrolments[0], world.course.sessions[0]
+    signed_in.post(people_url(world, f"/{enrolment}/excuse"),
+                   data={"session_id": session, "note": "Đi công tác", "csrf": csrf(signed_in)})
+    # Excused, but came after all: the scan counts and the excuse waits behind it.
+    scan_id = client.post("/api/v1/scans", json={"code": world.course.codes[0]},
+                          headers=bearer(world.course.token)).json()["scan_id"]
+    assert rows(world, "SELECT status, scan_id FROM attendance WHERE enrolment_id = ?", enrolment) == [("present", scan_id)]
+    # That was the wrong badge: undone, the excuse is what counts again, with its reason.
+    signed_in.post(people_url(world, f"/{enrolment}/scans/{scan_id}/undo"),
+                   data={"reason": "Quét nhầm thẻ", "csrf": csrf(signed_in)})
+    assert rows(world, "SELECT status, scan_id, note FROM attendance WHERE enrolment_id = ?", enrolment) == [
+        ("excused", None, "Đi công tác")]
+    assert "Đi công tác" in signed_in.get(people_url(world, f"/{enrolment}")).text
+
+
+def test_a_cleared_excuse_does_not_come_back_after_an_undo(signed_in, client, world):
+    enrolment, session = world.course.enrolments[0], world.course.sessions[0]
+    signed_in.post(people_url(world, f"/{enrolment}/excuse"),
+                   data={"session_id": session, "note": "Đi công tác", "csrf": csrf(signed_in)})
+    signed_in.post(people_url(world, f"/{enrolment}/excuse"),
+                   data={"session_id": session, "action": "clear", "csrf": csrf(signed_in)})
+    scan_id = client.post("/api/v1/scans", json={"code": world.course.codes[0]},
+                          headers=bearer(world.course.token)).json()["scan_id"]
+    client.post(f"/api/v1/scans/{scan_id}/undo", headers=bearer(world.course.token))
+    assert rows(world, "SELECT COUNT(*) FROM attendance WHERE enrolment_id = ?", enrolment) == [(0,)]

@@ -123,10 +123,14 @@ def set_excused(conn: sqlite3.Connection, enrolment_id: int, session_id: int, no
     if scans.get_checkin(conn, enrolment_id, session_id) is not None:
         return False
     scans.upsert_attendance(conn, enrolment_id, session_id, "excused", None, None, now, note)
+    conn.execute("UPDATE attendance SET excuse = note WHERE enrolment_id = ? AND session_id = ?",
+                 (enrolment_id, session_id))
     return True
 
 
 def clear_excused(conn: sqlite3.Connection, enrolment_id: int, session_id: int) -> bool:
+    conn.execute("UPDATE attendance SET excuse = NULL WHERE enrolment_id = ? AND session_id = ?",
+                 (enrolment_id, session_id))
     return conn.execute(
         "DELETE FROM attendance WHERE enrolment_id = ? AND session_id = ? AND status = 'excused'",
         (enrolment_id, session_id),

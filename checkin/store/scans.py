@@ -138,9 +138,22 @@ def upsert_attendance(
     )
 
 
-def delete_attendance_for_scan(conn: sqlite3.Connection, scan_id: int) -> int:
-    """Drop the derived row an undone scan produced (the scan and its undo stay in the log)."""
-    return conn.execute("DELETE FROM attendance WHERE scan_id = ?", (scan_id,)).rowcount
+def list_standing_checkins(conn: sqlite3.Connection, enrolment_id: int, session_id: int) -> list[ScanRow]:
+    """Accepted, not undone scans of one person in one session: the one that counts and any it superseded."""
+    rows = conn.execute(_SCAN + " WHERE s.enrolment_id = ? AND s.session_id = ? AND s.accepted = 1"
+                        " AND u.undone_at IS NULL ORDER BY s.id", (enrolment_id, session_id))
+    return [_scan(r) for r in rows]
+
+
+def drop_checkin(conn: sqlite3.Connection, enrolment_id: int, session_id: int, now: datetime) -> None:
+    """No check-in counts any more: back to the excuse it had replaced, if there was one, else no row."""
+    conn.execute(
+        "UPDATE attendance SET status = 'excused', scan_id = NULL, checked_in_at = NULL, note = excuse,"
+        " updated_at = ? WHERE enrolment_id = ? AND session_id = ? AND excuse IS NOT NULL",
+        (to_db(now), enrolment_id, session_id),
+    )
+    conn.execute("DELETE FROM attendance WHERE enrolment_id = ? AND session_id = ? AND excuse IS NULL",
+                 (enrolment_id, session_id))
 
 
 def insert_undo(
