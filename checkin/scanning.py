@@ -191,9 +191,7 @@ def _outcome(conn: sqlite3.Connection, row: ScanRow, *, replayed: bool) -> ScanO
     holder = people.get_badge_holder(conn, row.code) if row.code else None
     session = _session(courses.list_sessions(conn, row.course_id), row.session_id) if row.session_id else None
     first = scans.get_scan(conn, row.first_scan_id) if row.first_scan_id else None
-    first_at = None
-    if first is not None:
-        first_at = first.scanned_at if first.method in STATED_TIME_METHODS else first.recorded_at
+    first_at = _rule_time(first) if first is not None else None
     return ScanOutcome(
         scan_id=row.id, reason=row.reason, accepted=row.accepted, replayed=replayed, holder=holder,
         session=session, first_checked_in_at=first_at, scanned_at=row.scanned_at, recorded_at=row.recorded_at,
