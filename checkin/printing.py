@@ -1,4 +1,4 @@
-"""Badge printing: the store's badge links as cards, and PDF jobs run in a thread with their progress."""
+"""Badge printing: the store's badge links as cards, and PDF jobs run in a child process with their progress."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import anyio.to_thread
-
 from .badges import BadgeCard, badge_sheets_pdf, sort_cards
 from .models import Course
 from .store.people import BadgeLink
+from .workers import run_in_process
 
 JOB_TTL_SECONDS = 30 * 60
 MAX_JOBS = 8  # finished PDFs are kept in memory until fetched or expired; the oldest make room
@@ -59,14 +58,12 @@ class PdfJobs:
         self._expire()
         job = PdfJob(secrets.token_urlsafe(12), course_id, organiser_id, len(cards), filename)
 
-        def progress(done: int, total: int) -> None:
-            job.done = done  # an int written from the worker thread, read by the status endpoint
+        def progress(done: int) -> None:
+            job.done = done  # an int written from the thread that waits on the child, read by the status endpoint
 
         async def run() -> None:
             try:
-                job.pdf = await anyio.to_thread.run_sync(
-                    lambda: badge_sheets_pdf(cards, layout, logo=logo, progress=progress)
-                )
+                job.pdf = await run_in_process(badge_sheets_pdf, cards, layout, logo=logo, progress=progress)
                 job.state = "done"
             except ValueError as exc:
                 job.state, job.error = "failed", str(exc)

@@ -18,6 +18,7 @@ from ..text import whole_number
 from ..printing import PdfJobs, card_for, cards_for
 from ..store import logos, participants, people, scans
 from ..store.people import BadgeLink
+from ..workers import run_in_process
 from .organiser_base import Page, organiser_page
 
 MAX_LOGO_BYTES = 1_000_000
@@ -104,7 +105,7 @@ async def badges_pdf(page: Page) -> Response:
     selection = read_selection(page.request.query_params)
     links = await _links(page, selection)
     cards, logo = cards_for(page.course, links), await _logo(page)
-    pdf = await anyio.to_thread.run_sync(lambda: badges.badge_sheets_pdf(cards, selection.layout, logo=logo))
+    pdf = await run_in_process(badges.badge_sheets_pdf, cards, selection.layout, logo=logo)
     await _audit(page, "badges.pdf", f"{selection.layout}, {selection.describe()}, {len(cards)} badges")
     return Response(pdf, media_type="application/pdf", headers={
         **PRIVATE, "Content-Disposition": f'attachment; filename="{_filename(page, selection.layout)}"'})

@@ -1,0 +1,96 @@
+"""Heavy documents (badge sheets, certificates, sign-in sheets, the attendance workbook) are made in a child
+process.
+
+Drawing a PDF or writing a workbook is pure Python: in a thread it would share the interpreter lock with the door's scans and
+slow the slowest of them from a few milliseconds to a hundred. A child process uses the machine's other
+core instead. Children come from a fork server that has already imported the drawing code, so a job
+starts in milliseconds, not in the second a fresh interpreter would take; nothing of the server's state
+(database connections, the event loop, its threads) is inherited.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from typing import Any
+
+import anyio.to_thread
+
+from .i18n import current_language, set_language
+
+_PRELOAD = ["checkin.badges", "checkin.certificates", "checkin.signin_sheets", "checkin.exports_xlsx"]
+_POLL_SECONDS = 0.1
+_context = None
+
+
+class WorkerStopped(RuntimeError):
+    """The child process ended without an answer (killed, or out of memory)."""
+
+
+def _get_context():
+    global _context
+    if _context is None:
+        _context = multiprocessing.get_context("forkserver")
+        _context.set_forkserver_preload(_PRELOAD)
+    return _context
+
+
+async def run_in_process(fn: Callable[..., Any], *args: Any, progress: Callable[[int], None] | None = None,
+                         **kwargs: Any) -> Any:
+    """fn(*args, **kwargs) in a child process, its result or its exception here. With `progress`, fn is also given
+    progress=callable(done, total) and `progress(done)` is called here as it moves. The child speaks the
+    caller's language. fn, its arguments and its result must pickle (a module-level function, plain data)."""
+    context = _get_context()
+    counter = context.Value("q", 0, lock=False)
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, counter, fn, args, kwargs, progress is not None, current_language()), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        kind, value = await anyio.to_thread.run_sync(_wait, receiver, process, counter, progress)
+    finally:
+        receiver.close()
+        await anyio.to_thread.run_sync(_reap, process)
+    if kind == "error":
+        raise value
+    return value
+
+
+def _child(sender, counter, fn, args, kwargs, with_progress: bool, language: str) -> None:
+    set_language(language)  # the words of the document in the language of the page that asked for it
+
+    def progress(done: int, total: int | None = None) -> None:
+        counter.value = done
+
+    try:
+        result = fn(*args, progress=progress, **kwargs) if with_progress else fn(*args, **kwargs)
+        answer = ("ok", result)
+    except Exception as exc:  # sent back and raised in the server, as if the call had been made there
+        answer = ("error", exc)
+    try:
+        sender.send(answer)
+    except Exception as exc:  # the exception (or result) would not pickle: say what happened instead
+        sender.send(("error", RuntimeError(f"{type(answer[1]).__name__}: {answer[1]} ({exc})")))
+    finally:
+        sender.close()
+
+
+def _wait(receiver, process, counter, progress) -> tuple[str, Any]:
+    while not receiver.poll(_POLL_SECONDS):
+        if progress is not None:
+            progress(counter.value)
+        if not process.is_alive() and not receiver.poll(0):
+            raise WorkerStopped(f"The document worker stopped without an answer (exit code {process.exitcode}).")
+    if progress is not None:
+        progress(counter.value)
+    try:
+        return receiver.recv()
+    except EOFError:
+        raise WorkerStopped(f"The document worker stopped without an answer (exit code {process.exitcode}).") from None
+
+
+def _reap(process) -> None:
+    process.join(5)
+    if process.is_alive():
+        process.kill()
+        process.join(5)
