@@ -16,6 +16,7 @@ from qrcode.constants import ERROR_CORRECT_M
 
 from .attendance import PersonAttendance, people_attendance
 from .errors import Problem
+from .i18n import gettext as _
 from .text import whole_number
 from .models import Course, CourseSession
 from .pdf import BASELINE_EM, FONT_FAMILY, PT_MM, draw_text_lines, fill_rects, fit_text, new_document
@@ -30,7 +31,7 @@ ACCENT = (139, 26, 26)
 
 
 def new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+    return "".join(secrets.choice(ALPHABET) for _position in range(CODE_LENGTH))
 
 
 def format_code(code: str) -> str:
@@ -145,15 +146,16 @@ PAGE_W, PAGE_H = 297.0, 210.0
 
 
 def certificates_pdf(issued: Issued, base_url: str) -> bytes:
-    """One A4 landscape page per certificate, in Vietnamese (the language of the document itself)."""
-    pdf = new_document(title=f"Giấy chứng nhận – {issued.course.title}", orientation="L")
+    """One A4 landscape page per certificate, in the current language (Vietnamese unless the organiser chose
+    English for the document)."""
+    pdf = new_document(title=_("Certificate – %(course)s") % {"course": issued.course.title}, orientation="L")
     zone = ZoneInfo(issued.course.time_zone)
     for certificate in issued.certificates:
         pdf.add_page()
         _page(pdf, issued, certificate, zone, base_url.rstrip("/"))
     if not issued.certificates:
         pdf.add_page()
-        draw_text_lines(pdf, fit_text("Chưa có học viên nào đủ điều kiện nhận giấy chứng nhận.", 240, max_pt=16,
+        draw_text_lines(pdf, fit_text(_("No participant qualifies for a certificate yet."), 240, max_pt=16,
                                       min_pt=12, max_lines=2), 28, 90, 240)
     return bytes(pdf.output())
 
@@ -171,23 +173,26 @@ def _page(pdf: FPDF, issued: Issued, certificate: Certificate, zone: ZoneInfo, b
         y = draw_text_lines(pdf, fit_text(course.organiser_name.upper(), width, max_pt=13, min_pt=9, max_lines=2,
                                           bold=True), x, y, width)
     y += 5
-    y = _centre(pdf, "GIẤY CHỨNG NHẬN", y, width, 32, bold=True, colour=ACCENT)
+    y = _centre(pdf, _("CERTIFICATE OF ATTENDANCE"), y, width, 32, bold=True, colour=ACCENT)
     y += 3
-    y = _centre(pdf, "Ban Tổ chức chứng nhận đồng chí", y, width, 13)
+    y = _centre(pdf, _("The organising committee certifies that"), y, width, 13)
     y = draw_text_lines(pdf, fit_text(certificate.full_name, width, max_pt=26, min_pt=16, max_lines=1, bold=True),
                         x, y + 1, width)
     y += 1
     if certificate.unit:
-        y = draw_text_lines(pdf, fit_text(f"Đơn vị: {certificate.unit}", width, max_pt=13, min_pt=10, max_lines=2),
+        y = draw_text_lines(pdf, fit_text(_("Unit: %(unit)s") % {"unit": certificate.unit}, width, max_pt=13, min_pt=10, max_lines=2),
                             x, y + 1, width)
     y += 3
-    y = draw_text_lines(pdf, fit_text(f"Đã tham dự {course.title}", width, max_pt=15, min_pt=10, max_lines=2,
+    y = draw_text_lines(pdf, fit_text(_("attended %(course)s") % {"course": course.title}, width, max_pt=15, min_pt=10, max_lines=2,
                                       bold=True), x, y, width)
-    where = f"ngày {course.course_date:%d/%m/%Y}" + (f" tại {course.venue}" if course.venue else "")
+    day = f"{course.course_date:%d/%m/%Y}"
+    where = (_("on %(date)s at %(venue)s") % {"date": day, "venue": course.venue} if course.venue
+             else _("on %(date)s") % {"date": day})
     y = draw_text_lines(pdf, fit_text(where, width, max_pt=12, min_pt=9, max_lines=2), x, y + 1, width)
     attended = issued.attended.get(certificate.enrolment_id, [])
     y = draw_text_lines(pdf, fit_text(
-        f"Số chuyên đề đã tham dự: {certificate.sessions_attended}/{certificate.sessions_total}", width,
+        _("Sessions attended: %(n)s/%(total)s") % {"n": certificate.sessions_attended,
+                                                   "total": certificate.sessions_total}, width,
         max_pt=12, min_pt=10, max_lines=1, bold=True), x, y + 3, width)
     titles = "; ".join(s.title for s in attended)
     if titles:
@@ -197,16 +202,17 @@ def _page(pdf: FPDF, issued: Issued, certificate: Certificate, zone: ZoneInfo, b
     url = f"{base_url}/verify/{certificate.code}"
     _qr(pdf, url, 24, 153, 32)
     pdf.set_text_color(0)
-    draw_text_lines(pdf, fit_text("Mã xác minh", 90, max_pt=9, min_pt=8, max_lines=1), 61, 158, 90, align="L")
+    draw_text_lines(pdf, fit_text(_("Verification code"), 90, max_pt=9, min_pt=8, max_lines=1), 61, 158, 90, align="L")
     draw_text_lines(pdf, fit_text(format_code(certificate.code), 90, max_pt=16, min_pt=12, max_lines=1, bold=True),
                     61, 163, 90, align="L")
-    draw_text_lines(pdf, fit_text(f"Kiểm tra tại: {url}", 100, max_pt=8.5, min_pt=6, max_lines=2), 61, 172, 100,
+    draw_text_lines(pdf, fit_text(_("Check it at: %(url)s") % {"url": url}, 100, max_pt=8.5, min_pt=6, max_lines=2), 61, 172, 100,
                     align="L", gray=60)
     issued_on = certificate.issued_at.astimezone(zone)
     right_x, right_w = PAGE_W - 125, 100
-    draw_text_lines(pdf, fit_text(f"Ngày {issued_on:%d} tháng {issued_on:%m} năm {issued_on:%Y}", right_w,
+    draw_text_lines(pdf, fit_text(_("Issued on %(day)s/%(month)s/%(year)s") % {
+        "day": f"{issued_on:%d}", "month": f"{issued_on:%m}", "year": f"{issued_on:%Y}"}, right_w,
                                   max_pt=11, min_pt=9, max_lines=1), right_x, 152, right_w)
-    draw_text_lines(pdf, fit_text("TM. BAN TỔ CHỨC", right_w, max_pt=12, min_pt=10, max_lines=1, bold=True),
+    draw_text_lines(pdf, fit_text(_("FOR THE ORGANISING COMMITTEE"), right_w, max_pt=12, min_pt=10, max_lines=1, bold=True),
                     right_x, 159, right_w)
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 
 from .errors import Problem
+from .i18n import gettext as _
 from .models import Course, CourseSession
 from .pdf import FONT_FAMILY, PT_MM, draw_text_lines, fit_text, new_document, text_width_em
 from .scanning import ScanInput, ScanOutcome, record_scan_tx
@@ -29,9 +30,14 @@ NUMBER = re.compile(r"[0-9]+")  # ASCII only: \d also matches other scripts' dig
 PAGE_W, PAGE_H, MARGIN = 210.0, 297.0, 14.0
 ROW_H = 10.0
 HEADER_ROW_H = 8.0
-# (title, width mm, alignment); the widths add up to the page width less the margins.
-COLUMNS = (("STT", 11.0, "C"), ("Họ và tên", 58.0, "L"), ("Chức vụ", 46.0, "L"), ("Mã số", 18.0, "C"),
-           ("Ký tên", 49.0, "C"))
+# (title, width mm, alignment); the widths add up to the page width less the margins. Titles are translated
+# when a sheet is drawn (see _columns).
+COLUMNS = (("No.", 11.0, "C"), ("Full name", 58.0, "L"), ("Position", 46.0, "L"), ("Number", 18.0, "C"),
+           ("Signature", 49.0, "C"))
+
+
+def _columns() -> list[tuple[str, float, str]]:
+    return [(_(title), width, align) for title, width, align in COLUMNS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +108,7 @@ def _fit_line(pdf: FPDF, text: str, width: float, size: float, bold: bool = Fals
 
 
 def sign_in_sheets_pdf(course: Course, groups: Sequence[SheetGroup]) -> bytes:
-    pdf = new_document(title=f"Danh sách ký nhận – {course.title}")
+    pdf = new_document(title=_("Sign-in sheet – %(course)s") % {"course": course.title})
     zone = ZoneInfo(course.time_zone)
     width = PAGE_W - 2 * MARGIN
     for group in groups:
@@ -120,21 +126,21 @@ def sign_in_sheets_pdf(course: Course, groups: Sequence[SheetGroup]) -> bytes:
     if not groups:
         pdf.add_page()
         pdf.set_font(FONT_FAMILY, "", 12)
-        pdf.text(MARGIN, MARGIN + 10, "Không có ai trong danh sách đã chọn.")
+        pdf.text(MARGIN, MARGIN + 10, _("Nobody is on the chosen list."))
     return bytes(pdf.output())
 
 
 def _footer(pdf: FPDF, group: SheetGroup, page: int, pages: int, width: float) -> None:
     pdf.set_text_color(90)
     pdf.set_font(FONT_FAMILY, "", 8)
-    count = f"Tờ {page}/{pages}"
+    count = _("Sheet %(page)s/%(pages)s") % {"page": page, "pages": pages}
     where = f"{group.session.title} · {group.unit}"
     room = width - pdf.get_string_width(count) - 6
     while where and pdf.get_string_width(where) > room:
         where = where[:-2].rstrip() + "…"
     pdf.text(MARGIN, PAGE_H - MARGIN + 1, where)
     pdf.text(PAGE_W - MARGIN - pdf.get_string_width(count), PAGE_H - MARGIN + 1, count)
-    pdf.text(MARGIN, PAGE_H - MARGIN + 5, "Sau buổi học, Ban Tổ chức nhập lại những người đã ký theo Mã số.")
+    pdf.text(MARGIN, PAGE_H - MARGIN + 5, _("After the session, the organisers enter who signed, by their number."))
 
 
 def _page_header(pdf: FPDF, course: Course, group: SheetGroup, zone: ZoneInfo, width: float) -> float:
@@ -143,20 +149,21 @@ def _page_header(pdf: FPDF, course: Course, group: SheetGroup, zone: ZoneInfo, w
         y = draw_text_lines(pdf, fit_text(course.organiser_name.upper(), width, max_pt=9, min_pt=7, max_lines=1,
                                           bold=True), MARGIN, y, width, align="L")
     y += 2
-    y = draw_text_lines(pdf, fit_text("DANH SÁCH KÝ NHẬN THAM DỰ", width, max_pt=15, min_pt=12, max_lines=1,
+    y = draw_text_lines(pdf, fit_text(_("ATTENDANCE SIGN-IN SHEET"), width, max_pt=15, min_pt=12, max_lines=1,
                                       bold=True), MARGIN, y, width)
     y = draw_text_lines(pdf, fit_text(course.title, width, max_pt=11, min_pt=8, max_lines=2), MARGIN, y + 1, width)
     y += 2
     session = group.session
-    when = (f"{session.starts_at.astimezone(zone):%H:%M}–{session.ends_at.astimezone(zone):%H:%M}, "
-            f"ngày {session.starts_at.astimezone(zone):%d/%m/%Y}")
-    lines = [f"Chuyên đề: {session.title}", f"Thời gian: {when}"]
+    when = _("%(start)s–%(end)s on %(date)s") % {
+        "start": f"{session.starts_at.astimezone(zone):%H:%M}", "end": f"{session.ends_at.astimezone(zone):%H:%M}",
+        "date": f"{session.starts_at.astimezone(zone):%d/%m/%Y}"}
+    lines = [_("Session: %(title)s") % {"title": session.title}, _("Time: %(when)s") % {"when": when}]
     if course.venue:
-        lines.append(f"Địa điểm: {course.venue}")
+        lines.append(_("Venue: %(venue)s") % {"venue": course.venue})
     for text in lines:
         y = draw_text_lines(pdf, fit_text(text, width, max_pt=10.5, min_pt=7.5, max_lines=2), MARGIN, y + 1, width,
                             align="L")
-    y = draw_text_lines(pdf, fit_text(f"Đơn vị: {group.unit or '—'}", width, max_pt=12, min_pt=8, max_lines=2,
+    y = draw_text_lines(pdf, fit_text(_("Unit: %(unit)s") % {"unit": group.unit or "—"}, width, max_pt=12, min_pt=8, max_lines=2,
                                       bold=True), MARGIN, y + 1.5, width, align="L")
     return max(y + 4, MARGIN + 50)
 
@@ -168,7 +175,7 @@ def _table_header(pdf: FPDF, top: float) -> float:
     pdf.set_fill_color(230)
     pdf.set_text_color(0)
     pdf.set_font(FONT_FAMILY, "B", 9.5)
-    for title, w, _align in COLUMNS:
+    for title, w, _align in _columns():
         pdf.set_xy(x, top)
         pdf.cell(w, HEADER_ROW_H, title, border=1, align="C", fill=True)
         x += w

@@ -36,14 +36,14 @@ def _get_context():
 
 
 async def run_in_process(fn: Callable[..., Any], *args: Any, progress: Callable[[int], None] | None = None,
-                         **kwargs: Any) -> Any:
+                         language: str | None = None, **kwargs: Any) -> Any:
     """fn(*args, **kwargs) in a child process, its result or its exception here. With `progress`, fn is also given
-    progress=callable(done, total) and `progress(done)` is called here as it moves. The child speaks the
-    caller's language. fn, its arguments and its result must pickle (a module-level function, plain data)."""
+    progress=callable(done, total) and `progress(done)` is called here as it moves. The child speaks
+    `language`, by default the caller's. fn, its arguments and its result must pickle (a module-level function, plain data)."""
     context = _get_context()
     counter = context.Value("q", 0, lock=False)
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, counter, fn, args, kwargs, progress is not None, current_language()), daemon=True)
+    process = context.Process(target=_child, args=(sender, counter, fn, args, kwargs, progress is not None, language or current_language()), daemon=True)
     process.start()
     sender.close()
     try:

@@ -153,8 +153,11 @@ def test_cli_issues_and_writes_the_certificates(world, attended, tmp_path, capsy
     assert cli.main(["certificates", "--db", str(world.settings.db_path), "--course", str(world.course.id),
                      "--out", str(out)]) == 0
     pages = pdf_pages(out.read_bytes())
-    assert len(pages) == 1 and "Nguyễn Thị Hương" in pages[0]
+    assert len(pages) == 1 and "Nguyễn Thị Hương" in pages[0] and "GIẤY CHỨNG NHẬN" in pages[0]
     assert "1 certificate(s) written" in capsys.readouterr().err
+    assert cli.main(["certificates", "--db", str(world.settings.db_path), "--course", str(world.course.id),
+                     "--out", str(out), "--lang", "en"]) == 0
+    assert "CERTIFICATE OF ATTENDANCE" in pdf_pages(out.read_bytes())[0]
 
 
 def test_the_printed_qr_opens_the_verification_page(client, world, attended):
@@ -168,3 +171,30 @@ def test_the_printed_qr_opens_the_verification_page(client, world, attended):
     found = [r.text for r in zxingcpp.read_barcodes(image)]
     code = stored(world)["Nguyễn Thị Hương"].code
     assert found == [f"{world.settings.public_url}/verify/{code}"]
+
+
+def test_certificates_in_english_when_the_organiser_chooses_it(client, world, attended):
+    url = f"/courses/{world.course.id}/reports"
+    answer = client.post(f"/courses/{world.course.id}/certificates.pdf",
+                         data={"csrf": csrf_of(client, url), "lang": "en"})
+    [text] = pdf_pages(answer.content)
+    assert "CERTIFICATE OF ATTENDANCE" in text and "Nguyễn Thị Hương" in text
+    assert "on 27/11/2026 at Hội trường" in text and "Sessions attended: 3/3" in text
+    assert "Verification code" in text and "FOR THE ORGANISING COMMITTEE" in text
+    assert "GIẤY CHỨNG NHẬN" not in text
+
+
+def test_the_page_language_does_not_decide_the_certificates_language(client, world, attended):
+    client.cookies.set("lang", "en")  # the organiser works in English
+    url = f"/courses/{world.course.id}/reports"
+    assert 'name="lang"' in client.get(url).text
+    answer = client.post(f"/courses/{world.course.id}/certificates.pdf", data={"csrf": csrf_of(client, url)})
+    assert "GIẤY CHỨNG NHẬN" in pdf_pages(answer.content)[0]
+
+
+def test_an_unknown_document_language_is_refused_before_anything_is_issued(client, world, attended):
+    url = f"/courses/{world.course.id}/reports"
+    answer = client.post(f"/courses/{world.course.id}/certificates.pdf",
+                         data={"csrf": csrf_of(client, url), "lang": "fr"})
+    assert answer.status_code == 422 and "bad_language" in answer.text
+    assert stored(world) == {}

@@ -47,6 +47,18 @@ def test_sign_in_sheets_for_one_unit_and_every_session(client, world):
     assert client.get(f"/courses/{world.course.id}/sign-in-sheets.pdf", params={"unit": "Nowhere"}).status_code == 404
 
 
+def test_sign_in_sheets_in_english(client, world):
+    sign_in(client)
+    answer = client.get(f"/courses/{world.course.id}/sign-in-sheets.pdf",
+                        params={"unit": "Đoàn Thanh niên Sở Y tế", "lang": "en"})
+    first = pdf_pages(answer.content)[0]
+    assert "ATTENDANCE SIGN-IN SHEET" in first and "Session: Khai mạc" in first and "Signature" in first
+    assert "Unit: Đoàn Thanh niên Sở Y tế" in first and "Sheet 1/1" in first
+    assert "Ký tên" not in first
+    refused = client.get(f"/courses/{world.course.id}/sign-in-sheets.pdf", params={"lang": "xx"})
+    assert refused.status_code == 422 and "bad_language" in refused.text
+
+
 def test_paper_ticks_become_paper_check_ins_on_time_with_events_and_an_audit_row(client, world):
     world.clock.set(local(11, 0))  # the whole morning is over: the door would refuse these now
     sign_in(client)

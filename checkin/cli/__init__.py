@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("certificates", parents=[with_course],
                        help="issue certificates to everyone who qualifies and write them as one PDF")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of the certificates (default vi)")
     p.add_argument("--out", type=Path, required=True, help="the PDF file to write")
     p.set_defaults(func=cmd_certificates)
 

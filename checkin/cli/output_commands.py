@@ -101,12 +101,17 @@ def cmd_export(args, settings: Settings) -> int:
 
 def cmd_certificates(args, settings: Settings) -> int:
     from ..certificates import certificates_pdf, issue_certificates_tx
+    from ..i18n import reset_language, set_language
 
     conn = connect(settings)
     course_id = choose_course(conn, args.course)
     with transaction(conn):
         issued = issue_certificates_tx(conn, course_id, system_clock())
-    args.out.write_bytes(certificates_pdf(issued, settings.public_url))
+    token = set_language(args.lang)
+    try:
+        args.out.write_bytes(certificates_pdf(issued, settings.public_url))
+    finally:
+        reset_language(token)
     say(f"{len(issued.certificates)} certificate(s) written to {args.out}"
         + (f"; {issued.revoked} withdrawn (no longer qualify)." if issued.revoked else "."))
     return 0

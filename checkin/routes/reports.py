@@ -122,6 +122,19 @@ def _chosen_session(sessions, raw: str | None, *, required: bool):
     raise Problem(404, "unknown_session", "This session is not part of the course.", field="session")
 
 
+DOCUMENT_LANGUAGES = ("vi", "en")
+
+
+def _document_language(raw: object) -> str:
+    """The language a printed document is written in: Vietnamese unless the organiser chose English; the page's
+    own language does not decide it (an organiser may work in English for a Vietnamese course)."""
+    if raw is None or raw == "":
+        return "vi"
+    if raw not in DOCUMENT_LANGUAGES:
+        raise Problem(422, "bad_language", "Choose Vietnamese (vi) or English (en) for the document.", field="lang")
+    return raw
+
+
 def _chosen_unit(roster, raw: str | None) -> str | None:
     if raw is None or raw == "*":
         return None
@@ -138,7 +151,8 @@ async def sign_in_sheets(page: Page) -> Response:
     session = _chosen_session(sessions, request.query_params.get("session"), required=False)
     unit = _chosen_unit(roster, request.query_params.get("unit"))
     groups = signin_sheets.sign_in_groups(sessions, roster, session_id=session.id if session else None, unit=unit)
-    data = await run_in_process(signin_sheets.sign_in_sheets_pdf, course, groups)
+    language = _document_language(request.query_params.get("lang"))
+    data = await run_in_process(signin_sheets.sign_in_sheets_pdf, course, groups, language=language)
     await _audit(page, "export", "sign-in-sheets.pdf")
     return _download(data, PDF, f"sign-in-sheets-{_stem(course)}.pdf")
 
@@ -191,8 +205,9 @@ async def certificate_rule(page: Page) -> Response:
 @organiser_page
 async def issue_certificates(page: Page) -> Response:
     svc, organiser, course = page.svc, page.organiser, page.course
+    language = _document_language(page.form.get("lang"))  # before anything is issued
     issued = await svc.db.write(certificates.issue_certificates_tx, course.id, svc.now(), organiser.id)
-    data = await run_in_process(certificates.certificates_pdf, issued, svc.settings.public_url)
+    data = await run_in_process(certificates.certificates_pdf, issued, svc.settings.public_url, language=language)
     return _download(data, PDF, f"certificates-{_stem(course)}.pdf")
 
 
