@@ -150,3 +150,35 @@ def test_change_my_password_from_the_header(page, site, world):
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, site, password="a new password for Lan")
     expect(page.get_by_role("heading", name="Courses")).to_be_visible()
+
+
+def _pdf_text(path) -> str:
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(str(path))
+    try:
+        return "\n".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
+    finally:
+        doc.close()
+
+
+def test_reports_page_downloads_sign_in_sheets_in_english_and_certificates_in_vietnamese(page, site, world, tmp_path):
+    sign_in(page, site)
+    page.goto(f"{site}/courses/{world.course.id}/reports")
+    sheets = page.get_by_role("region", name="Paper sign-in sheets")
+    sheets.get_by_label("Unit").select_option(label="Đoàn Thanh niên Sở Y tế")
+    sheets.get_by_label("Language of the document").select_option("en")
+    with page.expect_download() as download:
+        sheets.get_by_role("button", name="Download the sign-in sheets (PDF)").click()
+    path = tmp_path / "sheets.pdf"
+    download.value.save_as(path)
+    text = _pdf_text(path)
+    assert "ATTENDANCE SIGN-IN SHEET" in text and "Unit: Đoàn Thanh niên Sở Y tế" in text
+
+    certificates = page.get_by_role("region", name="Certificates of attendance")
+    expect(certificates.get_by_label("Language of the document")).to_have_value("vi")
+    with page.expect_download() as download:
+        certificates.get_by_role("button", name="Issue and download the certificates (PDF)").click()
+    path = tmp_path / "certificates.pdf"
+    download.value.save_as(path)
+    assert "Chưa có học viên nào đủ điều kiện nhận giấy chứng nhận." in _pdf_text(path)
