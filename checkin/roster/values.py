@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from .text import clean, fold
+from ..text import clean, fold
 
 
 # ---------------------------------------------------------------- cell values
