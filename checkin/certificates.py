@@ -180,10 +180,12 @@ def _page(pdf: FPDF, issued: Issued, certificate: Certificate, zone: ZoneInfo, b
                         x, y + 1, width)
     y += 1
     if certificate.unit:
-        y = draw_text_lines(pdf, fit_text(_("Unit: %(unit)s") % {"unit": certificate.unit}, width, max_pt=13, min_pt=10, max_lines=2),
+        unit = _("Unit: %(unit)s") % {"unit": certificate.unit}
+        y = draw_text_lines(pdf, fit_text(unit, width, max_pt=13, min_pt=10, max_lines=2),
                             x, y + 1, width)
     y += 3
-    y = draw_text_lines(pdf, fit_text(_("attended %(course)s") % {"course": course.title}, width, max_pt=15, min_pt=10, max_lines=2,
+    attended_line = _("attended %(course)s") % {"course": course.title}
+    y = draw_text_lines(pdf, fit_text(attended_line, width, max_pt=15, min_pt=10, max_lines=2,
                                       bold=True), x, y, width)
     day = f"{course.course_date:%d/%m/%Y}"
     where = (_("on %(date)s at %(venue)s") % {"date": day, "venue": course.venue} if course.venue
@@ -205,14 +207,16 @@ def _page(pdf: FPDF, issued: Issued, certificate: Certificate, zone: ZoneInfo, b
     draw_text_lines(pdf, fit_text(_("Verification code"), 90, max_pt=9, min_pt=8, max_lines=1), 61, 158, 90, align="L")
     draw_text_lines(pdf, fit_text(format_code(certificate.code), 90, max_pt=16, min_pt=12, max_lines=1, bold=True),
                     61, 163, 90, align="L")
-    draw_text_lines(pdf, fit_text(_("Check it at: %(url)s") % {"url": url}, 100, max_pt=8.5, min_pt=6, max_lines=2), 61, 172, 100,
+    check = _("Check it at: %(url)s") % {"url": url}
+    draw_text_lines(pdf, fit_text(check, 100, max_pt=8.5, min_pt=6, max_lines=2), 61, 172, 100,
                     align="L", gray=60)
     issued_on = certificate.issued_at.astimezone(zone)
     right_x, right_w = PAGE_W - 125, 100
     draw_text_lines(pdf, fit_text(_("Issued on %(day)s/%(month)s/%(year)s") % {
         "day": f"{issued_on:%d}", "month": f"{issued_on:%m}", "year": f"{issued_on:%Y}"}, right_w,
                                   max_pt=11, min_pt=9, max_lines=1), right_x, 152, right_w)
-    draw_text_lines(pdf, fit_text(_("FOR THE ORGANISING COMMITTEE"), right_w, max_pt=12, min_pt=10, max_lines=1, bold=True),
+    signed_for = _("FOR THE ORGANISING COMMITTEE")
+    draw_text_lines(pdf, fit_text(signed_for, right_w, max_pt=12, min_pt=10, max_lines=1, bold=True),
                     right_x, 159, right_w)
 
 

@@ -163,7 +163,8 @@ def _page_header(pdf: FPDF, course: Course, group: SheetGroup, zone: ZoneInfo, w
     for text in lines:
         y = draw_text_lines(pdf, fit_text(text, width, max_pt=10.5, min_pt=7.5, max_lines=2), MARGIN, y + 1, width,
                             align="L")
-    y = draw_text_lines(pdf, fit_text(_("Unit: %(unit)s") % {"unit": group.unit or "—"}, width, max_pt=12, min_pt=8, max_lines=2,
+    unit = _("Unit: %(unit)s") % {"unit": group.unit or "—"}
+    y = draw_text_lines(pdf, fit_text(unit, width, max_pt=12, min_pt=8, max_lines=2,
                                       bold=True), MARGIN, y + 1.5, width, align="L")
     return max(y + 4, MARGIN + 50)
 

@@ -1,9 +1,9 @@
 """Heavy documents (badge sheets, certificates, sign-in sheets, the attendance workbook) are made in a child
 process.
 
-Drawing a PDF or writing a workbook is pure Python: in a thread it would share the interpreter lock with the door's scans and
-slow the slowest of them from a few milliseconds to a hundred. A child process uses the machine's other
-core instead. Children come from a fork server that has already imported the drawing code, so a job
+Drawing a PDF or writing a workbook is pure Python: in a thread it would share the interpreter lock with the
+door's scans and slow the slowest of them from a few milliseconds to a hundred. A child process uses the
+machine's other core instead. Children come from a fork server that has already imported the drawing code, so a job
 starts in milliseconds, not in the second a fresh interpreter would take; nothing of the server's state
 (database connections, the event loop, its threads) is inherited.
 """
@@ -37,14 +37,20 @@ def _get_context():
 
 async def run_in_process(fn: Callable[..., Any], *args: Any, progress: Callable[[int], None] | None = None,
                          language: str | None = None, **kwargs: Any) -> Any:
-    """fn(*args, **kwargs) in a child process, its result or its exception here. With `progress`, fn is also given
-    progress=callable(done, total) and `progress(done)` is called here as it moves. The child speaks
-    `language`, by default the caller's. fn, its arguments and its result must pickle (a module-level function, plain data)."""
+    """fn(*args, **kwargs) in a child process, its result or its exception here.
+
+    With `progress`, fn is also given progress=callable(done, total), and `progress(done)` is called here as it
+    moves. The child speaks `language` (by default the caller's). fn, its arguments and its result must pickle:
+    a module-level function and plain data."""
     context = _get_context()
     counter = context.Value("q", 0, lock=False)
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, counter, fn, args, kwargs, progress is not None, language or current_language()), daemon=True)
-    process.start()
+    process = context.Process(
+        target=_child, daemon=True,
+        args=(sender, counter, fn, args, kwargs, progress is not None, language or current_language()),
+    )
+    # Off the event loop: the first start launches the fork server and waits for its imports.
+    await anyio.to_thread.run_sync(process.start)
     sender.close()
     try:
         kind, value = await anyio.to_thread.run_sync(_wait, receiver, process, counter, progress)
@@ -57,7 +63,7 @@ async def run_in_process(fn: Callable[..., Any], *args: Any, progress: Callable[
 
 
 def _child(sender, counter, fn, args, kwargs, with_progress: bool, language: str) -> None:
-    set_language(language)  # the words of the document in the language of the page that asked for it
+    set_language(language)  # the words of the document in the language its caller chose
 
     def progress(done: int, total: int | None = None) -> None:
         counter.value = done
