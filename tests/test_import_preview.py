@@ -78,6 +78,27 @@ def test_messy_xlsx_preview_shows_rows_problems_and_duplicates_and_writes_nothin
     assert rows(world, "SELECT COUNT(*) FROM pending_imports") == [(1,)]
 
 
+def test_preview_speaks_vietnamese_by_default_and_english_when_chosen(client, world):
+    sign_in(client)  # no language cookie: the site's default, Vietnamese
+    location = upload(client, world, xlsx(MESSY)).headers["location"]
+    page = client.get(location)
+    assert page.status_code == 200
+    assert "Thiếu đơn vị" in page.text  # the code's label
+    assert "Dòng 6 (Đỗ Thị Lan): thiếu đơn vị; mỗi học viên cần có đơn vị để lập báo cáo điểm danh." in page.text
+    assert "đã thêm lại số 0 ở đầu mà Excel làm mất" in page.text  # a note
+    assert "is empty" not in page.text and '<span lang="en">' not in page.text
+    # The same upload on an English page: parsed again in English, not taken from the Vietnamese parse.
+    client.cookies.set("lang", "en")
+    english = client.get(location)
+    assert "Row 6 (Đỗ Thị Lan): the unit (đơn vị) is empty; every participant needs one for the attendance report." in (
+        english.text)
+    assert "thiếu đơn vị" not in english.text
+    client.cookies.delete("lang")
+    refused = upload(client, world, b"%PDF-1.4 not a roster", name="roster.pdf")
+    assert refused.status_code == 422 and "Tệp này không phải tệp Excel (.xlsx) cũng không phải tệp văn bản CSV." in (
+        refused.text)
+
+
 def test_confirm_imports_recognised_rows_together_and_removes_the_upload(signed_in, world):
     location = upload(signed_in, world, xlsx(MESSY)).headers["location"]
     answer = signed_in.post(location + "/confirm", data={"csrf": csrf(signed_in)}, follow_redirects=False)

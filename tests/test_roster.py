@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import re
 import unicodedata
@@ -11,8 +12,28 @@ import zipfile
 import openpyxl
 import pytest
 
+from checkin.i18n import reset_language, set_language
 from checkin.roster import RosterError, RosterParse, normalise_phone, parse_roster
 from checkin.text import clean
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The parser's messages are in the current language (Vietnamese by default); these tests read the English."""
+    token = set_language("en")
+    yield
+    reset_language(token)
+
+
+@contextlib.contextmanager
+def in_language(lang: str):
+    """The parser speaks `lang` inside."""
+    token = set_language(lang)
+    try:
+        yield
+    finally:
+        reset_language(token)
+
 
 HEADER_VI = ["STT", "Họ và tên", "Đơn vị", "Chức vụ", "Số điện thoại", "Email", "Mã đoàn viên"]
 PEOPLE = [
@@ -121,6 +142,40 @@ def test_problem_messages_name_the_row_and_the_value():
     first, second = parsed.problems
     assert first.message.startswith("Row 2 (Vũ Thị Mai): ") and '"12345"' in first.message
     assert second.code == "invalid_phone" and "scientific notation" in second.message and "Row 3" in second.message
+
+
+def test_problem_messages_are_in_vietnamese_when_the_language_is_vietnamese():
+    rows = [
+        ["Họ và tên", "Đơn vị", "Số điện thoại"],
+        ["Đỗ Văn Long", "", "0904000001"],
+        ["Vũ Thị Mai", "Sở Nội vụ", "12345"],
+        ["", "Sở Xây dựng", "0904000002"],
+        ["Bùi Văn Nam", "Sở Công Thương", 912000111],
+    ]
+    with in_language("vi"):
+        parsed = parse_roster(xlsx_bytes(rows), "r.xlsx")
+        with pytest.raises(RosterError) as caught:
+            parse_roster(b"a,b,c\n1,2,3\n", "r.csv")
+    assert summary(parsed) == [(2, "unit", "missing_unit"), (3, "phone", "invalid_phone"), (4, "full_name", "missing_name")]
+    assert [p.message for p in parsed.problems] == [
+        "Dòng 2 (Đỗ Văn Long): thiếu đơn vị; mỗi học viên cần có đơn vị để lập báo cáo điểm danh.",
+        'Dòng 3 (Vũ Thị Mai): số điện thoại "12345" không hợp lệ; cần số di động 10 chữ số bắt đầu bằng 0 '
+        "(ví dụ 0912345678) hoặc số cố định 11 chữ số bắt đầu bằng 02.",
+        "Dòng 4 (đơn vị Sở Xây dựng): thiếu họ và tên; hãy ghi đầy đủ họ và tên của học viên.",
+    ]
+    assert [w.message for w in parsed.warnings] == [
+        'Dòng 5 (Bùi Văn Nam): số điện thoại "912000111" được đọc thành 0912000111: '
+        "đã thêm lại số 0 ở đầu mà Excel làm mất."]
+    assert caught.value.code == "no_header" and caught.value.message.startswith(
+        "Không tìm thấy dòng tiêu đề trong 15 dòng đầu.")
+
+
+def test_numbers_in_messages_are_written_as_the_language_writes_them():
+    rows = [["Họ và tên", "Đơn vị"]] + [[f"Người {i}", "Sở Y tế"] for i in range(3)]
+    for lang, says in (("en", "more than 1,000 participant rows"), ("vi", "hơn 1.000 dòng học viên")):
+        with in_language(lang), pytest.raises(RosterError) as caught:
+            parse_roster(csv_text(rows * 400).encode(), "r.csv", max_rows=1_000)
+        assert caught.value.code == "too_large" and says in caught.value.message
 
 
 def test_two_row_header_with_merged_cells_is_read_as_one():

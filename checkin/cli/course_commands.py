@@ -80,6 +80,7 @@ def cmd_demo(args, settings: Settings) -> int:
 
 
 def cmd_import(args, settings: Settings) -> int:
+    from ..i18n import reset_language, set_language
     from ..importing import apply_roster, preview_roster
     from ..roster import RosterError, parse_roster
     from ..store import people
@@ -88,10 +89,13 @@ def cmd_import(args, settings: Settings) -> int:
         data = args.roster.read_bytes()
     except OSError as exc:
         raise CommandError(f"cannot read {args.roster}: {exc.strerror}") from None
+    token = set_language("en")  # the parser writes its messages in the current language; the command line is English
     try:
         parsed = parse_roster(data, args.roster.name)
     except RosterError as exc:
         raise CommandError(f"{args.roster.name}: {exc.message} ({exc.code})") from None
+    finally:
+        reset_language(token)
     for warning in parsed.warnings:
         say(f"  note: {warning.message}")
     if parsed.problems:

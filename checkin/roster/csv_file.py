@@ -11,6 +11,7 @@ import io
 import re
 from collections.abc import Iterator
 
+from ..i18n import gettext as _
 from .headers import _Layout, _find_layout, _no_header, _take_head
 from .results import RosterError, RosterParse
 from .rows import _is_blank_grid, _parse_table, _trimmed
@@ -37,8 +38,8 @@ def _decode(data: bytes) -> str:
         control = sum(1 for ch in text[:20000] if ch < " " and ch not in "\t\r\n")
         if control <= len(text[:20000]) // 1000:
             return text
-    raise RosterError("not_a_spreadsheet", "This file is neither an Excel workbook (.xlsx) nor a CSV text file. "
-                      "Open the list in Excel and save it as .xlsx or CSV.")
+    raise RosterError("not_a_spreadsheet", _("This file is neither an Excel workbook (.xlsx) nor a CSV text file. "
+                                             "Open the list in Excel and save it as .xlsx or CSV."))
 
 
 def _csv_rows(text: str, delimiter: str, skip: int) -> Iterator[tuple[int, tuple[str, ...]]]:
@@ -48,17 +49,20 @@ def _csv_rows(text: str, delimiter: str, skip: int) -> Iterator[tuple[int, tuple
             if n >= 1:
                 yield n, _trimmed(cells, n)
     except csv.Error as exc:
-        raise RosterError("not_a_spreadsheet", f"The CSV file cannot be read near line {reader.line_num}: {exc}. "
-                          "Open it in Excel and save it again as CSV or .xlsx.") from None
+        # The reason is Python's csv module's own words, in English.
+        raise RosterError("not_a_spreadsheet", _("The CSV file cannot be read near line %(line)s: %(reason)s. Open it "
+                                                 "in Excel and save it again as CSV or .xlsx.") % {
+            "line": reader.line_num, "reason": exc}) from None
 
 
 def _parse_csv(data: bytes, max_rows: int) -> RosterParse:
     text = _decode(data)
     if _HTML.match(text):
-        raise RosterError("unsupported_format", "This file is a web page (HTML) or an Excel 2003 XML file, as some "
-                          "systems export under an .xls name. Open it in Excel and save it as .xlsx or CSV.")
+        raise RosterError("unsupported_format", _("This file is a web page (HTML) or an Excel 2003 XML file, as some "
+                                                  "systems export under an .xls name. Open it in Excel and save it as "
+                                                  ".xlsx or CSV."))
     if not text.strip():
-        raise RosterError("empty", "The file is empty.")
+        raise RosterError("empty", _("The file is empty."))
     delimiters = [",", ";", "\t"]
     skip = 0
     first_line = text.split("\n", 1)[0].strip()
@@ -72,9 +76,9 @@ def _parse_csv(data: bytes, max_rows: int) -> RosterParse:
     if best is None:
         rows = _csv_rows(text, delimiters[0], skip)
         if _is_blank_grid(rows, _take_head(rows)):
-            raise RosterError("empty", "The file has no values in it.")
-        raise _no_header("")
-    _, delimiter, layout = best
+            raise RosterError("empty", _("The file has no values in it."))
+        raise _no_header()
+    _columns, delimiter, layout = best
     rows = _csv_rows(text, delimiter, skip)
     head = _take_head(rows)
     return _parse_table(rows, layout, head[layout.data_from:], max_rows, "")

@@ -9,8 +9,9 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from ..i18n import gettext as _
 from ..text import fold
-from .results import FIELDS, RosterError, RosterProblem
+from .results import FIELDS, RosterError, RosterProblem, field_label
 
 HEADER_SEARCH_ROWS = 15
 
@@ -121,8 +122,9 @@ def _layout(row_number: int, data_from: int, found: dict[int, str], texts: dict[
         if name in index:
             notes.append(RosterProblem(
                 row_number, name, "duplicate_column",
-                f'Row {row_number}: the column "{texts[j]}" is ignored because "{texts[index[name]]}" '
-                f"already gives the {name.replace('_', ' ')}.",
+                _('Row %(row)s: the column "%(column)s" is ignored because "%(kept)s" already gives the '
+                  "%(field)s.") % {
+                    "row": row_number, "column": texts[j], "kept": texts[index[name]], "field": field_label(name)},
             ))
             continue
         index[name] = j
@@ -149,7 +151,14 @@ def _take_head(rows: Iterator[tuple[int, tuple[str, ...]]]) -> list[tuple[int, t
     return head
 
 
-def _no_header(where: str) -> RosterError:
-    return RosterError("no_header", f"No header row was found in the first {HEADER_SEARCH_ROWS} rows{where}. "
-                       'Add a row naming the columns, with at least "Họ và tên" (or "Họ" and "Tên") and one of '
-                       '"Đơn vị", "Chức vụ", "Số điện thoại", "Email", "Mã đoàn viên".')
+def _no_header(sheets: str = "") -> RosterError:
+    """No header row; `sheets` names the workbook's sheets that were searched (none for a CSV file)."""
+    if sheets:
+        message = _('No header row was found in the first %(rows)s rows of any sheet (%(sheets)s). Add a row '
+                    'naming the columns, with at least "Họ và tên" (or "Họ" and "Tên") and one of "Đơn vị", '
+                    '"Chức vụ", "Số điện thoại", "Email", "Mã đoàn viên".')
+    else:
+        message = _('No header row was found in the first %(rows)s rows. Add a row naming the columns, with at '
+                    'least "Họ và tên" (or "Họ" and "Tên") and one of "Đơn vị", "Chức vụ", "Số điện thoại", '
+                    '"Email", "Mã đoàn viên".')
+    return RosterError("no_header", message % {"rows": HEADER_SEARCH_ROWS, "sheets": sheets})

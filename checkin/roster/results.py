@@ -1,5 +1,6 @@
 """What a roster parse gives back: the checked rows (`RosterRow`), the per-row problems and warnings
 (`RosterProblem`), the whole answer (`RosterParse`), and `RosterError` for a file that cannot be used at all.
+Messages are made with gettext, so they are in the language current when the file is parsed.
 `FIELDS` is the order of a row's fields, which the header layout and the table walk both follow.
 """
 
@@ -7,7 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..i18n import gettext as _
+
 FIELDS = ("full_name", "unit", "position", "phone", "email", "member_code")
+
+
+def field_label(name: str) -> str:
+    """A field's name inside a sentence ("the {label} is empty"), in the current language."""
+    labels = {
+        "full_name": _("full name"), "family_name": _("family name"), "given_name": _("given name"),
+        "unit": _("unit"), "position": _("position"), "phone": _("phone"), "email": _("email"),
+        "member_code": _("member code"),
+    }
+    return labels.get(name, name.replace("_", " "))
 
 
 @dataclass(frozen=True, slots=True)

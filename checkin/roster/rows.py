@@ -10,10 +10,11 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from ..i18n import gettext as _
 from ..text import clean, fold, unit_key
 from .headers import _Layout
-from .results import FIELDS, RosterError, RosterParse, RosterProblem, RosterRow
-from .values import _EMAIL, _EXCEL_ERRORS, _is_placeholder, _short, _text, normalise_phone
+from .results import FIELDS, RosterError, RosterParse, RosterProblem, RosterRow, field_label
+from .values import _EMAIL, _EXCEL_ERRORS, _is_placeholder, _number, _short, _text, normalise_phone
 
 MAX_COLUMNS = 200
 MAX_TEXT = 200
@@ -39,45 +40,55 @@ def _check_row(n: int, raw: dict[str, str], out: _Collector) -> None:
     blocking: list[RosterProblem] = []
     notes: list[RosterProblem] = []
 
-    def problem(field_name: str, code: str, message: str) -> None:
-        blocking.append(RosterProblem(n, field_name, code, f"Row {n}{who}: {message}"))
+    def problem(field_name: str, code: str, message: str, **blanks: object) -> None:
+        """`message`: a translated sentence beginning "Row %(row)s%(who)s: "; `blanks` fill its other placeholders."""
+        blocking.append(RosterProblem(n, field_name, code, message % {"row": n, "who": who, **blanks}))
 
     values = {}
     for name_ in ("full_name", "unit", "position", "member_code"):
         text = "" if _is_placeholder(raw[name_]) else raw[name_]
         values[name_] = text
-        label = name_.replace("_", " ")
+        label = field_label(name_)
         if text in _EXCEL_ERRORS:
-            problem(name_, "formula_like", f'the {label} cell shows the Excel error "{text}"; fix the formula or type the value.')
+            problem(name_, "formula_like", _('Row %(row)s%(who)s: the %(field)s cell shows the Excel error '
+                                             '"%(value)s"; fix the formula or type the value.'),
+                    field=label, value=text)
         elif text[:1] in ("=", "+", "-", "@"):
-            problem(name_, "formula_like", f'the {label} "{_short(text)}" starts with "{text[0]}", which a spreadsheet '
-                    "would run as a formula; remove that character.")
+            problem(name_, "formula_like", _('Row %(row)s%(who)s: the %(field)s "%(value)s" starts with "%(first)s", '
+                                             "which a spreadsheet would run as a formula; remove that character."),
+                    field=label, value=_short(text), first=text[0])
         elif len(text) > MAX_TEXT:
-            problem(name_, "too_long", f"the {label} is {len(text)} characters long (at most {MAX_TEXT}): "
-                    f'"{_short(text)}".')
+            problem(name_, "too_long", _('Row %(row)s%(who)s: the %(field)s is %(length)s characters long (at most '
+                                         '%(limit)s): "%(value)s".'),
+                    field=label, length=len(text), limit=MAX_TEXT, value=_short(text))
     if not values["full_name"]:
-        who = f" (unit {_short(unit, 40)})" if unit else ""
-        problem("full_name", "missing_name", "the name is empty; type the participant's full name.")
+        who = " (%s)" % (_("unit %(unit)s") % {"unit": _short(unit, 40)}) if unit else ""
+        problem("full_name", "missing_name", _("Row %(row)s%(who)s: the name is empty; type the participant's full "
+                                               "name."))
     if not values["unit"]:
-        problem("unit", "missing_unit", "the unit (đơn vị) is empty; every participant needs one for the attendance report.")
+        problem("unit", "missing_unit", _("Row %(row)s%(who)s: the unit (đơn vị) is empty; every participant needs "
+                                          "one for the attendance report."))
 
     phone_text = "" if _is_placeholder(raw["phone"]) else raw["phone"]
     phone = normalise_phone(phone_text)
     if phone.error == "scientific":
-        problem("phone", "invalid_phone", f'the phone number "{phone_text}" is in scientific notation, so Excel has '
-                "lost its digits; format the phone column as Text and type the number again.")
+        problem("phone", "invalid_phone", _('Row %(row)s%(who)s: the phone number "%(phone)s" is in scientific '
+                                            "notation, so Excel has lost its digits; format the phone column as Text "
+                                            "and type the number again."), phone=phone_text)
     elif phone.error:
-        problem("phone", "invalid_phone", f'the phone number "{_short(phone_text)}" is not valid; expected a mobile '
-                "number of 10 digits starting with 0 (e.g. 0912345678) or a landline of 11 digits starting with 02.")
+        problem("phone", "invalid_phone", _('Row %(row)s%(who)s: the phone number "%(phone)s" is not valid; expected a '
+                                            "mobile number of 10 digits starting with 0 (e.g. 0912345678) or a "
+                                            "landline of 11 digits starting with 02."), phone=_short(phone_text))
     elif phone.fixed:
-        notes.append(RosterProblem(n, "phone", "phone_fixed", f'Row {n}{who}: the phone number "{phone_text}" was read '
-                                   f"as {phone.value}: {phone.fixed}."))
+        notes.append(RosterProblem(n, "phone", "phone_fixed", _(
+            'Row %(row)s%(who)s: the phone number "%(phone)s" was read as %(value)s: %(reason)s.') % {
+            "row": n, "who": who, "phone": phone_text, "value": phone.value, "reason": phone.fixed}))
 
     email = raw["email"].lower().removeprefix("mailto:")
     email = "" if _is_placeholder(email) else email
     if email and (len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email)):
-        problem("email", "invalid_email", f'the email address "{_short(email)}" is not valid; expected one address '
-                "like name@example.com.")
+        problem("email", "invalid_email", _('Row %(row)s%(who)s: the email address "%(email)s" is not valid; '
+                                            "expected one address like name@example.com."), email=_short(email))
 
     row = RosterRow(n, values["full_name"], values["unit"], values["position"], phone.value, email,
                     values["member_code"])
@@ -87,8 +98,9 @@ def _check_row(n: int, raw: dict[str, str], out: _Collector) -> None:
     exact_key = (row.full_name.casefold(), unit, row.position.casefold(), row.phone, row.email,
                  row.member_code.casefold())
     if exact_key in out.exact:
-        out.warnings.append(RosterProblem(n, "", "duplicate_row", f"Row {n}{who}: repeats row {out.exact[exact_key]} "
-                                          "exactly and was skipped."))
+        out.warnings.append(RosterProblem(n, "", "duplicate_row", _(
+            "Row %(row)s%(who)s: repeats row %(first)s exactly and was skipped.") % {
+            "row": n, "who": who, "first": out.exact[exact_key]}))
         return
     out.exact[exact_key] = n
     _check_duplicates(row, unit, phone.error == "", out, problem, notes)
@@ -101,7 +113,7 @@ def _check_row(n: int, raw: dict[str, str], out: _Collector) -> None:
 
 
 def _check_duplicates(
-    row: RosterRow, unit: str, phone_ok: bool, out: _Collector, problem: Callable[[str, str, str], None],
+    row: RosterRow, unit: str, phone_ok: bool, out: _Collector, problem: Callable[..., None],
     notes: list[RosterProblem],
 ) -> None:
     n = row.row_number
@@ -111,24 +123,27 @@ def _check_duplicates(
         person = (row.full_name.casefold(), unit)
         first = out.people.setdefault(person, n)
         if first != n:
-            problem("", "duplicate_in_file", f"the same name and unit as row {first} but with different details; "
-                    "keep one of the two rows.")
+            problem("", "duplicate_in_file", _("Row %(row)s%(who)s: the same name and unit as row %(first)s but with "
+                                               "different details; keep one of the two rows."), first=first)
         loose = (fold(row.full_name), person[1])
         seen = out.loose.setdefault(loose, (n, row.full_name))
         if seen[1] != row.full_name and seen[1].casefold() != row.full_name.casefold():
-            notes.append(RosterProblem(n, "full_name", "similar_name", f'Row {n}{who}: the name differs only in accents '
-                                       f'from "{seen[1]}" in row {seen[0]} of the same unit; check they are two people.'))
+            notes.append(RosterProblem(n, "full_name", "similar_name", _(
+                'Row %(row)s%(who)s: the name differs only in accents from "%(other)s" in row %(first)s of the same '
+                "unit; check they are two people.") % {"row": n, "who": who, "other": seen[1], "first": seen[0]}))
     # The importer recognises people by phone and member code, so two people sharing one would merge.
     if row.phone and phone_ok:
         first = out.phones.setdefault(row.phone, n)
         if first != n:
-            problem("phone", "duplicate_phone", f"the phone number {row.phone} is also on row {first}; each participant "
-                    "needs their own number (or leave it empty).")
+            problem("phone", "duplicate_phone", _("Row %(row)s%(who)s: the phone number %(phone)s is also on row "
+                                                  "%(first)s; each participant needs their own number (or leave it "
+                                                  "empty)."), phone=row.phone, first=first)
     if row.member_code:
         first = out.codes.setdefault(row.member_code.casefold(), n)
         if first != n:
-            problem("member_code", "duplicate_member_code", f'the member code "{row.member_code}" is also on row '
-                    f"{first}.")
+            problem("member_code", "duplicate_member_code", _('Row %(row)s%(who)s: the member code "%(member_code)s" '
+                                                              "is also on row %(first)s."),
+                    member_code=row.member_code, first=first)
 
 
 _FOOTER = re.compile(r"(tong so|tong cong|tong\s*[:\d]|cong\s*[:\d]|total\b|nguoi lap|noi nhan|ghi chu|t/m\b|"
@@ -163,20 +178,22 @@ def _parse_table(
             continue  # blank rows, and rows with only a number in "STT"
         count += 1
         if count > max_rows:
-            raise RosterError("too_large", f"The roster has more than {max_rows:,} participant rows; split it into "
-                              "smaller files.")
+            raise RosterError("too_large", _("The roster has more than %(limit)s participant rows; split it into "
+                                             "smaller files.") % {"limit": _number(max_rows)})
         if split:
             raw["full_name"] = clean(f"{raw.pop('family_name')} {raw.pop('given_name')}")
         for name in FIELDS:
             raw.setdefault(name, "")
         note = _footer_text(raw)
         if note:
-            out.warnings.append(RosterProblem(n, "", "row_ignored", f'Row {n}: "{_short(note)}" has no unit and no '
-                                              "contact details and looks like a total, note or signature; it was ignored."))
+            out.warnings.append(RosterProblem(n, "", "row_ignored", _(
+                'Row %(row)s: "%(text)s" has no unit and no contact details and looks like a total, note or signature; '
+                "it was ignored.") % {"row": n, "text": _short(note)}))
             continue
         _check_row(n, raw, out)
     if count == 0:
-        raise RosterError("empty", f"The header is on row {layout.header_row} but no participants follow it.")
+        raise RosterError("empty", _("The header is on row %(row)s but no participants follow it.") % {
+            "row": layout.header_row})
     return RosterParse(tuple(out.rows), tuple(out.problems), layout.header_row, dict(layout.columns),
                        tuple(out.warnings), sheet)
 
@@ -189,8 +206,9 @@ def _trimmed(cells: Sequence[object], n: int) -> tuple[str, ...]:
     while texts and not texts[-1]:
         texts.pop()
     if len(texts) > MAX_COLUMNS:
-        raise RosterError("too_many_columns", f"Row {n} has {len(texts)} columns; a roster has at most {MAX_COLUMNS}. "
-                          "Delete the unused columns or copy the list into a new sheet.")
+        raise RosterError("too_many_columns", _("Row %(row)s has %(count)s columns; a roster has at most %(limit)s. "
+                                                "Delete the unused columns or copy the list into a new sheet.") % {
+            "row": n, "count": len(texts), "limit": MAX_COLUMNS})
     return tuple(texts)
 
 

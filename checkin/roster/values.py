@@ -9,6 +9,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+from babel.numbers import format_decimal
+
+from ..i18n import current_language
+from ..i18n import gettext as _
 from ..text import clean, fold
 
 
@@ -42,6 +46,12 @@ def _short(value: str, limit: int = 60) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+def _number(value: float, pattern: str = "#,##0") -> str:
+    """A number for a message, as the current language writes it: 20,000 and 5.0 in English, 20.000 and 5,0
+    in Vietnamese."""
+    return format_decimal(value, format=pattern, locale=current_language())
+
+
 # ---------------------------------------------------------------- phone numbers
 
 _VN_MOBILE = re.compile(r"0[35789]\d{8}")
@@ -61,7 +71,7 @@ _OLD_PREFIXES = {
 @dataclass(frozen=True, slots=True)
 class PhoneNumber:
     value: str
-    fixed: str = ""  # why the number was changed, for a warning
+    fixed: str = ""  # why the number was changed, for a warning (in the current language)
     error: str = ""  # why it is not a phone number
 
 
@@ -75,7 +85,7 @@ def normalise_phone(text: str) -> PhoneNumber:
     parts = [p for p in _SEVERAL.split(text) if p]
     fixed = ""
     if len(parts) > 1:
-        text, fixed = parts[0], "only the first of several numbers was kept"
+        text, fixed = parts[0], _("only the first of several numbers was kept")
     if not _PHONE_CHARS.fullmatch(text):
         return PhoneNumber(text, error="invalid")
     digits = re.sub(r"\D", "", text)
@@ -89,11 +99,11 @@ def normalise_phone(text: str) -> PhoneNumber:
     elif digits.startswith("84") and len(digits) in (11, 12):
         digits = "0" + digits[2:]
     elif len(digits) == 9 and digits[0] in "35789":
-        digits, fixed = "0" + digits, "the leading 0 that Excel dropped was put back"
+        digits, fixed = "0" + digits, _("the leading 0 that Excel dropped was put back")
     elif len(digits) == 10 and digits[0] == "2":
-        digits, fixed = "0" + digits, "the leading 0 that Excel dropped was put back"
+        digits, fixed = "0" + digits, _("the leading 0 that Excel dropped was put back")
     if len(digits) == 11 and digits[:4] in _OLD_PREFIXES:
-        digits, fixed = _OLD_PREFIXES[digits[:4]] + digits[4:], "the old 11-digit number was renumbered"
+        digits, fixed = _OLD_PREFIXES[digits[:4]] + digits[4:], _("the old 11-digit number was renumbered")
     if _VN_MOBILE.fullmatch(digits) or _VN_LANDLINE.fullmatch(digits):
         return PhoneNumber(digits, fixed)
     return PhoneNumber(text, error="invalid")

@@ -12,6 +12,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 
+from ..i18n import gettext as _
 from .headers import _find_layout, _no_header, _take_head
 from .results import RosterError, RosterParse
 from .rows import _is_blank_grid, _parse_table, _trimmed
@@ -28,40 +29,47 @@ def _check_zip(data: bytes, filename: str, max_bytes: int) -> None:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise RosterError("not_a_spreadsheet", "This file looks like a damaged zip or Excel file; open it in Excel and "
-                          "save it again as .xlsx or CSV.") from None
+        raise RosterError("not_a_spreadsheet", _damaged()) from None
     with archive:
         sizes = {info.filename: info.file_size for info in infos}
         if any(info.flag_bits & 0x1 for info in infos):
-            raise RosterError("encrypted_or_macro", "This file is password-protected. Remove the password in Excel and "
-                              "save it again as .xlsx.")
+            raise RosterError("encrypted_or_macro", _("This file is password-protected. Remove the password in Excel "
+                                                      "and save it again as .xlsx."))
         if sum(sizes.values()) > UNPACKED_FACTOR * max_bytes:
-            raise RosterError("too_large", "This workbook unpacks to far more data than a roster holds; save only the "
-                              "participant list as a new .xlsx or CSV.")
+            raise RosterError("too_large", _("This workbook unpacks to far more data than a roster holds; save only "
+                                             "the participant list as a new .xlsx or CSV."))
         if sizes.get("[Content_Types].xml", 10**7) > 10**6 and sizes.get("mimetype", 1000) >= 1000:
-            raise RosterError("not_a_spreadsheet", "This zip file is not an Excel workbook; upload the roster as .xlsx "
-                              "or CSV.")
+            raise RosterError("not_a_spreadsheet", _("This zip file is not an Excel workbook; upload the roster as "
+                                                     ".xlsx or CSV."))
         try:
             mimetype = archive.read("mimetype") if "mimetype" in sizes and sizes["mimetype"] < 1000 else b""
             types = archive.read("[Content_Types].xml") if "[Content_Types].xml" in sizes else b""
         except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error):
-            raise RosterError("not_a_spreadsheet", "This file looks like a damaged zip or Excel file; open it in Excel "
-                              "and save it again as .xlsx or CSV.") from None
+            raise RosterError("not_a_spreadsheet", _damaged()) from None
     if b"opendocument.spreadsheet" in mimetype:
-        raise RosterError("unsupported_format", "This is an OpenDocument spreadsheet (.ods). Save it as .xlsx or CSV "
-                          "and upload that.")
+        raise RosterError("unsupported_format", _("This is an OpenDocument spreadsheet (.ods). Save it as .xlsx or "
+                                                  "CSV and upload that."))
     if "xl/workbook.bin" in sizes:
-        raise RosterError("unsupported_format", "This is a binary Excel workbook (.xlsb). Save it as \"Excel Workbook "
-                          "(.xlsx)\" or as CSV and upload that.")
+        raise RosterError("unsupported_format", _("This is a binary Excel workbook (.xlsb). Save it as \"Excel "
+                                                  "Workbook (.xlsx)\" or as CSV and upload that."))
     if (b"macroEnabled" in types or any(name.lower().endswith("vbaproject.bin") for name in sizes)
             or filename.lower().endswith((".xlsm", ".xltm"))):
-        raise RosterError("encrypted_or_macro", "This workbook contains macros (.xlsm), which are not accepted. Save it "
-                          "in Excel as \"Excel Workbook (.xlsx)\" or as CSV and upload that.")
+        raise RosterError("encrypted_or_macro", _("This workbook contains macros (.xlsm), which are not accepted. Save "
+                                                  "it in Excel as \"Excel Workbook (.xlsx)\" or as CSV and upload "
+                                                  "that."))
     if b"spreadsheetml.sheet.main" in types or b"spreadsheetml.template.main" in types:
         return
-    kind = "a Word document" if b"wordprocessingml" in types else (
-        "a PowerPoint file" if b"presentationml" in types else "not an Excel workbook")
-    raise RosterError("not_a_spreadsheet", f"This file is {kind}; upload the roster as an Excel .xlsx or a CSV file.")
+    if b"wordprocessingml" in types:
+        message = _("This file is a Word document; upload the roster as an Excel .xlsx or a CSV file.")
+    elif b"presentationml" in types:
+        message = _("This file is a PowerPoint file; upload the roster as an Excel .xlsx or a CSV file.")
+    else:
+        message = _("This file is not an Excel workbook; upload the roster as an Excel .xlsx or a CSV file.")
+    raise RosterError("not_a_spreadsheet", message)
+
+
+def _damaged() -> str:
+    return _("This file looks like a damaged zip or Excel file; open it in Excel and save it again as .xlsx or CSV.")
 
 
 def _merged_ranges(data: bytes, sheet_path: str) -> dict[int, list[tuple[int, int]]]:
@@ -116,8 +124,9 @@ def _sheet_rows(ws, merged: dict[int, list[tuple[int, int]]]) -> Iterator[tuple[
     except RosterError:
         raise
     except Exception as exc:  # openpyxl raises many kinds on damaged files; none of them is ours to handle
-        raise RosterError("not_a_spreadsheet", f"The sheet \"{ws.title}\" cannot be read ({type(exc).__name__}); "
-                          "open the file in Excel and save it again as .xlsx.") from None
+        raise RosterError("not_a_spreadsheet", _('The sheet "%(sheet)s" cannot be read (%(error)s); open the file in '
+                                                 "Excel and save it again as .xlsx.") % {
+            "sheet": ws.title, "error": type(exc).__name__}) from None
 
 
 def _parse_xlsx(data: bytes, max_rows: int) -> RosterParse:
@@ -126,8 +135,9 @@ def _parse_xlsx(data: bytes, max_rows: int) -> RosterParse:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # noqa: BLE001 - same reason as in _sheet_rows
-        raise RosterError("not_a_spreadsheet", f"This Excel file cannot be read ({type(exc).__name__}); open it in "
-                          "Excel and save it again as .xlsx or CSV.") from None
+        raise RosterError("not_a_spreadsheet", _("This Excel file cannot be read (%(error)s); open it in Excel and "
+                                                 "save it again as .xlsx or CSV.") % {
+            "error": type(exc).__name__}) from None
     try:
         sheets = [ws for ws in workbook.worksheets if ws.sheet_state == "visible"] or list(workbook.worksheets)
         active = workbook.active
@@ -144,8 +154,8 @@ def _parse_xlsx(data: bytes, max_rows: int) -> RosterParse:
                 return _parse_table(rows, layout, head[layout.data_from:], max_rows, ws.title)
             all_blank = all_blank and _is_blank_grid(rows, head)
         if all_blank:
-            raise RosterError("empty", "The workbook has no values in it.")
+            raise RosterError("empty", _("The workbook has no values in it."))
         names = ", ".join(f'"{ws.title}"' for ws in sheets)
-        raise _no_header(f" of any sheet ({_short(names, 120)})")
+        raise _no_header(_short(names, 120))
     finally:
         workbook.close()

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from .. import importing
 from ..errors import Problem
+from ..i18n import current_language
 from ..i18n import gettext as _
 from ..roster import RosterError, RosterParse, parse_roster
 from ..store import imports, people, scans
@@ -24,16 +25,18 @@ from .organiser_base import Page, organiser_page
 PREVIEW_ROWS = 100
 NOTES_PER_KIND = 20
 PROBLEMS_SHOWN = 500  # a file with a column missing has a problem on every row; the first ones tell the story
-# The parse of the last few uploads, by upload id, so the preview after the upload does not parse the file
-# a second time. An upload's bytes never change, so a cached parse is the parse of those bytes; another
-# process (or a restart) simply parses again.
-_PARSED: OrderedDict[str, RosterParse] = OrderedDict()
+# The parse of the last few uploads, by upload id and language, so the preview after the upload does not parse
+# the file a second time. An upload's bytes never change, so a cached parse is the parse of those bytes; its
+# messages are in the language of the page that parsed it, so another language parses again, as does another
+# process (or a restart).
+_PARSED: OrderedDict[tuple[str, str], RosterParse] = OrderedDict()
 _PARSED_MAX = 8
 
 
 def _remember(import_id: str, parsed: RosterParse) -> None:
-    _PARSED[import_id] = parsed
-    _PARSED.move_to_end(import_id)
+    key = (import_id, current_language())
+    _PARSED[key] = parsed
+    _PARSED.move_to_end(key)
     while len(_PARSED) > _PARSED_MAX:
         _PARSED.popitem(last=False)
 
@@ -46,6 +49,7 @@ def _upload_page(page: Page, error: RosterError | None = None, status_code: int 
 
 async def _parse(page: Page, data: bytes, filename: str) -> RosterParse:
     # Parsing a few thousand rows takes a while; a worker thread keeps the door's scans answered meanwhile.
+    # The thread runs in a copy of this context, so the parser's messages are in the page's language.
     return await run_in_threadpool(parse_roster, data, filename, max_bytes=page.svc.settings.max_upload_bytes)
 
 
@@ -95,7 +99,7 @@ async def import_preview(page: Page) -> Response:
 
 
 async def _parsed(page: Page, pending: imports.PendingImport) -> RosterParse:
-    parsed = _PARSED.get(pending.id)
+    parsed = _PARSED.get((pending.id, current_language()))
     if parsed is None:
         parsed = await _parse(page, pending.data, pending.filename)
         _remember(pending.id, parsed)
@@ -124,7 +128,8 @@ async def import_confirm(page: Page) -> Response:
         return result
 
     result = await page.svc.db.write(apply)
-    _PARSED.pop(pending.id, None)
+    for key in [key for key in _PARSED if key[0] == pending.id]:
+        del _PARSED[key]
     return page.redirect(f"/courses/{page.course_id}/people?added={result.added}&updated={result.updated}"
                          f"&unchanged={result.unchanged}")
 
