@@ -13,6 +13,9 @@ class Problem(Exception):
         self.message = message
         self.field = field
 
+    def __reduce__(self):  # survives pickling, so a Problem raised in a worker process arrives whole
+        return (type(self), (self.status, self.code, self.message), {"field": self.field})
+
     def as_json(self) -> dict:
         error = {"code": self.code, "message": self.message}
         if self.field:

@@ -18,7 +18,7 @@ import anyio.to_thread
 
 from .i18n import current_language, set_language
 
-_PRELOAD = ["checkin.badges", "checkin.certificates", "checkin.signin_sheets", "checkin.exports_xlsx"]
+_PRELOAD = ["checkin.badges", "checkin.certificates", "checkin.signin_sheets", "checkin.exports_xlsx", "checkin.roster"]
 _POLL_SECONDS = 0.1
 _context = None
 
@@ -93,6 +93,8 @@ def _wait(receiver, process, counter, progress) -> tuple[str, Any]:
         return receiver.recv()
     except EOFError:
         raise WorkerStopped(f"The document worker stopped without an answer (exit code {process.exitcode}).") from None
+    except Exception as exc:  # an answer that pickled in the child but cannot be rebuilt here
+        raise WorkerStopped(f"The document worker's answer could not be read ({type(exc).__name__}: {exc}).") from exc
 
 
 def _reap(process) -> None:

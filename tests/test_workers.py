@@ -65,3 +65,27 @@ def test_the_child_speaks_the_callers_language(language, expected):
         assert asyncio.run(run_in_process(_speaks)) == expected
     finally:
         reset_language(token)
+
+
+def _problem() -> None:
+    from checkin.errors import Problem
+
+    raise Problem(422, "bad_language", "Choose Vietnamese (vi) or English (en) for the document.", field="lang")
+
+
+def _roster_error() -> None:
+    from checkin.roster import RosterError
+
+    raise RosterError("empty", "The file is empty.")
+
+
+def test_our_own_errors_arrive_whole():
+    from checkin.errors import Problem
+    from checkin.roster import RosterError
+
+    with pytest.raises(Problem) as problem:
+        asyncio.run(run_in_process(_problem))
+    assert (problem.value.status, problem.value.code, problem.value.field) == (422, "bad_language", "lang")
+    with pytest.raises(RosterError) as error:
+        asyncio.run(run_in_process(_roster_error))
+    assert (error.value.code, error.value.message) == ("empty", "The file is empty.")

@@ -59,3 +59,6 @@ class RosterError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+    def __reduce__(self):  # survives pickling, so the error of a parse in a worker process arrives whole
+        return (type(self), (self.code, self.message))

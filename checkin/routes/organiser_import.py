@@ -20,6 +20,7 @@ from ..i18n import current_language
 from ..i18n import gettext as _
 from ..roster import RosterError, RosterParse, parse_roster
 from ..store import imports, people, scans
+from ..workers import run_in_process
 from .organiser_base import Page, organiser_page
 
 PREVIEW_ROWS = 100
@@ -48,9 +49,9 @@ def _upload_page(page: Page, error: RosterError | None = None, status_code: int 
 
 
 async def _parse(page: Page, data: bytes, filename: str) -> RosterParse:
-    # Parsing a few thousand rows takes a while; a worker thread keeps the door's scans answered meanwhile.
-    # The thread runs in a copy of this context, so the parser's messages are in the page's language.
-    return await run_in_threadpool(parse_roster, data, filename, max_bytes=page.svc.settings.max_upload_bytes)
+    # Parsing a few thousand rows takes a second of pure Python: in a child process, so that the door's scans
+    # do not wait on it. The child speaks the page's language, so the parser's messages are in it.
+    return await run_in_process(parse_roster, data, filename, max_bytes=page.svc.settings.max_upload_bytes)
 
 
 @organiser_page(upload=True)
