@@ -10,6 +10,7 @@ starts in milliseconds, not in the second a fresh interpreter would take; nothin
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ from .i18n import current_language, set_language
 _PRELOAD = ["checkin.badges", "checkin.certificates", "checkin.signin_sheets", "checkin.exports_xlsx", "checkin.roster"]
 _POLL_SECONDS = 0.1
 _context = None
+log = logging.getLogger("checkin.workers")
 
 
 class WorkerStopped(RuntimeError):
@@ -50,7 +52,14 @@ async def run_in_process(fn: Callable[..., Any], *args: Any, progress: Callable[
         args=(sender, counter, fn, args, kwargs, progress is not None, language or current_language()),
     )
     # Off the event loop: the first start launches the fork server and waits for its imports.
-    await anyio.to_thread.run_sync(process.start)
+    try:
+        await anyio.to_thread.run_sync(process.start)
+    except OSError as exc:  # a host that allows no fork server (no fork, no Unix sockets): a thread still works
+        sender.close()
+        receiver.close()
+        log.warning("checkin: making a document in a thread, no worker process here (%s)", exc)
+        return await anyio.to_thread.run_sync(
+            _in_thread, fn, args, kwargs, progress, language or current_language())
     sender.close()
     try:
         kind, value = await anyio.to_thread.run_sync(_wait, receiver, process, counter, progress)
@@ -60,6 +69,13 @@ async def run_in_process(fn: Callable[..., Any], *args: Any, progress: Callable[
     if kind == "error":
         raise value
     return value
+
+
+def _in_thread(fn, args, kwargs, progress, language: str) -> Any:
+    set_language(language)  # this thread runs in a copy of the caller's context: the change stays here
+    if progress is None:
+        return fn(*args, **kwargs)
+    return fn(*args, progress=lambda done, total=None: progress(done), **kwargs)
 
 
 def _child(sender, counter, fn, args, kwargs, with_progress: bool, language: str) -> None:

@@ -89,3 +89,33 @@ def test_our_own_errors_arrive_whole():
     with pytest.raises(RosterError) as error:
         asyncio.run(run_in_process(_roster_error))
     assert (error.value.code, error.value.message) == ("empty", "The file is empty.")
+
+
+def test_without_a_worker_process_the_document_is_made_in_a_thread(monkeypatch, caplog):
+    from checkin import workers
+
+    real = workers._get_context()
+
+    class NoFork:
+        """A host where starting a process fails (a sandbox without fork)."""
+
+        Value, Pipe = real.Value, real.Pipe
+
+        class Process:
+            def __init__(self, **kwargs):
+                pass
+
+            def start(self):
+                raise OSError("fork not permitted")
+
+    monkeypatch.setattr(workers, "_get_context", lambda: NoFork)
+    seen: list[int] = []
+    value, pid = asyncio.run(run_in_process(_double, 4))
+    assert value == 8 and pid == os.getpid()
+    assert asyncio.run(run_in_process(_counts, 3, progress=seen.append)) == 3 and seen == [1, 2, 3]
+    token = set_language("en")
+    try:
+        assert asyncio.run(run_in_process(_speaks, language="vi")) == "Tài khoản người tổ chức"
+    finally:
+        reset_language(token)
+    assert "no worker process here (fork not permitted)" in caplog.text
