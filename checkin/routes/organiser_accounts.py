@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -35,9 +36,11 @@ async def accounts(page: Page) -> Response:
     if account is None:
         return await _accounts_page(page, form=form, status_code=422)
 
+    password_hash = await run_in_threadpool(organisers.hash_password, account["password"])
+
     def create(conn):
-        organiser_id = organisers.insert_organiser(conn, account["username"], account["display_name"],
-                                                   account["password"], page.now, account["is_admin"])
+        organiser_id = organisers.insert_organiser(conn, account["username"], account["display_name"], None,
+                                                   page.now, account["is_admin"], password_hash=password_hash)
         scans.insert_audit(conn, None, "organiser_created", page.now, organiser_id=page.organiser.id,
                            subject=f"organiser {organiser_id}", detail=account["username"])
 
@@ -88,8 +91,10 @@ async def change_password(page: Page) -> Response:
     if change is None:
         return page.render("organiser/password.html", {**context, "form": form}, status_code=422)
 
+    password_hash = await run_in_threadpool(organisers.hash_password, change["password"])
+
     def save(conn):
-        version = organisers.set_password(conn, me.id, change["password"])
+        version = organisers.set_password_hash(conn, me.id, password_hash)
         scans.insert_audit(conn, None, "password_changed", page.now, organiser_id=me.id,
                            subject=f"organiser {me.id}", detail=me.username)
         return version
