@@ -32,8 +32,11 @@ class WorkerStopped(RuntimeError):
 def _get_context():
     global _context
     if _context is None:
-        _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(_PRELOAD)
+        try:
+            _context = multiprocessing.get_context("forkserver")
+            _context.set_forkserver_preload(_PRELOAD)
+        except ValueError:  # no fork server on this platform (Windows): a fresh interpreter per document
+            _context = multiprocessing.get_context("spawn")
     return _context
 
 
