@@ -81,34 +81,29 @@ async def export_attendance_xlsx(page: Page) -> Response:
     return _download(data, XLSX, f"attendance-{_stem(course)}.xlsx")
 
 
+async def _csv_export(page: Page, name: str, read, *read_args, rows) -> Response:
+    """Read on the side, build the CSV off the event loop (a long log takes a moment, and the door's scans must
+    not wait for it), record who took it, and hand it over."""
+    data = await _read_aside(page.svc, read, page.course.id, *read_args)
+    text = await run_in_threadpool(lambda: exports.csv_text(rows(data, exports.ZoneInfo(page.course.time_zone))))
+    await _audit(page, "export", f"{name}.csv")
+    return _download(text, CSV, f"{name}-{_stem(page.course)}.csv")
+
+
 @download
 async def export_attendance_csv(page: Page) -> Response:
-    svc, course = page.svc, page.course
-    report = await _read_aside(svc, exports.load_report, course.id, svc.now())
-    text = await run_in_threadpool(lambda: exports.csv_text(exports.attendance_rows(report)))
-    await _audit(page, "export", "attendance.csv")
-    return _download(text, CSV, f"attendance-{_stem(course)}.csv")
+    return await _csv_export(page, "attendance", exports.load_report, page.svc.now(),
+                             rows=lambda report, _zone: exports.attendance_rows(report))
 
 
 @download
 async def export_scan_log(page: Page) -> Response:
-    svc, course = page.svc, page.course
-    entries = await _read_aside(svc, reports.list_scan_log, course.id)
-    # Built off the event loop: a long log takes a moment, and scans at the door must not wait for it.
-    text = await run_in_threadpool(
-        lambda: exports.csv_text(exports.scan_log_rows(entries, exports.ZoneInfo(course.time_zone))))
-    await _audit(page, "export", "scan-log.csv")
-    return _download(text, CSV, f"scan-log-{_stem(course)}.csv")
+    return await _csv_export(page, "scan-log", reports.list_scan_log, rows=exports.scan_log_rows)
 
 
 @download
 async def export_audit(page: Page) -> Response:
-    svc, course = page.svc, page.course
-    entries = await _read_aside(svc, audit.list_audit_log, course.id)
-    text = await run_in_threadpool(
-        lambda: exports.csv_text(exports.audit_rows(entries, exports.ZoneInfo(course.time_zone))))
-    await _audit(page, "export", "audit.csv")
-    return _download(text, CSV, f"audit-{_stem(course)}.csv")
+    return await _csv_export(page, "audit", audit.list_audit_log, rows=exports.audit_rows)
 
 
 def _chosen_session(sessions, raw: str | None, *, required: bool):
