@@ -19,7 +19,7 @@ from .errors import Problem
 from .routes import api, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
 from .security import PagesOnly, SecurityHeadersMiddleware
 from .settings import Settings
-from .store.db import Database
+from .store.db import open_database
 from .web import Services, http_error_handler, make_templates, overflow_handler, problem_handler, server_error_handler
 
 
@@ -29,8 +29,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette):
         i18n.load()
-        db = Database(settings.db_path)
-        await db.open()
+        db = await open_database(settings.database, pool_size=settings.database_pool_size, name=settings.instance)
         app.state.services = Services(
             settings=settings, db=db, broadcaster=Broadcaster(), clock=clock,
             templates=make_templates(settings), devices=DeviceCache(), sign_in=SignInLimiter(),

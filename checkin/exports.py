@@ -17,6 +17,7 @@ from .store import courses, people, reports, scans
 from .store.people import BadgeLink
 from .store.audit import AuditEntry
 from .store.reports import CheckinDetail, ScanLogEntry
+from .store.db import read_snapshot
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -86,16 +87,13 @@ class AttendanceReport:
 
 def load_report(conn: sqlite3.Connection, course_id: int, now: datetime) -> AttendanceReport:
     """Read a course's attendance for export (a read transaction, so the figures agree with each other)."""
-    conn.execute("BEGIN")
-    try:
+    with read_snapshot(conn):
         course = courses.get_course(conn, course_id)
         sessions = courses.list_sessions(conn, course_id)
         result = people_attendance(
             sessions, people.list_roster(conn, course_id), scans.list_attendance(conn, course_id), now
         )
         details = {(d.enrolment_id, d.session_id): d for d in reports.list_checkin_details(conn, course_id)}
-    finally:
-        conn.execute("COMMIT")
     return AttendanceReport(course, sessions, result, details, now)
 
 

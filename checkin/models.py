@@ -6,6 +6,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 
+# Scan methods whose stated time (the device's, or the organiser's) is the time the rule judges: scans made
+# offline and synced later, an organiser's check-in that says when the person really came, a paper sheet.
+# Every other scan is judged at the server's clock when it arrives.
+STATED_TIME_METHODS = ("sync", "manual", "paper")
+
+
 @dataclass(frozen=True, slots=True)
 class Course:
     id: int

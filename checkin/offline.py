@@ -22,6 +22,7 @@ from .errors import Problem
 from .models import Device
 from .store import courses
 from .store import offline as store
+from .store.db import read_snapshot
 
 VERSION = 1
 DELTA_MAX = 1000  # more changed enrolments than this and the phone gets the whole copy again
@@ -76,18 +77,15 @@ class CopyRequest:
 
 def build_copy_tx(conn: sqlite3.Connection, request: CopyRequest) -> dict:
     """The copy (or the delta after request.since) as JSON-ready data, read in one snapshot."""
-    conn.execute("BEGIN")  # a read transaction: cursor and rows from the same moment
-    try:
+    with read_snapshot(conn):  # cursor and rows from the same moment
         return _build(conn, request)
-    finally:
-        conn.execute("COMMIT")
 
 
 def _build(conn: sqlite3.Connection, request: CopyRequest) -> dict:
     course_id = request.device.course_id
     course = courses.get_course(conn, course_id)
     sessions = courses.list_sessions(conn, course_id)
-    roster_id, event_id = store.get_cursor(conn)
+    roster_id, event_id = store.get_cursor(conn, course_id)
     since = parse_cursor(request.since, request.device.id)
     changed = None
     if since is not None and since[0] <= roster_id and since[1] <= event_id:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from . import rules
 from .broadcast import Broadcaster
 from .errors import Problem
-from .models import BadgeHolder, CourseSession
+from .models import STATED_TIME_METHODS, BadgeHolder, CourseSession
 from .store import courses, devices, people, scans
 from .store.db import Database
 from .store.scans import Event, NewScan, ScanRow
@@ -18,8 +18,6 @@ from .store.scans import Event, NewScan, ScanRow
 METHODS = ("camera", "search", "api", "sync", "manual", "paper")
 DEVICE_METHODS = ("camera", "search", "api", "sync")
 TOUCH_EVERY = timedelta(seconds=30)  # how fresh a device's "last seen" is kept
-# Methods whose ScanInput.device_time is the time the rule judges (not the server's clock).
-STATED_TIME_METHODS = ("sync", "manual", "paper")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +115,12 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
     at = scanned_at if scan.method in STATED_TIME_METHODS else now
     if session is None and scan.session_id is None:
         session = rules.pick_session(sessions, at)
+    # The person's enrolment stays locked from here to the commit (PostgreSQL: other instances scan at the same
+    # time), so two scans of one badge are decided one after the other and exactly one checks in.
     if scan.code is not None:
-        holder = people.get_badge_holder(conn, scan.code)
+        holder = people.get_badge_holder(conn, scan.code, lock=True)
     else:
-        holder = people.get_enrolment_badge_holder(conn, scan.enrolment_id)
+        holder = people.get_enrolment_badge_holder(conn, scan.enrolment_id, lock=True)
         if holder is None or holder.course_id != scan.course_id:
             raise Problem(404, "participant_not_found", "No such participant on this course.")
     earlier = None
@@ -129,28 +129,32 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
     decision = rules.decide_scan(
         badge=holder, course_id=scan.course_id, session=session, earlier=earlier, at=at, after_end=after_end
     )
+    # A plain check-in's live event is its scan row, numbered in the course's event order; a scan that
+    # supersedes another writes a correction event instead.
+    seq = None
+    if decision.accepted and decision.supersedes is None:
+        seq = scans.next_event_seq(conn, scan.course_id)
     scan_id = scans.insert_scan(
         conn,
         _new_scan(
             scan, holder, session, decision.reason, decision.accepted,
-            decision.first.scan_id if decision.first else None, scanned_at, now,
+            decision.first.scan_id if decision.first else None, scanned_at, now, seq,
         ),
     )
     event = None
     if decision.accepted:
         status = "present" if decision.reason == rules.Reason.CHECKED_IN else "late"
         scans.upsert_attendance(conn, holder.enrolment_id, session.id, status, scan_id, at, now)
-        payload = {
-            "scan_id": scan_id, "session_id": session.id, "enrolment_id": holder.enrolment_id,
-            "name": holder.full_name, "unit": holder.unit, "status": status, "method": scan.method,
-            "at": iso(at),
-        }
-        if decision.supersedes is not None:
+        if seq is not None:
+            event = scans.checkin_event(seq, scan.course_id, scan_id, session.id, holder.enrolment_id,
+                                        holder.full_name, holder.unit, decision.reason, scan.method, at, now)
+        else:
             # Both scans stay in the log; the earlier one now counts. Live views recount.
-            payload["supersedes_scan_id"] = decision.supersedes.scan_id
-        event = scans.insert_event(
-            conn, scan.course_id, "correction" if decision.supersedes else "checkin", payload, now
-        )
+            event = scans.insert_event(conn, scan.course_id, "correction", {
+                "scan_id": scan_id, "session_id": session.id, "enrolment_id": holder.enrolment_id,
+                "name": holder.full_name, "unit": holder.unit, "status": status, "method": scan.method,
+                "at": iso(at), "supersedes_scan_id": decision.supersedes.scan_id,
+            }, now)
     return ScanOutcome(
         scan_id=scan_id, reason=decision.reason, accepted=decision.accepted, replayed=False, holder=holder,
         session=session, first_checked_in_at=decision.first.at if decision.first else None,
@@ -175,14 +179,14 @@ def _session(sessions: list[CourseSession], session_id: int | None) -> CourseSes
     raise Problem(422, "unknown_session", f"Session {session_id} is not a session of this course.", field="session_id")
 
 
-def _new_scan(scan, holder, session, reason, accepted, first_scan_id, scanned_at, now) -> NewScan:
+def _new_scan(scan, holder, session, reason, accepted, first_scan_id, scanned_at, now, event_seq=None) -> NewScan:
     own = holder is not None and holder.course_id == scan.course_id
     return NewScan(
         course_id=scan.course_id, session_id=session.id if session else None, device_id=scan.device_id,
         organiser_id=scan.organiser_id, enrolment_id=holder.enrolment_id if own else None,
         code=scan.code if scan.code is not None else (holder.code if holder else ""), method=scan.method,
         reason=str(reason), accepted=accepted, first_scan_id=first_scan_id, nonce=scan.nonce,
-        scanned_at=scanned_at, recorded_at=now, note=scan.note,
+        scanned_at=scanned_at, recorded_at=now, note=scan.note, event_seq=event_seq,
     )
 
 
@@ -216,6 +220,7 @@ def undo_scan_tx(
         if now - row.recorded_at > device_window:
             raise Problem(403, "undo_too_late", "This check-in is too old to undo from the door; ask an organiser.")
     scans.insert_undo(conn, scan_id, device_id, organiser_id, reason, now)
+    people.lock_enrolment(conn, row.enrolment_id)
     counted = scans.get_checkin(conn, row.enrolment_id, row.session_id)
     if counted is not None and counted.scan_id == scan_id:
         _count_what_stands(conn, row.enrolment_id, row.session_id, now)
@@ -245,7 +250,7 @@ def _count_what_stands(conn: sqlite3.Connection, enrolment_id: int, session_id: 
 
 def _rule_time(scan: ScanRow) -> datetime:
     """The time a scan was decided on (see record_scan_tx)."""
-    return scan.scanned_at if scan.method in STATED_TIME_METHODS else scan.recorded_at
+    return scans.rule_time(scan.method, scan.scanned_at, scan.recorded_at)
 
 
 async def record_scan(db: Database, broadcaster: Broadcaster, scan: ScanInput, now: datetime) -> ScanOutcome:

@@ -23,6 +23,9 @@ class Settings:
 
     data_dir: Path = Path("data")
     db: Path | None = None  # default: data_dir / "checkin.sqlite3"
+    database_url: str = field(default="", repr=False)  # postgresql://...: several instances on one PostgreSQL
+    database_pool_size: int = 10  # PostgreSQL connections per instance
+    instance_name: str = ""  # in log lines and /metrics; default host:port
     host: str = "127.0.0.1"
     port: int = 8000
     base_url: str = ""  # public URL used in printed links; default http://host:port
@@ -47,6 +50,23 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.db if self.db is not None else self.data_dir / "checkin.sqlite3"
+
+    @property
+    def database(self) -> Path | str:
+        """Where the data lives: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.database_url or self.db_path
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.database_url)
+
+    @property
+    def instance(self) -> str:
+        if self.instance_name:
+            return self.instance_name
+        import socket
+
+        return f"{socket.gethostname()}:{self.port}"
 
     @property
     def public_url(self) -> str:
@@ -93,6 +113,10 @@ class Settings:
             raise SettingsError(f"CHECKIN_PORT must be between 1 and 65535, not {self.port}")
         if self.smtp_tls not in ("starttls", "tls", "none"):
             raise SettingsError("CHECKIN_SMTP_TLS must be starttls, tls or none")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("CHECKIN_DATABASE_URL must start with postgresql:// (leave it empty for SQLite)")
+        if not 1 <= self.database_pool_size <= 200:
+            raise SettingsError("CHECKIN_DATABASE_POOL_SIZE must be between 1 and 200")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("CHECKIN_TLS_CERT and CHECKIN_TLS_KEY go together: give both or neither")
         return self

@@ -7,7 +7,8 @@ import asyncio
 
 import pytest
 
-from checkin.store.db import Database
+from checkin.store.db import migrate
+from checkin.store.sqlite import SQLiteDatabase as Database
 
 
 class Refused(Exception):
@@ -17,7 +18,7 @@ class Refused(Exception):
 def test_a_failing_write_in_a_batch_is_rolled_back_alone(tmp_path):
     async def main():
         db = Database(tmp_path / "t.sqlite3")
-        await db.open()
+        await db.open(migrate=migrate)
         try:
             await db.write(lambda conn: conn.execute("CREATE TABLE t (n INTEGER)"))
 
@@ -42,7 +43,7 @@ def test_a_failing_write_in_a_batch_is_rolled_back_alone(tmp_path):
 def test_writes_after_a_failed_batch_still_work(tmp_path):
     async def main():
         db = Database(tmp_path / "t.sqlite3")
-        await db.open()
+        await db.open(migrate=migrate)
         try:
             await db.write(lambda conn: conn.execute("CREATE TABLE t (n INTEGER)"))
 

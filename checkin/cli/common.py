@@ -20,7 +20,7 @@ class CommandError(Exception):
 
 
 def connect(settings: Settings):
-    return open_sync(settings.db_path)
+    return open_sync(settings.database)
 
 
 def choose_course(conn, requested: int | None) -> int:

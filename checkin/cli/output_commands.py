@@ -44,7 +44,7 @@ def cmd_badges_send(args, settings: Settings) -> int:
 
     from .. import mailing
     from ..store import mailings
-    from ..store.db import Database
+    from ..store.db import open_database
 
     if not mailing.is_configured(settings):
         raise CommandError("set CHECKIN_SMTP_HOST and CHECKIN_SMTP_SENDER (and the user and password) first")
@@ -56,8 +56,7 @@ def cmd_badges_send(args, settings: Settings) -> int:
     conn.close()
 
     async def run() -> mailing.MailRun:
-        db = Database(settings.db_path)
-        await db.open()
+        db = await open_database(settings.database)
         try:
             result = mailing.MailRun(course_id, mode, len(recipients))
             task = asyncio.create_task(

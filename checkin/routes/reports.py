@@ -16,7 +16,6 @@ from ..text import whole_number
 from ..models import Course
 from ..store import certificates as certificate_store
 from ..store import audit, courses, people, reports, scans
-from ..store.db import connect
 from ..web import Services, render, services
 from ..workers import run_in_process
 from .organiser_base import Page, organiser_page
@@ -44,16 +43,7 @@ async def _audit(page: Page, action: str, subject: str) -> None:
 
 
 async def _read_aside(svc: Services, fn, *args):
-    """A long read (a whole course's attendance) on its own connection in a worker thread, so that the
-    shared read connection stays free for the door's lookups while an export is prepared."""
-    def run():
-        conn = connect(svc.db.path)
-        try:
-            return fn(conn, *args)
-        finally:
-            conn.close()
-
-    return await run_in_threadpool(run)
+    return await svc.db.read_aside(fn, *args)
 
 
 def _stem(course: Course) -> str:

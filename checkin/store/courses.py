@@ -56,13 +56,13 @@ def insert_course(conn: sqlite3.Connection, course: NewCourse, now: datetime, or
     """Create a course (and make `organiser_id` one of its organisers); returns its id."""
     cur = conn.execute(
         "INSERT INTO courses (title, course_date, venue, organiser_name, time_zone, open_before_min,"
-        " late_after_min, after_end, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " late_after_min, after_end, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             course.title, course.course_date.isoformat(), course.venue, course.organiser_name,
             course.time_zone, course.open_before_min, course.late_after_min, course.after_end, to_db(now),
         ),
     )
-    course_id = cur.lastrowid
+    course_id = cur.fetchone()[0]
     if organiser_id is not None:
         conn.execute(
             "INSERT INTO course_organisers (course_id, organiser_id) VALUES (?, ?)", (course_id, organiser_id)
@@ -77,13 +77,13 @@ def insert_session(conn: sqlite3.Connection, course_id: int, session: NewSession
     ).fetchone()
     cur = conn.execute(
         "INSERT INTO sessions (course_id, position, title, starts_at, ends_at, open_before_min, late_after_min)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             course_id, position, session.title, to_db(session.starts_at), to_db(session.ends_at),
             session.open_before_min, session.late_after_min,
         ),
     )
-    return cur.lastrowid
+    return cur.fetchone()[0]
 
 
 def get_course(conn: sqlite3.Connection, course_id: int) -> Course | None:

@@ -1,243 +1,130 @@
-"""Connections, transactions and migrations for the embedded SQLite store."""
+"""Which store, and what every caller uses whatever the store: connections, transactions, snapshots, migrations.
+
+A store target is a SQLite file path (the embedded default) or a `postgresql://` URL (several server
+processes on one database). The store modules next to this one are written once against either
+connection; `store/sqlite.py` and `store/postgres.py` hold what differs in running them, `store/dialect.py`
+what differs in the SQL itself.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import aiosqlite
+from . import postgres, sqlite
+from .postgres import PgConnection, PostgresDatabase
+from .sqlite import SQLiteDatabase
 
-T = TypeVar("T")
-
-PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    # NORMAL in WAL mode: a commit survives a crash of the process (the answer is only sent after
-    # it), and the last commits before a power cut may roll back. FULL would fsync every scan.
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=5000",
-    # A course's hot pages (badges, enrolments, today's scans) stay in memory: 32 MiB of page cache
-    # per connection, and reads through a memory map instead of a system call per page.
-    "PRAGMA cache_size=-32000",
-    "PRAGMA mmap_size=268435456",
-)
+Database = SQLiteDatabase | PostgresDatabase
+Target = Path | str
 
 
-class Connection(sqlite3.Connection):
-    """A sqlite3 connection with a small memo for what the scan path reads on every scan and seldom
-    changes (a course's rules, checked against their version). One memo per connection, so per file."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.memo: dict = {}
+class SchemaOutOfDate(RuntimeError):
+    """The database's schema is older than this version of checkin (PostgreSQL: run `checkin migrate`)."""
 
 
-def connect(path: Path | str) -> sqlite3.Connection:
-    """A plain connection with our pragmas, in autocommit mode: transactions are explicit."""
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, factory=Connection)
-    _configure(conn)
+def is_postgres(target: Target) -> bool:
+    return postgres.is_url(target)
+
+
+def dialect_of(conn: Any) -> str:
+    return getattr(conn, "dialect", "sqlite")
+
+
+def connect(target: Target):
+    """A connection with no migration applied or checked: for reading aside (exports) and for `migrate`."""
+    return postgres.connect(str(target)) if is_postgres(target) else sqlite.connect(target)
+
+
+def open_sync(target: Target):
+    """For the command line and tests: a connection to an up-to-date database.
+
+    SQLite keeps itself up to date (one process at a time changes the file's schema, under its write lock);
+    PostgreSQL is migrated once by `checkin migrate`, and refuses to be used at an older schema."""
+    conn = connect(target)
+    try:
+        if dialect_of(conn) == "postgresql":
+            check_schema(conn)
+        else:
+            migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
-def _configure(conn: sqlite3.Connection) -> None:
-    conn.row_factory = sqlite3.Row
-    for pragma in PRAGMAS:
-        conn.execute(pragma)
+async def open_database(target: Target, *, pool_size: int = 10, name: str = "checkin") -> Database:
+    """The store a server uses: SQLite migrated at start, PostgreSQL checked (instances never migrate it)."""
+    if is_postgres(target):
+        db = PostgresDatabase(str(target), max_size=pool_size, name=name)
+        await db.open()
+        try:
+            await db.read(check_schema)
+        except BaseException:
+            await db.close()
+            raise
+        return db
+    db = SQLiteDatabase(target)
+    await db.open(migrate=migrate)
+    return db
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A short write transaction. IMMEDIATE takes the write lock up front, so two writers queue on
-    the busy timeout instead of failing with "database is locked" when a read upgrades to a write."""
-    conn.execute("BEGIN IMMEDIATE")
+def transaction(conn) -> Iterator[Any]:
+    """One write transaction: committed at the end of the block, rolled back if it raises."""
+    manager = postgres.transaction if dialect_of(conn) == "postgresql" else sqlite.transaction
+    with manager(conn):
+        yield conn
+
+
+@contextmanager
+def read_snapshot(conn) -> Iterator[Any]:
+    """Several reads that see one moment (a report whose figures agree, a copy and its cursor)."""
+    if dialect_of(conn) == "postgresql":
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    else:
+        conn.execute("BEGIN")  # WAL: a read transaction sees one commit point
     try:
         yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        # Also when COMMIT itself fails (disk full, I/O error): never leave the connection inside a
-        # transaction, or every later write would fail with "cannot start a transaction within a transaction".
+    finally:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+            conn.execute("COMMIT")
 
 
-def migrate(conn: sqlite3.Connection) -> list[str]:
+def migration_files(dialect: str) -> list[tuple[str, str]]:
+    """(name, SQL) of every migration of a dialect, in the order they apply."""
+    folder = resources.files("checkin.store") / "migrations" / dialect
+    items = sorted((item for item in folder.iterdir() if item.name.endswith(".sql")), key=lambda item: item.name)
+    return [(item.name, item.read_text(encoding="utf-8")) for item in items]
+
+
+def _applied(conn) -> set[str]:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    return {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+
+
+def pending_migrations(conn) -> list[str]:
+    done = _applied(conn)
+    return [name for name, _ in migration_files(dialect_of(conn)) if name not in done]
+
+
+def migrate(conn) -> list[str]:
     """Apply, in file-name order, the migrations not yet recorded; returns the names applied.
 
     Recorded by file name, so two branches that both added "0002_..." still apply cleanly."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
-    applied = []
-    folder = resources.files("checkin.store") / "migrations"
-    for item in sorted(folder.iterdir(), key=lambda p: p.name):
-        if not item.name.endswith(".sql") or item.name in done:
-            continue
-        script = item.read_text(encoding="utf-8")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process may have applied it while we waited for the lock.
-            if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (item.name,)).fetchone():
-                conn.execute("ROLLBACK")
-                continue
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
-                (item.name, datetime.now(timezone.utc).isoformat()),
-            )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        applied.append(item.name)
-    return applied
+    dialect = dialect_of(conn)
+    apply = postgres.apply_migration if dialect == "postgresql" else sqlite.apply_migration
+    done = _applied(conn)
+    return [name for name, script in migration_files(dialect) if name not in done and apply(conn, name, script)]
 
 
-def _statements(script: str) -> Iterator[str]:
-    """Split a migration into statements (executescript would commit on its own)."""
-    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    buffer = ""
-    for line in lines:
-        buffer += line + "\n"
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                yield buffer.strip()
-            buffer = ""
-    if buffer.strip():
-        yield buffer.strip()
-
-
-def open_sync(path: Path | str) -> sqlite3.Connection:
-    """For the CLI and tests: a migrated connection."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = connect(path)
-    migrate(conn)
-    return conn
-
-
-@dataclass(slots=True)
-class _Job:
-    fn: Callable[..., Any]
-    args: tuple
-    future: asyncio.Future
-    result: Any = None
-    error: BaseException | None = None
-
-
-class Database:
-    """One write connection fed by a queue, and one read connection.
-
-    `write(fn, ...)` runs fn(conn, ...) on the writer's thread. Writes that arrive together share one
-    transaction (group commit); one that raises is rolled back alone (see _run_batch), and every caller
-    gets its answer only after the COMMIT. Fifty scans at the door cost one
-    commit, not fifty, and nothing interleaves within a write.
-    """
-
-    MAX_BATCH = 64
-
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
-        self._queue: asyncio.Queue[_Job] | None = None
-        self._task: asyncio.Task | None = None
-
-    async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await aiosqlite.connect(str(self.path), isolation_level=None, factory=Connection)
-        self._reader = await aiosqlite.connect(str(self.path), isolation_level=None, factory=Connection)
-        await self._call(self._writer, _configure)
-        await self._call(self._writer, migrate)
-        await self._call(self._reader, _configure)
-        self._queue = asyncio.Queue()
-        self._task = asyncio.create_task(self._write_loop(), name="checkin-writer")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
-
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._queue is None:
-            raise RuntimeError("database is not open")
-        job = _Job(fn, args, asyncio.get_running_loop().create_future())
-        self._queue.put_nowait(job)
-        return await job.future
-
-    async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._call(self._reader, fn, *args)
-
-    async def _write_loop(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._call(self._writer, _run_batch, batch)
-            except Exception as exc:  # the COMMIT itself failed: nobody's write happened
-                for job in batch:
-                    job.error, job.result = exc, None
-            for job in batch:
-                if job.future.done():  # the caller went away; its write stands or fell with the batch
-                    continue
-                if job.error is not None:
-                    job.future.set_exception(job.error)
-                else:
-                    job.future.set_result(job.result)
-
-    @staticmethod
-    async def _call(conn: aiosqlite.Connection | None, fn: Callable[..., T], *args: Any) -> T:
-        if conn is None:
-            raise RuntimeError("database is not open")
-        # aiosqlite runs every call on the connection's own thread; _execute hands it a whole
-        # function, so a batch of transactions costs one thread hop instead of one per statement.
-        return await conn._execute(fn, conn._conn, *args)
-
-
-def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
-    """Run a batch of jobs in one transaction. Jobs seldom raise, so the first try has no savepoints (two
-    statements fewer per job); if one does raise, everything is rolled back and the batch runs again with
-    each job in its own savepoint, so that the one that raised leaves no trace and the others stand."""
-    try:
-        with transaction(conn):
-            for job in batch:
-                job.result = job.fn(conn, *job.args)
-        return
-    except Exception:
-        _forget(conn)
-    for job in batch:
-        job.result = job.error = None
-    with transaction(conn):
-        for job in batch:
-            conn.execute("SAVEPOINT job")
-            try:
-                job.result = job.fn(conn, *job.args)
-            except Exception as exc:
-                conn.execute("ROLLBACK TO job")
-                _forget(conn)
-                job.error = exc
-            conn.execute("RELEASE job")
-
-
-def _forget(conn: sqlite3.Connection) -> None:
-    """After a rollback the memo may hold what the rolled-back writes made: drop it."""
-    memo = getattr(conn, "memo", None)
-    if memo is not None:
-        memo.clear()
+def check_schema(conn) -> None:
+    missing = pending_migrations(conn)
+    if missing:
+        raise SchemaOutOfDate(
+            f"the database schema is older than this checkin ({len(missing)} migration(s) to apply, first "
+            f"{missing[0]}); run `checkin migrate` once, then start the servers"
+        )

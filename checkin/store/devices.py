@@ -40,9 +40,9 @@ def insert_device(conn: sqlite3.Connection, course_id: int, label: str, expires_
     """Register a device; returns (id, token). The token is shown once and never stored."""
     token = new_token()
     device_id = conn.execute(
-        "INSERT INTO devices (course_id, label, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO devices (course_id, label, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
         (course_id, label, hash_token(token), to_db(now), to_db(expires_at)),
-    ).lastrowid
+    ).fetchone()[0]
     return device_id, token
 
 

@@ -69,21 +69,21 @@ def _chunks(ids: list[int]) -> Iterator[list[int]]:
         yield ids[i:i + CHUNK]
 
 
-def get_cursor(conn: sqlite3.Connection) -> tuple[int, int]:
-    """(newest roster change id, newest event id): where a delta starts next time.
+def get_cursor(conn: sqlite3.Connection, course_id: int) -> tuple[int, int]:
+    """(newest roster change number, the course's newest event number): where a delta starts next time.
 
-    Both grow in commit order (one writer), so a copy read in the same read transaction as these ids
-    holds every change up to them and none after."""
-    (roster,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM roster_changes").fetchone()
-    (event,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
-    return roster, event
+    Both are taken inside the writing transactions, in commit order (migration 0013), so a copy read in the
+    same snapshot as these numbers holds every change up to them and none after."""
+    row = conn.execute("SELECT value FROM counters WHERE name = 'roster_changes'").fetchone()
+    (event,) = conn.execute("SELECT event_seq FROM courses WHERE id = ?", (course_id,)).fetchone()
+    return (row[0] if row else 0), event
 
 
 def list_changed_enrolments(conn: sqlite3.Connection, course_id: int, after_change_id: int) -> list[int]:
     """Enrolments of the course whose person or badges changed after this roster change id."""
     rows = conn.execute(
         "SELECT DISTINCT rc.enrolment_id FROM roster_changes rc JOIN enrolments e ON e.id = rc.enrolment_id"
-        " WHERE rc.id > ? AND e.course_id = ? ORDER BY rc.enrolment_id",
+        " WHERE rc.seq > ? AND e.course_id = ? ORDER BY rc.enrolment_id",
         (after_change_id, course_id),
     )
     return [r[0] for r in rows]
@@ -139,11 +139,15 @@ def list_checkin_changes(conn: sqlite3.Connection, course_id: int, after_event_i
     check-in, an undo, a late-synced scan that now counts instead of another); a pair no longer checked
     in comes with checked_in_at None."""
     pairs: set[tuple[int, int]] = set()
-    rows = conn.execute("SELECT payload FROM events WHERE course_id = ? AND id > ?", (course_id, after_event_id))
+    rows = conn.execute("SELECT payload FROM events WHERE course_id = ? AND seq > ?", (course_id, after_event_id))
     for (payload,) in rows:
         data = json.loads(payload)
         if data.get("enrolment_id") and data.get("session_id"):
             pairs.add((data["enrolment_id"], data["session_id"]))
+    # Check-ins: their event is the scan row.
+    rows = conn.execute("SELECT enrolment_id, session_id FROM scans WHERE course_id = ? AND event_seq > ?",
+                        (course_id, after_event_id))
+    pairs.update((r[0], r[1]) for r in rows)
     changes = []
     for enrolment_id, session_id in sorted(pairs):
         row = conn.execute(

@@ -49,10 +49,10 @@ def insert_organiser(
     """A new organiser. Web handlers pass `password_hash` made beforehand (hash_password takes ~30 ms, too long
     to hold the write transaction that the door's scans wait on)."""
     return conn.execute(
-        "INSERT INTO organisers (username, display_name, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO organisers (username, display_name, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
         (username.strip().lower(), display_name.strip(), password_hash or hash_password(password), int(is_admin),
          to_db(now)),
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def set_password(conn: sqlite3.Connection, organiser_id: int, password: str) -> int:

@@ -73,9 +73,9 @@ def insert_pairing(
     code = new_code()
     pairing_id = conn.execute(
         "INSERT INTO pairings (course_id, secret_hash, created_by, created_at, expires_at, max_uses)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (course_id, hash_code(code), organiser_id, to_db(now), to_db(expires_at), max_uses),
-    ).lastrowid
+    ).fetchone()[0]
     return pairing_id, code
 
 

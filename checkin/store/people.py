@@ -11,6 +11,7 @@ from datetime import datetime
 from ..clock import from_db, to_db
 from ..models import BadgeHolder
 from ..text import clean, fold, unit_key
+from .dialect import for_update
 from .scans import AttendanceRow
 
 
@@ -63,7 +64,7 @@ def get_or_insert_unit(conn: sqlite3.Connection, name: str) -> int:
     row = conn.execute("SELECT id FROM units WHERE name_key = ?", (key,)).fetchone()
     if row:
         return row[0]
-    return conn.execute("INSERT INTO units (name, name_key) VALUES (?, ?)", (name, key)).lastrowid
+    return conn.execute("INSERT INTO units (name, name_key) VALUES (?, ?) RETURNING id", (name, key)).fetchone()[0]
 
 
 def insert_participant(conn: sqlite3.Connection, person: PersonDetails, now: datetime) -> int:
@@ -71,12 +72,12 @@ def insert_participant(conn: sqlite3.Connection, person: PersonDetails, now: dat
     name = clean(person.full_name)
     return conn.execute(
         "INSERT INTO participants (full_name, name_key, unit_id, position, phone, email, member_code,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             name, fold(name), unit_id, clean(person.position), clean(person.phone), clean(person.email),
             clean(person.member_code), to_db(now), to_db(now),
         ),
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def update_participant(conn: sqlite3.Connection, participant_id: int, person: PersonDetails, now: datetime) -> None:
@@ -95,9 +96,9 @@ def update_participant(conn: sqlite3.Connection, participant_id: int, person: Pe
 def enrol(conn: sqlite3.Connection, course_id: int, participant_id: int, now: datetime) -> int:
     """Put a participant on a course with a fresh badge; returns the enrolment id."""
     enrolment_id = conn.execute(
-        "INSERT INTO enrolments (course_id, participant_id, created_at) VALUES (?, ?, ?)",
+        "INSERT INTO enrolments (course_id, participant_id, created_at) VALUES (?, ?, ?) RETURNING id",
         (course_id, participant_id, to_db(now)),
-    ).lastrowid
+    ).fetchone()[0]
     issue_badge(conn, enrolment_id, now)
     return enrolment_id
 
@@ -137,16 +138,25 @@ def _holder(row: sqlite3.Row | None) -> BadgeHolder | None:
     )
 
 
-def get_badge_holder(conn: sqlite3.Connection, code: str) -> BadgeHolder | None:
-    """Who a badge code belongs to, revoked or not; None for a code never issued."""
-    return _holder(conn.execute(_HOLDER + " WHERE b.code = ?", (code,)).fetchone())
+def get_badge_holder(conn: sqlite3.Connection, code: str, *, lock: bool = False) -> BadgeHolder | None:
+    """Who a badge code belongs to, revoked or not; None for a code never issued.
+
+    lock: keep the enrolment locked until the commit (a scan decides on it, see store/dialect.py)."""
+    sql = _HOLDER + " WHERE b.code = ?" + (for_update(conn, "e") if lock else "")
+    return _holder(conn.execute(sql, (code,)).fetchone())
 
 
-def get_enrolment_badge_holder(conn: sqlite3.Connection, enrolment_id: int) -> BadgeHolder | None:
+def lock_enrolment(conn: sqlite3.Connection, enrolment_id: int) -> None:
+    """Keep the enrolment locked until the commit: its attendance is about to be recounted (see dialect.py)."""
+    conn.execute("SELECT id FROM enrolments WHERE id = ?" + for_update(conn), (enrolment_id,)).fetchall()
+
+
+def get_enrolment_badge_holder(conn: sqlite3.Connection, enrolment_id: int, *, lock: bool = False) -> BadgeHolder | None:
     """The enrolment's current badge (its newest one, so a revoked-only enrolment shows as revoked)."""
     return _holder(
         conn.execute(
-            _HOLDER + " WHERE b.enrolment_id = ? ORDER BY b.revoked_at IS NULL DESC, b.issued_at DESC LIMIT 1",
+            _HOLDER + " WHERE b.enrolment_id = ? ORDER BY b.revoked_at IS NULL DESC, b.issued_at DESC LIMIT 1"
+            + (for_update(conn, "e") if lock else ""),
             (enrolment_id,),
         ).fetchone()
     )

@@ -11,6 +11,7 @@ from ..models import CourseSession
 from . import courses, people, scans
 from .people import RosterEntry
 from .scans import AttendanceRow
+from .db import read_snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +89,12 @@ class LiveState:
 
 
 def read_live_state(conn: sqlite3.Connection, course_id: int) -> LiveState:
-    # One read transaction: in WAL mode it sees a single commit point, so the attendance and the
-    # last event id agree and the stream resumes exactly after what the snapshot already counts.
-    conn.execute("BEGIN")
-    try:
-        state = LiveState(
+    # One snapshot, so the attendance and the last event id agree and the stream resumes exactly after
+    # what the snapshot already counts.
+    with read_snapshot(conn):
+        return LiveState(
             sessions=courses.list_sessions(conn, course_id),
             roster=people.list_roster(conn, course_id),
             attendance=scans.list_attendance(conn, course_id),
             last_event_id=scans.get_last_event_id(conn, course_id),
         )
-    finally:
-        conn.execute("COMMIT")
-    return state

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..clock import from_db, to_db
-from ..models import Checkin
+from ..models import STATED_TIME_METHODS, Checkin
 
 CODE_STORED_MAX = 512  # longer codes are refused before they get here
 
@@ -30,6 +29,7 @@ class NewScan:
     scanned_at: datetime
     recorded_at: datetime
     note: str = ""
+    event_seq: int | None = None  # a check-in's live event number: the scan row is the event
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,8 @@ class AttendanceRow:
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """A live-view event. `id` is the course's event number (courses.event_seq): numbers follow commit order."""
+
     id: int
     course_id: int
     kind: str
@@ -90,14 +92,14 @@ def _scan(row: sqlite3.Row | None) -> ScanRow | None:
 def insert_scan(conn: sqlite3.Connection, scan: NewScan) -> int:
     return conn.execute(
         "INSERT INTO scans (course_id, session_id, device_id, organiser_id, enrolment_id, code, method, reason,"
-        " accepted, first_scan_id, nonce, scanned_at, recorded_at, note)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " accepted, first_scan_id, nonce, scanned_at, recorded_at, note, event_seq)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             scan.course_id, scan.session_id, scan.device_id, scan.organiser_id, scan.enrolment_id,
             scan.code[:CODE_STORED_MAX], scan.method, scan.reason, int(scan.accepted), scan.first_scan_id,
-            scan.nonce, to_db(scan.scanned_at), to_db(scan.recorded_at), scan.note,
+            scan.nonce, to_db(scan.scanned_at), to_db(scan.recorded_at), scan.note, scan.event_seq,
         ),
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def get_scan(conn: sqlite3.Connection, scan_id: int) -> ScanRow | None:
@@ -111,6 +113,11 @@ def get_scan_by_nonce(conn: sqlite3.Connection, device_id: int, nonce: str) -> S
 def list_scans(conn: sqlite3.Connection, course_id: int, after_id: int = 0, limit: int = 1000) -> list[ScanRow]:
     rows = conn.execute(_SCAN + " WHERE s.course_id = ? AND s.id > ? ORDER BY s.id LIMIT ?", (course_id, after_id, limit))
     return [_scan(r) for r in rows]
+
+
+def rule_time(method: str, scanned_at: datetime, recorded_at: datetime) -> datetime:
+    """The time a scan was decided on: its stated time for STATED_TIME_METHODS, else when it arrived."""
+    return scanned_at if method in STATED_TIME_METHODS else recorded_at
 
 
 def get_checkin(conn: sqlite3.Connection, enrolment_id: int, session_id: int) -> Checkin | None:
@@ -160,9 +167,9 @@ def insert_undo(
     conn: sqlite3.Connection, scan_id: int, device_id: int | None, organiser_id: int | None, reason: str, now: datetime
 ) -> int:
     return conn.execute(
-        "INSERT INTO scan_undos (scan_id, device_id, organiser_id, reason, undone_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO scan_undos (scan_id, device_id, organiser_id, reason, undone_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
         (scan_id, device_id, organiser_id, reason, to_db(now)),
-    ).lastrowid
+    ).fetchone()[0]
 
 
 def list_attendance(conn: sqlite3.Connection, course_id: int) -> list[AttendanceRow]:
@@ -174,22 +181,68 @@ def list_attendance(conn: sqlite3.Connection, course_id: int) -> list[Attendance
     return [AttendanceRow(r[0], r[1], r[2], r[3], from_db(r[4]), r[5]) for r in rows]
 
 
+def next_event_seq(conn: sqlite3.Connection, course_id: int) -> int:
+    """The course's next live-event number, taken in the caller's transaction.
+
+    Taking it locks the course's row until the commit (on PostgreSQL; SQLite has one writer anyway), so a
+    transaction gets its number only once the one before it is visible: a reader that has seen event N of a
+    course has seen every event before it. Take it late in the transaction: scans of the course wait on it."""
+    return conn.execute(
+        "UPDATE courses SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq", (course_id,)
+    ).fetchone()[0]
+
+
 def insert_event(conn: sqlite3.Connection, course_id: int, kind: str, payload: dict, now: datetime) -> Event:
-    """Record a live-view event in the caller's transaction; publish it only after the commit."""
-    event_id = conn.execute(
-        "INSERT INTO events (course_id, kind, payload, at) VALUES (?, ?, ?, ?)",
-        (course_id, kind, json.dumps(payload, ensure_ascii=False, separators=(",", ":")), to_db(now)),
-    ).lastrowid
-    return Event(event_id, course_id, kind, payload, now)
-
-
-def iter_events(conn: sqlite3.Connection, course_id: int, after_id: int, limit: int = 1000) -> Iterator[Event]:
-    rows = conn.execute(
-        "SELECT id, course_id, kind, payload, at FROM events WHERE course_id = ? AND id > ? ORDER BY id LIMIT ?",
-        (course_id, after_id, limit),
+    """Record a live-view event in the caller's transaction; publish it only after the commit.
+    (A check-in's event is its scan row instead: see checkin_event.)"""
+    seq = next_event_seq(conn, course_id)
+    conn.execute(
+        "INSERT INTO events (course_id, seq, kind, payload, at) VALUES (?, ?, ?, ?, ?)",
+        (course_id, seq, kind, json.dumps(payload, ensure_ascii=False, separators=(",", ":")), to_db(now)),
     )
-    for r in rows:
-        yield Event(r[0], r[1], r[2], json.loads(r[3]), from_db(r[4]))
+    return Event(seq, course_id, kind, payload, now)
+
+
+def checkin_event(
+    seq: int, course_id: int, scan_id: int, session_id: int, enrolment_id: int, name: str, unit: str, reason: str,
+    method: str, at: datetime, recorded_at: datetime,
+) -> Event:
+    """The live event of an accepted scan, built from what its scan row holds (when written and when replayed)."""
+    payload = {
+        "scan_id": scan_id, "session_id": session_id, "enrolment_id": enrolment_id, "name": name, "unit": unit,
+        "status": "present" if reason == "checked_in" else "late", "method": method,
+        "at": at.isoformat().replace("+00:00", "Z"),
+    }
+    return Event(seq, course_id, "checkin", payload, recorded_at)
+
+
+# Events of the course after a number, oldest first: the events table and the check-ins' scan rows, merged.
+_EVENTS = (
+    "SELECT seq, kind, payload, at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+    " FROM events WHERE course_id = ? AND seq > ?"
+    " UNION ALL"
+    " SELECT s.event_seq, 'checkin', NULL, s.recorded_at, s.id, s.session_id, s.enrolment_id, p.full_name,"
+    " COALESCE(u.name, ''), s.reason, s.method, s.scanned_at"
+    " FROM scans s JOIN enrolments e ON e.id = s.enrolment_id JOIN participants p ON p.id = e.participant_id"
+    " LEFT JOIN units u ON u.id = p.unit_id"
+    " WHERE s.course_id = ? AND s.event_seq > ?"
+    " ORDER BY 1 LIMIT ?"
+)
+
+
+def list_events(conn: sqlite3.Connection, course_id: int, after_id: int, limit: int = 500) -> list[Event]:
+    """The course's events after number `after_id`, oldest first: what a reconnecting live view missed."""
+    events = []
+    for seq, kind, payload, at, scan_id, session_id, enrolment_id, name, unit, reason, method, scanned_at in conn.execute(
+        _EVENTS, (course_id, after_id, course_id, after_id, limit)
+    ):
+        if payload is not None:
+            events.append(Event(seq, course_id, kind, json.loads(payload), from_db(at)))
+        else:
+            recorded_at = from_db(at)
+            events.append(checkin_event(seq, course_id, scan_id, session_id, enrolment_id, name, unit, reason, method,
+                                        rule_time(method, from_db(scanned_at), recorded_at), recorded_at))
+    return events
 
 
 def insert_audit(
@@ -198,17 +251,12 @@ def insert_audit(
 ) -> int:
     return conn.execute(
         "INSERT INTO audit_log (course_id, organiser_id, device_id, action, subject, detail, at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (course_id, organiser_id, device_id, action, subject, detail, to_db(now)),
-    ).lastrowid
-
-
-def list_events(conn: sqlite3.Connection, course_id: int, after_id: int, limit: int = 500) -> list[Event]:
-    """The course's events after `after_id`, oldest first: what a reconnecting live view missed."""
-    return list(iter_events(conn, course_id, after_id, limit))
+    ).fetchone()[0]
 
 
 def get_last_event_id(conn: sqlite3.Connection, course_id: int) -> int:
-    """The newest event id of the course (0 when none): where a fresh live view starts listening."""
-    row = conn.execute("SELECT MAX(id) FROM events WHERE course_id = ?", (course_id,)).fetchone()
-    return row[0] or 0
+    """The course's newest event number (0 when none): where a fresh live view starts listening."""
+    row = conn.execute("SELECT event_seq FROM courses WHERE id = ?", (course_id,)).fetchone()
+    return row[0] if row else 0

@@ -1,0 +1,255 @@
+"""The embedded SQLite store: connections with our pragmas, and one writer fed by a queue (group commit)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+T = TypeVar("T")
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # FULL in WAL mode: every commit is on the disk (the WAL is synced) before anyone is told it happened, so
+    # a scan a phone was told is stored survives a power cut as well as a crash. Group commit makes that one
+    # sync per batch of scans, not one per scan (bench/scan_load.py reports what it costs).
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+    # A course's hot pages (badges, enrolments, today's scans) stay in memory: 32 MiB of page cache
+    # per connection, and reads through a memory map instead of a system call per page.
+    "PRAGMA cache_size=-32000",
+    "PRAGMA mmap_size=268435456",
+)
+
+
+class Connection(sqlite3.Connection):
+    """A sqlite3 connection with a small memo for what the scan path reads on every scan and seldom
+    changes (a course's rules, checked against their version). One memo per connection, so per file."""
+
+    dialect = "sqlite"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.memo: dict = {}
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """A plain connection with our pragmas, in autocommit mode: transactions are explicit."""
+    create_private(path)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, factory=Connection)
+    _configure(conn)
+    return conn
+
+
+def create_private(path: Path | str) -> None:
+    """Create the database file readable by its owner only (0600) if it does not exist yet.
+
+    It holds badge codes and device token hashes, bearer secrets all. SQLite creates the -wal and -shm files
+    with the permissions of the database file, so they are private too."""
+    path = Path(path)
+    if str(path) == ":memory:" or path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # another process made it meanwhile
+        pass
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A short write transaction. IMMEDIATE takes the write lock up front, so two writers queue on
+    the busy timeout instead of failing with "database is locked" when a read upgrades to a write."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        # Also when COMMIT itself fails (disk full, I/O error): never leave the connection inside a
+        # transaction, or every later write would fail with "cannot start a transaction within a transaction".
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def apply_migration(conn: sqlite3.Connection, name: str, script: str) -> bool:
+    """Apply one migration file in its own transaction; False if another process applied it meanwhile."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have applied it while we waited for the lock.
+        if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+            conn.execute("ROLLBACK")
+            return False
+        for statement in _statements(script):
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+            (name, datetime.now(timezone.utc).isoformat()),
+        )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return True
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements (executescript would commit on its own)."""
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    buffer = ""
+    for line in lines:
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple
+    future: asyncio.Future
+    result: Any = None
+    error: BaseException | None = None
+
+
+class SQLiteDatabase:
+    """One write connection fed by a queue, and one read connection.
+
+    `write(fn, ...)` runs fn(conn, ...) on the writer's thread. Writes that arrive together share one
+    transaction (group commit); one that raises is rolled back alone (see _run_batch), and every caller
+    gets its answer only after the COMMIT. Fifty scans at the door cost one
+    commit, not fifty, and nothing interleaves within a write.
+    """
+
+    MAX_BATCH = 64
+    dialect = "sqlite"
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.url = None
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._queue: asyncio.Queue[_Job] | None = None
+        self._task: asyncio.Task | None = None
+
+    async def open(self, *, migrate: Callable[[sqlite3.Connection], Any]) -> None:
+        create_private(self.path)
+        self._writer = await aiosqlite.connect(str(self.path), isolation_level=None, factory=Connection)
+        self._reader = await aiosqlite.connect(str(self.path), isolation_level=None, factory=Connection)
+        await self._call(self._writer, _configure)
+        await self._call(self._writer, migrate)  # the embedded store keeps itself up to date
+        await self._call(self._reader, _configure)
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._write_loop(), name="checkin-writer")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._queue is None:
+            raise RuntimeError("database is not open")
+        job = _Job(fn, args, asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(job)
+        return await job.future
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._call(self._reader, fn, *args)
+
+    async def read_aside(self, fn: Callable[..., T], *args: Any) -> T:
+        """A long read (a whole course's attendance) on its own connection in a thread of its own, so that
+        the shared read connection stays free for the door's lookups meanwhile."""
+        def run() -> T:
+            conn = connect(self.path)
+            try:
+                return fn(conn, *args)
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(run)
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._call(self._writer, _run_batch, batch)
+            except Exception as exc:  # the COMMIT itself failed: nobody's write happened
+                for job in batch:
+                    job.error, job.result = exc, None
+            for job in batch:
+                if job.future.done():  # the caller went away; its write stands or fell with the batch
+                    continue
+                if job.error is not None:
+                    job.future.set_exception(job.error)
+                else:
+                    job.future.set_result(job.result)
+
+    @staticmethod
+    async def _call(conn: aiosqlite.Connection | None, fn: Callable[..., T], *args: Any) -> T:
+        if conn is None:
+            raise RuntimeError("database is not open")
+        # aiosqlite runs every call on the connection's own thread; _execute hands it a whole
+        # function, so a batch of transactions costs one thread hop instead of one per statement.
+        return await conn._execute(fn, conn._conn, *args)
+
+
+def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
+    """Run a batch of jobs in one transaction. Jobs seldom raise, so the first try has no savepoints (two
+    statements fewer per job); if one does raise, everything is rolled back and the batch runs again with
+    each job in its own savepoint, so that the one that raised leaves no trace and the others stand."""
+    try:
+        with transaction(conn):
+            for job in batch:
+                job.result = job.fn(conn, *job.args)
+        return
+    except Exception:
+        _forget(conn)
+    for job in batch:
+        job.result = job.error = None
+    with transaction(conn):
+        for job in batch:
+            conn.execute("SAVEPOINT job")
+            try:
+                job.result = job.fn(conn, *job.args)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO job")
+                _forget(conn)
+                job.error = exc
+            conn.execute("RELEASE job")
+
+
+def _forget(conn: sqlite3.Connection) -> None:
+    """After a rollback the memo may hold what the rolled-back writes made: drop it."""
+    memo = getattr(conn, "memo", None)
+    if memo is not None:
+        memo.clear()
