@@ -1,9 +1,22 @@
-"""Shared fixtures: a real app on a temporary database file, a controllable clock, a seeded course."""
+"""Shared fixtures: a real app on a temporary database (a SQLite file, and again on PostgreSQL), a
+controllable clock, a seeded course.
+
+Every test that uses `settings` (and so `world`, `app`, `client`) runs on both stores: `store` is
+parametrised. PostgreSQL comes from $CHECKIN_TEST_DATABASE_URL when it is set, otherwise from a throwaway
+server started once for the session from the system's binaries (scripts/pgcluster.py); between tests its
+tables are emptied. Browser tests run on SQLite only (tests/e2e/conftest.py).
+"""
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -14,10 +27,15 @@ from checkin.app import create_app
 from checkin.settings import Settings
 from checkin.store import courses, devices, organisers, people
 from checkin.store.courses import NewCourse, NewSession
-from checkin.store.db import open_sync, transaction
+from checkin.store.db import connect, migrate, open_sync, transaction
 from checkin.store.people import PersonDetails
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import pgcluster  # noqa: E402
+
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+STORES = ("sqlite", "postgresql")
 # The course day used by the tests: 8:00 opening, then topics, in Vietnam's time.
 DAY = date(2026, 11, 27)
 
@@ -58,9 +76,13 @@ class World:
     course: Course
     other: Course  # a second course, for other_course
     organiser_password: str = "correct horse battery"
+    opened: list = field(default_factory=list)
 
     def conn(self):
-        return open_sync(self.settings.db_path)
+        """A connection to the test's database (closed at the end of the test if the test does not)."""
+        conn = open_sync(self.settings.database)
+        self.opened.append(conn)
+        return conn
 
 
 NAMES = [
@@ -97,21 +119,79 @@ def clock() -> FakeClock:
     return FakeClock(local(7, 50))
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A migrated PostgreSQL database for this test session."""
+    url = os.environ.get("CHECKIN_TEST_DATABASE_URL")
+    folder = None
+    if not url:
+        # Not under pytest's temporary folder: that one is private to us, and the server may run as another user.
+        folder = Path(tempfile.mkdtemp(prefix="checkin-test-pg-"))
+        try:
+            url = pgcluster.start(folder)
+        except pgcluster.NoPostgres as exc:
+            pytest.fail(f"PostgreSQL tests need a server: {exc}", pytrace=False)
+    conn = connect(url)
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
+    yield url
+    if folder is not None:
+        pgcluster.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def empty_postgres(url: str) -> None:
+    """Every table emptied and every id restarted, as a fresh migrated database has them."""
+    conn = connect(url)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            " AND tablename NOT IN ('schema_migrations', 'counters')")]
+        conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        conn.execute("UPDATE counters SET value = 0")
+    finally:
+        conn.close()
+
+
+@pytest.fixture(params=STORES)
+def store(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def settings(tmp_path) -> Settings:
+def settings(tmp_path, store, request, monkeypatch) -> Settings:
+    if store == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        empty_postgres(url)
+        # Commands run in the test process (checkin.cli.main) read their store from the environment.
+        monkeypatch.setenv("CHECKIN_DATABASE_URL", url)
+        return Settings(data_dir=tmp_path, secret_key="test-secret-key", port=8000, database_url=url)
+    monkeypatch.delenv("CHECKIN_DATABASE_URL", raising=False)
     return Settings(data_dir=tmp_path, secret_key="test-secret-key", port=8000)
 
 
+def db_args(settings: Settings) -> list[str]:
+    """The command line's way to the test's database."""
+    if settings.uses_postgres:
+        return ["--database-url", settings.database_url]
+    return ["--db", str(settings.db_path)]
+
+
 @pytest.fixture
-def world(settings, clock) -> World:
-    conn = open_sync(settings.db_path)
+def world(settings, clock) -> Iterator[World]:
+    conn = open_sync(settings.database)
     with transaction(conn):
         organiser_id = organisers.insert_organiser(conn, "lan", "Nguyễn Lan", "correct horse battery", clock())
         organisers.insert_organiser(conn, "outsider", "Người ngoài", "correct horse battery", clock())
         course = seed_course(conn, clock(), "Lớp bồi dưỡng cán bộ Đoàn", organiser_id)
         other = seed_course(conn, clock(), "Lớp tập huấn khác", None)
     conn.close()
-    return World(settings, clock, course, other)
+    world = World(settings, clock, course, other)
+    yield world
+    for opened in world.opened:
+        opened.close()
 
 
 @pytest.fixture

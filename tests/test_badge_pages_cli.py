@@ -10,6 +10,8 @@ import zxingcpp
 
 from checkin.cli import main
 
+from .conftest import db_args
+
 
 def decoded(path) -> list[str]:
     found = []
@@ -20,7 +22,7 @@ def decoded(path) -> list[str]:
 
 
 def run(world, *args) -> int:
-    return main(["badges", "pdf", "--db", str(world.settings.db_path), "--course", str(world.course.id), *args])
+    return main(["badges", "pdf", *db_args(world.settings), "--course", str(world.course.id), *args])
 
 
 def test_pdf_of_the_course_decodes_and_reports_when_stderr_is_a_file(world, tmp_path, capsys):

@@ -14,6 +14,8 @@ from checkin.store.db import transaction
 
 from .conftest import bearer, local, sign_in
 
+from .conftest import db_args
+
 
 def pdf_pages(data: bytes) -> list[str]:
     doc = pdfium.PdfDocument(data)
@@ -150,12 +152,12 @@ def test_cli_issues_and_writes_the_certificates(world, attended, tmp_path, capsy
     from checkin import cli
 
     out = tmp_path / "certificates.pdf"
-    assert cli.main(["certificates", "--db", str(world.settings.db_path), "--course", str(world.course.id),
+    assert cli.main(["certificates", *db_args(world.settings), "--course", str(world.course.id),
                      "--out", str(out)]) == 0
     pages = pdf_pages(out.read_bytes())
     assert len(pages) == 1 and "Nguyễn Thị Hương" in pages[0] and "GIẤY CHỨNG NHẬN" in pages[0]
     assert "1 certificate(s) written" in capsys.readouterr().err
-    assert cli.main(["certificates", "--db", str(world.settings.db_path), "--course", str(world.course.id),
+    assert cli.main(["certificates", *db_args(world.settings), "--course", str(world.course.id),
                      "--out", str(out), "--lang", "en"]) == 0
     assert "CERTIFICATE OF ATTENDANCE" in pdf_pages(out.read_bytes())[0]
 

@@ -16,6 +16,8 @@ from checkin.store.people import PersonDetails
 
 from .conftest import bearer, local, sign_in
 
+from .conftest import db_args
+
 FORMULA_NAME = '=HYPERLINK("http://evil.example","Bấm vào đây")'
 
 
@@ -153,7 +155,7 @@ def test_exports_are_for_the_course_organisers_only(client, world):
 @pytest.mark.parametrize("fmt", ["xlsx", "csv", "scan-log", "audit"])
 def test_cli_export_writes_each_format(day, tmp_path, fmt, capsys):
     out = tmp_path / f"out.{fmt}"
-    code = cli.main(["export", "--db", str(day.settings.db_path), "--course", str(day.course.id), "--format", fmt,
+    code = cli.main(["export", *db_args(day.settings), "--course", str(day.course.id), "--format", fmt,
                      "--out", str(out)])
     assert code == 0
     if fmt == "xlsx":
@@ -166,7 +168,7 @@ def test_cli_export_writes_each_format(day, tmp_path, fmt, capsys):
 
 
 def test_cli_xlsx_needs_an_output_file(day, capsys):
-    assert cli.main(["export", "--db", str(day.settings.db_path), "--course", str(day.course.id),
+    assert cli.main(["export", *db_args(day.settings), "--course", str(day.course.id),
                      "--format", "xlsx"]) == 2
     assert "--out" in capsys.readouterr().err
 

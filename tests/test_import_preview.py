@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import io
 import re
 import unicodedata
@@ -9,7 +11,6 @@ import unicodedata
 import openpyxl
 import pytest
 
-from checkin.settings import Settings
 
 from .conftest import csrf, rows, sign_in
 
@@ -170,7 +171,7 @@ def test_upload_over_the_size_limit_is_refused(tmp_path, world, clock):
     from checkin.app import create_app
     from starlette.testclient import TestClient
 
-    settings = Settings(data_dir=world.settings.data_dir, secret_key="test-secret-key", max_upload_bytes=2000)
+    settings = replace(world.settings, max_upload_bytes=2000)
     with TestClient(create_app(settings, clock=clock)) as small:
         small.cookies.set("lang", "en")
         sign_in(small)

@@ -19,6 +19,8 @@ from checkin.store.db import transaction
 
 from .conftest import sign_in
 
+from .conftest import db_args
+
 
 class Inbox:
     """An aiosmtpd handler that keeps what it receives and refuses some addresses."""
@@ -200,7 +202,7 @@ def test_cli_sends_then_sends_nothing_twice(world, inbox, monkeypatch, capsys):
     for name, value in {"CHECKIN_SMTP_HOST": "127.0.0.1", "CHECKIN_SMTP_PORT": str(port), "CHECKIN_SMTP_TLS": "none",
                         "CHECKIN_SMTP_SENDER": "bantochuc@example.org"}.items():
         monkeypatch.setenv(name, value)
-    args = ["badges", "send", "--db", str(world.settings.db_path), "--course", str(world.course.id)]
+    args = ["badges", "send", *db_args(world.settings), "--course", str(world.course.id)]
     assert main(args) == 0
     assert main(args) == 0
     assert main([*args, "--failed"]) == 0

@@ -13,6 +13,8 @@ from checkin.store.db import transaction
 
 from .conftest import csrf, rows, sign_in
 
+from .conftest import db_args
+
 
 @pytest.fixture
 def admin(client, world):
@@ -87,14 +89,14 @@ def test_cli_resets_a_forgotten_password_and_lists_accounts(world, monkeypatch, 
     from checkin import cli
 
     monkeypatch.setattr("sys.stdin", io.StringIO("một mật khẩu mới\n"))
-    assert cli.main(["user", "password", "lan", "--password-stdin", "--db", str(world.settings.db_path)]) == 0
+    assert cli.main(["user", "password", "lan", "--password-stdin", *db_args(world.settings)]) == 0
     conn = world.conn()
     assert organisers.authenticate(conn, "lan", "một mật khẩu mới") is not None
     conn.close()
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
-    assert cli.main(["user", "password", "lan", "--password-stdin", "--db", str(world.settings.db_path)]) == 2
+    assert cli.main(["user", "password", "lan", "--password-stdin", *db_args(world.settings)]) == 2
     capsys.readouterr()
-    assert cli.main(["user", "list", "--db", str(world.settings.db_path)]) == 0
+    assert cli.main(["user", "list", *db_args(world.settings)]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert listing[1] == f"1\tlan\tNguyễn Lan\torganiser\t{world.course.id}"
     assert listing[2] == "2\toutsider\tNgười ngoài\torganiser\t-"

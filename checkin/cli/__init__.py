@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..settings import Settings, SettingsError
 from .access_commands import cmd_device_add, cmd_device_list, cmd_device_revoke, cmd_user_add, cmd_user_list, cmd_user_password
-from .common import CommandError, say
+from ..store.db import SchemaOutOfDate
+from .common import CommandError, close_connections, say
 from .course_commands import cmd_backup, cmd_courses, cmd_demo, cmd_import, cmd_serve
 from .output_commands import cmd_badges_export, cmd_badges_pdf, cmd_badges_send, cmd_certificates, cmd_export
 
@@ -23,16 +24,29 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        settings = Settings.from_environ(db=args.db, data_dir=getattr(args, "data_dir", None))
+        settings = Settings.from_environ(db=args.db, database_url=store_choice(args),
+                                         data_dir=getattr(args, "data_dir", None))
         return args.func(args, settings) or 0
-    except (CommandError, SettingsError) as exc:
+    except (CommandError, SettingsError, SchemaOutOfDate) as exc:
         say(f"checkin: {exc}")
         return 2
+    finally:
+        close_connections()
+
+
+def store_choice(args) -> str | None:
+    """--database-url, or "" when --db names a SQLite file (a flag wins over $CHECKIN_DATABASE_URL)."""
+    url = getattr(args, "database_url", None)
+    if url:
+        return url
+    return "" if getattr(args, "db", None) else None
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", type=Path, help="SQLite database file (default: $CHECKIN_DB or data/checkin.sqlite3)")
+    common.add_argument("--database-url", metavar="URL",
+                        help="postgresql://... instead of a SQLite file (default: $CHECKIN_DATABASE_URL)")
     with_course = argparse.ArgumentParser(add_help=False, parents=[common])
     with_course.add_argument("--course", type=int, help="course id (needed when the database holds several courses)")
 

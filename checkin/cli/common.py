@@ -19,8 +19,19 @@ class CommandError(Exception):
     """A command cannot go on; the message says what to do instead."""
 
 
+_opened: list = []
+
+
 def connect(settings: Settings):
-    return open_sync(settings.database)
+    """The command's connection to its store; closed by `close_connections` when the command ends."""
+    conn = open_sync(settings.database)
+    _opened.append(conn)
+    return conn
+
+
+def close_connections() -> None:
+    while _opened:
+        _opened.pop().close()
 
 
 def choose_course(conn, requested: int | None) -> int:

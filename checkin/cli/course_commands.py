@@ -6,6 +6,7 @@ import gc
 import os
 import secrets
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 from ..clock import system_clock
@@ -23,10 +24,11 @@ def cmd_serve(args, settings: Settings) -> int:
     host = args.host
     if args.https and host is None and not os.environ.get("CHECKIN_HOST"):
         host = "0.0.0.0"  # HTTPS is for the phones on the venue network: listen beyond this laptop
-    settings = Settings.from_environ(
-        db=args.db, data_dir=args.data_dir, host=host, port=args.port, https=args.https,
-        tls_cert=args.cert, tls_key=args.key,
-    )
+    settings = replace(
+        settings, host=host or settings.host, port=args.port or settings.port,
+        https=settings.https if args.https is None else args.https, tls_cert=args.cert or settings.tls_cert,
+        tls_key=args.key or settings.tls_key,
+    ).validated()
     ssl = {}
     if settings.https:
         from .. import tls

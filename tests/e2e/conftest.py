@@ -237,3 +237,9 @@ def page_factory(browser_factory) -> Iterator[PageFactory]:
     problems = factory.finish()
     if problems:
         pytest.fail("errors in the browser:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def store() -> str:
+    """Browser tests run on the embedded store only (the HTTP suite covers both stores)."""
+    return "sqlite"
