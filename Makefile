@@ -6,13 +6,13 @@ DEMO_DB ?= data/demo.sqlite3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test browser bench vendor clean
+.PHONY: run test install install-test browser postgresql bench vendor clean
 
 run: install
 	@CHECKIN_DB=$(DEMO_DB) CHECKIN_HOST=$(HOST) CHECKIN_PORT=$(PORT) $(VENV)/bin/checkin demo --reset >/dev/null
 	@CHECKIN_DB=$(DEMO_DB) CHECKIN_HOST=$(HOST) CHECKIN_PORT=$(PORT) $(VENV)/bin/checkin serve
 
-test: install-test browser
+test: install-test browser postgresql
 	$(PY) -m pytest -q
 
 install: $(VENV)/.installed
@@ -37,6 +37,10 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 # A Chromium for the browser tests: $$CHECKIN_CHROMIUM, the system's, or Debian's package when we are root.
 browser:
 	@scripts/ensure-chromium.sh
+
+# PostgreSQL's server binaries for the tests' throwaway server: the system's, or Debian's package when we are root.
+postgresql:
+	@scripts/ensure-postgresql.sh
 
 # Every benchmark of the README, one after another (a few minutes; run it on an otherwise idle machine).
 bench: install-test browser

@@ -122,9 +122,17 @@ class Settings:
         return self
 
     def with_secret(self) -> "Settings":
-        """Return settings with a secret key: the given one, or the one kept in the data folder."""
+        """Return settings with a secret key: the given one, or the one kept in the data folder.
+
+        On PostgreSQL it must be given: every instance signs and checks the same cookies and offline-copy
+        salts, so a key made by one instance in its own data folder would sign everyone else out."""
         if self.secret_key:
             return self
+        if self.uses_postgres:
+            raise SettingsError(
+                "CHECKIN_SECRET_KEY must be set when CHECKIN_DATABASE_URL is: the same long random value on every "
+                "instance (for example from `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
         path = self.data_dir / "secret_key"
         if path.exists():
             return replace(self, secret_key=path.read_text().strip())

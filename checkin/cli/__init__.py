@@ -13,7 +13,7 @@ from ..settings import Settings, SettingsError
 from .access_commands import cmd_device_add, cmd_device_list, cmd_device_revoke, cmd_user_add, cmd_user_list, cmd_user_password
 from ..store.db import SchemaOutOfDate
 from .common import CommandError, close_connections, say
-from .course_commands import cmd_backup, cmd_courses, cmd_demo, cmd_import, cmd_serve
+from .course_commands import cmd_backup, cmd_courses, cmd_demo, cmd_import, cmd_migrate, cmd_serve
 from .output_commands import cmd_badges_export, cmd_badges_pdf, cmd_badges_send, cmd_certificates, cmd_export
 
 
@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cert", type=Path, help="TLS certificate (PEM)")
     p.add_argument("--key", type=Path, help="TLS private key (PEM)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", parents=[common],
+                       help="bring the database's schema up to this version (PostgreSQL: once, before starting servers)")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("demo", parents=[common], help="create the demo course, held today around the current time")
     p.add_argument("--participants", type=int, default=80, help="roster size (default 80; scale up for load tests)")

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..clock import system_clock
 from ..settings import Settings
 from ..store import courses, organisers
-from ..store.db import transaction
+from ..store.db import describe, transaction
 from .common import CommandError, choose_course, connect, say
 
 
@@ -29,6 +29,10 @@ def cmd_serve(args, settings: Settings) -> int:
         https=settings.https if args.https is None else args.https, tls_cert=args.cert or settings.tls_cert,
         tls_key=args.key or settings.tls_key,
     ).validated()
+    settings = settings.with_secret()  # on PostgreSQL: refuses to start without the shared key
+    if settings.uses_postgres:
+        check = connect(settings)  # refuses to start on a schema older than this version (SchemaOutOfDate)
+        check.close()
     ssl = {}
     if settings.https:
         from .. import tls
@@ -40,12 +44,31 @@ def cmd_serve(args, settings: Settings) -> int:
             for address in tls.phone_addresses():
                 shown = f"[{address}]" if ":" in address else address
                 say(f"  phones: https://{shown}:{settings.port}/ca  (install the CA once, then /usher)")
-    say(f"checkin: serving {settings.db_path} at {settings.public_url}")
+    say(f"checkin: serving {describe(settings.database)} at {settings.public_url} as {settings.instance}")
     # Everything imported so far lives as long as the process: keep it out of the collector's
     # full passes, whose pauses would otherwise land on scans at the door.
     gc.freeze()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=settings.access_log,
                 log_level="info", **ssl)
+    return 0
+
+
+def cmd_migrate(args, settings: Settings) -> int:
+    """Bring the database's schema up to this version: once, before starting the instances (PostgreSQL)."""
+    from ..store.db import connect as connect_store, migrate, pending_migrations
+
+    conn = connect_store(settings.database)
+    try:
+        pending = pending_migrations(conn)
+        if not pending:
+            say("checkin: the schema is up to date; nothing to do.")
+            return 0
+        applied = migrate(conn)
+    finally:
+        conn.close()
+    for name in applied:
+        print(name)
+    say(f"checkin: applied {len(applied)} migration(s); the instances can start.")
     return 0
 
 
@@ -131,6 +154,9 @@ def cmd_courses(args, settings: Settings) -> int:
 
 
 def cmd_backup(args, settings: Settings) -> int:
+    if settings.uses_postgres:
+        raise CommandError("a PostgreSQL database is backed up with pg_dump (see deploy/README.md, Backups): "
+                           "pg_dump --format=custom --file=FILE DATABASE_URL")
     if not settings.db_path.exists():
         raise CommandError(f"there is no database at {settings.db_path}")
     if args.out.exists():

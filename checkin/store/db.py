@@ -30,6 +30,19 @@ def is_postgres(target: Target) -> bool:
     return postgres.is_url(target)
 
 
+def describe(target: Target) -> str:
+    """The target for a log line: a PostgreSQL URL without its password."""
+    if not is_postgres(target):
+        return str(target)
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(str(target))
+    if parts.password:
+        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return str(target)
+
+
 def dialect_of(conn: Any) -> str:
     return getattr(conn, "dialect", "sqlite")
 
