@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from . import i18n
 from .auth import DeviceCache, SignInLimiter
 from .broadcast import Broadcaster
+from .relay import Relay
 from .clock import Clock, system_clock
 from .errors import Problem
 from .routes import api, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
@@ -30,13 +31,18 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     async def lifespan(app: Starlette):
         i18n.load()
         db = await open_database(settings.database, pool_size=settings.database_pool_size, name=settings.instance)
+        device_cache = DeviceCache()
+        relay = Relay(db, Broadcaster(), listen_url=settings.database_url or None,
+                      on_device_change=lambda _device: device_cache.clear())
+        await relay.start()
         app.state.services = Services(
-            settings=settings, db=db, broadcaster=Broadcaster(), clock=clock,
-            templates=make_templates(settings), devices=DeviceCache(), sign_in=SignInLimiter(),
+            settings=settings, db=db, broadcaster=relay, clock=clock,
+            templates=make_templates(settings), devices=device_cache, sign_in=SignInLimiter(),
         )
         try:
             yield
         finally:
+            await relay.stop()
             await db.close()
 
     return Starlette(

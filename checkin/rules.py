@@ -68,6 +68,7 @@ def decide_scan(
     earlier: Checkin | None,
     at: datetime,
     after_end: str = "refuse",
+    stated_time: bool = False,
 ) -> Decision:
     """Decide one scan.
 
@@ -78,6 +79,10 @@ def decide_scan(
         decided on its own time and, if accepted, supersedes the other.
     at: when the scan happened (the server's time, or the device's for offline sync).
     after_end: the course's policy for a scan after the session ended: "refuse" or "late".
+    stated_time: `at` is a time the scan states (offline sync, an organiser's stated arrival, a paper
+        sheet), not the server's clock on arrival. Only such a scan can be earlier than the one that counts:
+        two live scans of one badge at the same moment (at two doors, or two server instances whose clocks
+        differ by a millisecond) are decided in the order they are written, the second already_checked_in.
     """
     if badge is None:
         return Decision(Reason.UNKNOWN_CODE)
@@ -87,7 +92,7 @@ def decide_scan(
         return Decision(Reason.BADGE_REVOKED)
     if session is None:
         return Decision(Reason.NO_SESSION)
-    if earlier is not None and earlier.at <= at:
+    if earlier is not None and (earlier.at <= at or not stated_time):
         return Decision(Reason.ALREADY_CHECKED_IN, first=earlier)
     if at < session.opens_at:
         return Decision(Reason.SESSION_NOT_OPEN)

@@ -127,7 +127,8 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
     if holder is not None and session is not None and holder.course_id == scan.course_id:
         earlier = scans.get_checkin(conn, holder.enrolment_id, session.id)
     decision = rules.decide_scan(
-        badge=holder, course_id=scan.course_id, session=session, earlier=earlier, at=at, after_end=after_end
+        badge=holder, course_id=scan.course_id, session=session, earlier=earlier, at=at, after_end=after_end,
+        stated_time=scan.method in STATED_TIME_METHODS,
     )
     # A plain check-in's live event is its scan row, numbered in the course's event order; a scan that
     # supersedes another writes a correction event instead.

@@ -13,7 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from . import i18n
 from .auth import DeviceCache, SignInLimiter, csrf_token
-from .broadcast import Broadcaster
+from .relay import Relay
 from .clock import Clock
 from .errors import Problem
 from .settings import Settings
@@ -24,7 +24,7 @@ from .store.db import Database
 class Services:
     settings: Settings
     db: Database
-    broadcaster: Broadcaster
+    broadcaster: Relay  # publish after commit, subscribe to follow a course (relay.py)
     clock: Clock
     templates: Jinja2Templates
     devices: DeviceCache

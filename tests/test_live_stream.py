@@ -30,7 +30,7 @@ class Running:
 
     @property
     def broadcaster(self):
-        return self.app.state.services.broadcaster
+        return self.app.state.services.broadcaster.broadcaster  # the relay's local broadcaster
 
 
 @pytest.fixture

@@ -97,11 +97,21 @@ def test_whole_number_accepts_only_ascii_digits(typed, expected):
 
 def test_a_scan_made_before_the_one_that_counts_supersedes_it():
     counted = Checkin(scan_id=12, at=T0 + M(20))  # a late scan at the other door, already stored
-    decision = decide_scan(badge=badge(), course_id=7, session=session(), earlier=counted, at=T0 - M(5))
+    decision = decide_scan(badge=badge(), course_id=7, session=session(), earlier=counted, at=T0 - M(5),
+                           stated_time=True)  # an offline scan synced later states when it was made
     assert decision.reason == Reason.CHECKED_IN and decision.supersedes == counted
+
+
+def test_a_live_scan_a_moment_before_the_one_written_first_is_already_checked_in():
+    # Two doors (or two server instances) scan one badge at the same moment; the clocks say the second one
+    # written was a millisecond earlier. Only a stated time can supersede: this one is a duplicate.
+    counted = Checkin(scan_id=12, at=T0 + timedelta(milliseconds=1))
+    decision = decide_scan(badge=badge(), course_id=7, session=session(), earlier=counted, at=T0)
+    assert decision.reason == Reason.ALREADY_CHECKED_IN and decision.first == counted
 
 
 def test_a_superseding_scan_outside_the_window_changes_nothing():
     counted = Checkin(scan_id=12, at=T0)
-    decision = decide_scan(badge=badge(), course_id=7, session=session(), earlier=counted, at=T0 - M(45))
+    decision = decide_scan(badge=badge(), course_id=7, session=session(), earlier=counted, at=T0 - M(45),
+                           stated_time=True)
     assert decision.reason == Reason.SESSION_NOT_OPEN and decision.supersedes is None

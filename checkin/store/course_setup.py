@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from ..clock import to_db
 from ..models import Course, CourseSession, Organiser
-from .courses import NewCourse, NewSession, get_course, insert_course, insert_session, list_sessions
+from .courses import NewCourse, NewSession, get_course, insert_course, insert_session, list_sessions, lock_course
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +119,7 @@ def delete_session(conn: sqlite3.Connection, course_id: int, session_id: int) ->
 
 def move_session(conn: sqlite3.Connection, course_id: int, session_id: int, step: int) -> bool:
     """Move a session one place earlier (step -1) or later (+1) in the programme; False at either end."""
+    lock_course(conn, course_id)  # one reordering at a time, on the order as it stands
     order = [s.id for s in list_sessions(conn, course_id)]
     if session_id not in order:
         return False

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from ..clock import from_db, to_db
 from ..models import Course, CourseSession
+from .dialect import for_update
 
 _COURSE_COLUMNS = (
     "id, title, course_date, venue, organiser_name, time_zone, open_before_min, late_after_min,"
@@ -70,8 +71,14 @@ def insert_course(conn: sqlite3.Connection, course: NewCourse, now: datetime, or
     return course_id
 
 
+def lock_course(conn: sqlite3.Connection, course_id: int) -> None:
+    """Keep the course's row locked until the commit: its programme's order is about to change (dialect.py)."""
+    conn.execute("SELECT id FROM courses WHERE id = ?" + for_update(conn), (course_id,)).fetchall()
+
+
 def insert_session(conn: sqlite3.Connection, course_id: int, session: NewSession) -> int:
     """Append a session at the end of the course's programme; returns its id."""
+    lock_course(conn, course_id)  # two sessions added at once must not both take the next position
     (position,) = conn.execute(
         "SELECT COALESCE(MAX(position), 0) + 1 FROM sessions WHERE course_id = ?", (course_id,)
     ).fetchone()

@@ -402,7 +402,7 @@ def test_offline_rule_copy_answers_as_the_server_rule(venue, browser_factory, pa
     page.goto(f"{venue.url}/usher")
     for name, badge, session, earlier, at, after_end in _decide_cases():
         expected = rules.decide_scan(badge=badge, course_id=1, session=session, earlier=earlier, at=at,
-                                     after_end=after_end).reason
+                                     after_end=after_end, stated_time=True).reason  # offline: the phone's time
         got = page.evaluate("""async ([badge, session, earlierAt, at, afterEnd]) => {
           const copy = await import("/static/js/offline-copy.js");
           return copy.decideOffline({ badge, session, earlierAt, at, afterEnd });

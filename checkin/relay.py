@@ -1,0 +1,205 @@
+"""Live events from every instance, in each course's order: the events table is the truth, PostgreSQL's
+LISTEN/NOTIFY wakes the instances, and a periodic catch-up read makes a lost notification cost seconds, not events.
+
+Every event-writing transaction takes the course's next event number (store.scans.next_event_seq). On
+PostgreSQL a trigger on that number notifies `checkin_events` with "course:number" when the transaction
+commits. Each instance listens; for a course its own dashboards follow, it hands its broadcaster the events in
+number order: its own commits at once (no database read), another instance's after reading them from the table.
+An event that arrives ahead of its predecessor (this instance committed 12 while 11, from another instance, is
+still on its way) waits until the gap is read from the table, so a stream never sees 12 before 11.
+
+With SQLite there is one process and one writer: events arrive in order, there is nothing to listen to, and
+the relay just passes them on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+
+from .broadcast import Broadcaster
+from .store import scans
+from .store.scans import Event
+
+log = logging.getLogger("checkin.relay")
+
+CATCH_UP_SECONDS = 5.0  # a missed notification, or a listener that died without a word, costs at most this
+RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+CHANNELS = ("checkin_events", "checkin_devices", "checkin_sessions")
+
+
+class Relay:
+    """Hands committed events to the local broadcaster in order; listens to the other instances on PostgreSQL."""
+
+    def __init__(self, db, broadcaster: Broadcaster, *, listen_url: str | None = None,
+                 on_device_change: Callable[[str], None] | None = None,
+                 on_session_change: Callable[[str], None] | None = None,
+                 catch_up_seconds: float = CATCH_UP_SECONDS):
+        self.db = db
+        self.broadcaster = broadcaster
+        self.listen_url = listen_url
+        self.on_device_change = on_device_change
+        self.on_session_change = on_session_change
+        self.catch_up_seconds = catch_up_seconds
+        self._published: dict[int, int] = {}  # course -> last number handed to the broadcaster
+        self._waiting: dict[int, dict[int, Event]] = {}  # course -> events that came ahead of a gap
+        self._reading: dict[int, asyncio.Task] = {}  # course -> the read that fills its gap
+        self._followers: dict[int, int] = {}  # course -> streams of this instance that follow it
+        self._known: dict[int, int] = {}  # course -> the newest number known to be committed
+        self._tasks: list[asyncio.Task] = []
+        self.listening = listen_url is None  # SQLite: nothing to listen to, always "alive"
+        self.notifications = 0
+
+    # --- the broadcaster's face, for handlers and streams ---------------------------------------------
+
+    def publish(self, event: Event) -> None:
+        """An event this instance has just committed."""
+        self._arrived(event.course_id, {event.id: event}, event.id)
+
+    @asynccontextmanager
+    async def subscribe(self, course_id: int) -> AsyncIterator:
+        self._followers[course_id] = self._followers.get(course_id, 0) + 1
+        try:
+            async with self.broadcaster.subscribe(course_id) as subscription:
+                if course_id not in self._published:
+                    # Followed from now on: start from what is committed (the stream reads the log up to there).
+                    newest = await self.db.read(scans.get_last_event_id, course_id)
+                    self._published.setdefault(course_id, newest)
+                    self._flush(course_id)
+                yield subscription
+        finally:
+            self._followers[course_id] -= 1
+            if not self._followers[course_id]:
+                del self._followers[course_id]
+                self._forget(course_id)
+
+    def count(self, course_id: int) -> int:
+        return self.broadcaster.count(course_id)
+
+    # --- ordering ----------------------------------------------------------------------------------------
+
+    def _arrived(self, course_id: int, events: dict[int, Event], newest: int) -> None:
+        """Events (or, from a notification, only the number `newest`) committed for a course."""
+        if course_id not in self._followers:
+            return  # nobody here follows this course
+        self._known[course_id] = max(self._known.get(course_id, 0), newest)
+        waiting = self._waiting.setdefault(course_id, {})
+        if course_id not in self._published:  # its first stream is reading where to start: keep them for it
+            waiting.update(events)
+            return
+        for number, event in events.items():
+            if number > self._published[course_id]:
+                waiting[number] = event
+        self._flush(course_id)
+        if self._known[course_id] > self._published[course_id]:
+            self._read_gap(course_id)
+
+    def _flush(self, course_id: int) -> None:
+        waiting = self._waiting.get(course_id)
+        if not waiting:
+            return
+        published = self._published[course_id]
+        while published + 1 in waiting:
+            published += 1
+            self.broadcaster.publish(waiting.pop(published))
+        for number in [n for n in waiting if n <= published]:
+            del waiting[number]
+        self._published[course_id] = published
+
+    def _read_gap(self, course_id: int, *, look: bool = False) -> None:
+        """Read the course's events after the last one published, until the newest known one is (look: read
+        once even if none is known to be missing: the periodic catch-up)."""
+        if course_id in self._reading and not self._reading[course_id].done():
+            return  # a read is under way; it goes on until the newest known event is published
+        self._reading[course_id] = asyncio.get_running_loop().create_task(self._fill(course_id, look))
+
+    async def _fill(self, course_id: int, look: bool) -> None:
+        try:
+            while course_id in self._published and (look or self._known.get(course_id, 0) > self._published[course_id]):
+                look = False
+                missed = await self.db.read(scans.list_events, course_id, self._published[course_id], 500)
+                if course_id not in self._published:
+                    return
+                if missed:
+                    self._known[course_id] = max(self._known.get(course_id, 0), missed[-1].id)
+                    waiting = self._waiting.setdefault(course_id, {})
+                    waiting.update({e.id: e for e in missed if e.id > self._published[course_id]})
+                    self._flush(course_id)
+                elif self._known.get(course_id, 0) > self._published[course_id]:
+                    # Known but not readable yet: cannot happen for committed numbers; the catch-up tries again.
+                    log.warning("checkin: live event %s of course %s not found", self._known[course_id], course_id)
+                    return
+        except Exception:  # the next notification or catch-up tries again
+            log.exception("checkin: reading live events of course %s failed", course_id)
+
+    def _forget(self, course_id: int) -> None:
+        self._published.pop(course_id, None)
+        self._known.pop(course_id, None)
+        self._waiting.pop(course_id, None)
+        task = self._reading.pop(course_id, None)
+        if task is not None:
+            task.cancel()
+
+    # --- the other instances (PostgreSQL) -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.listen_url is not None:
+            self._tasks.append(asyncio.get_running_loop().create_task(self._listen(), name="checkin-listener"))
+            self._tasks.append(asyncio.get_running_loop().create_task(self._catch_up_loop(), name="checkin-catch-up"))
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *self._reading.values()]:
+            task.cancel()
+        for task in [*self._tasks, *self._reading.values()]:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        self._reading.clear()
+
+    async def _listen(self) -> None:
+        import psycopg
+
+        attempt = 0
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.listen_url, autocommit=True, application_name="checkin-listener"
+                ) as conn:
+                    for channel in CHANNELS:
+                        await conn.execute(f"LISTEN {channel}")
+                    self.listening, attempt = True, 0
+                    log.info("checkin: listening for the other instances' events")
+                    self.catch_up_all()  # whatever was committed while we were not listening
+                    async for note in conn.notifies():
+                        self.notifications += 1
+                        self._notified(note.channel, note.payload)
+            except asyncio.CancelledError:
+                self.listening = False
+                raise
+            except Exception as exc:
+                self.listening = False
+                delay = RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)]
+                attempt += 1
+                log.warning("checkin: the event listener lost its connection (%s); again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+
+    def _notified(self, channel: str, payload: str) -> None:
+        if channel == "checkin_events":
+            course, _, number = payload.partition(":")
+            if course.isdigit() and number.isdigit():
+                self._arrived(int(course), {}, int(number))
+        elif channel == "checkin_devices" and self.on_device_change is not None:
+            self.on_device_change(payload)
+        elif channel == "checkin_sessions" and self.on_session_change is not None:
+            self.on_session_change(payload)
+
+    def catch_up_all(self) -> None:
+        for course_id in list(self._published):
+            self._read_gap(course_id, look=True)
+
+    async def _catch_up_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.catch_up_seconds)
+            self.catch_up_all()

@@ -1,0 +1,2 @@
+-- Nothing to do on SQLite: migrations/postgresql/0015_notify.sql adds the triggers that wake the other server
+-- instances (LISTEN/NOTIFY); with SQLite there is one process, which publishes its own events.
