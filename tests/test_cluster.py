@@ -30,7 +30,7 @@ def two(postgres_url, tmp_path_factory):
     empty_postgres(postgres_url)
     cluster = Cluster(postgres_url, tmp_path_factory.mktemp("cluster"))
     try:
-        demo = seed_demo(cluster, participants=400)
+        demo = seed_demo(cluster, participants=300)
         a, b = cluster.start("a"), cluster.start("b")
         yield cluster, demo, a, b
     finally:
@@ -275,3 +275,24 @@ def test_sessions_added_at_two_instances_at_once_get_distinct_positions(two):
     assert all(r.status_code in (200, 303) for r in answers), [r.text[:300] for r in answers]
     positions = [r[0] for r in db_rows(cluster, "SELECT position FROM sessions WHERE course_id = ?", demo.course_id)]
     assert len(positions) == len(set(positions))
+
+
+def test_a_listener_connection_killed_during_scans_loses_no_event(two):
+    cluster, demo, a, b = two
+    codes = free_codes(cluster, current_session(a, demo.token), 20)
+    start = db_rows(cluster, "SELECT event_seq FROM courses WHERE id = ?", demo.course_id)[0][0]
+    stream = Stream(sign_in(cluster, a, demo.password), demo.course_id)
+    try:
+        for i, code in enumerate(codes):
+            if i == 5:  # a's listener (and, for good measure, b's) is cut off mid-way
+                killed = db_rows(cluster, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                          " WHERE application_name = 'checkin-listener'")
+                assert killed and all(ok for (ok,) in killed)
+            assert scan(b, demo.token, code).json()["accepted"]
+        wait_until(lambda: len(stream.events) >= 20, 15, f"only {len(stream.events)} of 20 events arrived")
+    finally:
+        stream.close()
+    assert [event_id for event_id, _ in stream.events] == list(range(start + 1, start + 21))
+    # The listener is back: an event from b reaches a's stream without waiting for the catch-up read.
+    wait_until(lambda: len(db_rows(cluster, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'checkin-listener'")) == 2,
+               10, "the listeners did not reconnect")
