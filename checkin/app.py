@@ -14,10 +14,11 @@ from starlette.staticfiles import StaticFiles
 from . import i18n
 from .auth import DeviceCache, SignInLimiter
 from .broadcast import Broadcaster
+from .metrics import Metrics
 from .relay import Relay
 from .clock import Clock, system_clock
 from .errors import Problem
-from .routes import api, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
+from .routes import api, operator, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
 from .security import PagesOnly, SecurityHeadersMiddleware
 from .settings import Settings
 from .store.db import open_database
@@ -35,10 +36,16 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         relay = Relay(db, Broadcaster(), listen_url=settings.database_url or None,
                       on_device_change=lambda _device: device_cache.clear())
         await relay.start()
+        metrics = Metrics(settings.instance)
         app.state.services = Services(
             settings=settings, db=db, broadcaster=relay, clock=clock,
-            templates=make_templates(settings), devices=device_cache, sign_in=SignInLimiter(),
+            templates=make_templates(settings), devices=device_cache, sign_in=SignInLimiter(), metrics=metrics,
         )
+        metrics.reading("checkin_event_streams", "Event streams open on this instance.", relay.streams)
+        metrics.reading("checkin_listener_up", "1 when the PostgreSQL event listener is connected.",
+                        lambda: relay.listening)
+        metrics.reading("checkin_store_busy", "Writes waiting for the SQLite writer, or PostgreSQL connections in use.",
+                        db.busy)
         try:
             yield
         finally:
@@ -49,6 +56,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         routes=[
             # The door's API first: every scan would otherwise be matched against each page route.
             Mount("/api/v1", routes=api.routes),
+            *operator.routes,
             *public.routes,
             *organiser.routes,
             *reports.routes,

@@ -78,6 +78,10 @@ class Relay:
     def count(self, course_id: int) -> int:
         return self.broadcaster.count(course_id)
 
+    def streams(self) -> int:
+        """Event streams open on this instance, all courses."""
+        return sum(self._followers.values())
+
     # --- ordering ----------------------------------------------------------------------------------------
 
     def _arrived(self, course_id: int, events: dict[int, Event], newest: int) -> None:

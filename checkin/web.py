@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from . import i18n
 from .auth import DeviceCache, SignInLimiter, csrf_token
+from .metrics import Metrics
 from .relay import Relay
 from .clock import Clock
 from .errors import Problem
@@ -29,6 +30,8 @@ class Services:
     templates: Jinja2Templates
     devices: DeviceCache
     sign_in: SignInLimiter
+    metrics: Metrics
+    draining: bool = False  # set on SIGTERM: /readyz says 503 so the load balancer moves away
 
     def now(self) -> datetime:
         return self.clock()

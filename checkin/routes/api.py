@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from datetime import timedelta
 
 from starlette.requests import Request
@@ -26,6 +27,7 @@ SEARCH_MIN = 3
 
 
 async def create_scan(request: Request) -> JSONResponse:
+    started = time.perf_counter()
     svc = services(request)
     now = svc.now()
     device = await require_device(request, svc.db, svc.devices, now)
@@ -35,6 +37,7 @@ async def create_scan(request: Request) -> JSONResponse:
         session_id=body.session_id, nonce=body.nonce, device_time=body.device_time, device_id=device.id,
     )
     outcome = await scanning.record_scan(svc.db, svc.broadcaster, scan, now)
+    svc.metrics.scanned(outcome.reason, scan.method, time.perf_counter() - started)
     if outcome.reason in DEVICE_REFUSALS:
         raise device_refusal_problem(outcome.reason)
     return JSONResponse(outcome.as_json())

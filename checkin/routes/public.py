@@ -70,10 +70,6 @@ async def logout(request: Request) -> Response:
     return RedirectResponse("/", status_code=303)
 
 
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def _local(url: str) -> str:
     """Only same-site paths, so a crafted link cannot bounce a signed-in organiser elsewhere."""
     parts = urlsplit(url)
@@ -88,5 +84,4 @@ routes = [
     Route("/login", login_form, methods=["GET"], name="login_form"),
     Route("/login", login, methods=["POST"], name="login"),
     Route("/logout", logout, methods=["POST"], name="logout"),
-    Route("/healthz", health, name="health"),
 ]

@@ -205,8 +205,10 @@ class PostgresDatabase:
         await self._run(self._pool.close)
         self._threads.shutdown(wait=False)
 
-    def stats(self) -> dict[str, int]:
-        return dict(self._pool.get_stats())
+    def busy(self) -> int:
+        """Pooled connections in use (for /metrics)."""
+        stats = self._pool.get_stats()
+        return stats.get("pool_size", 0) - stats.get("pool_available", 0)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._run(self._read, fn, args)

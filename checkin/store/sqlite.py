@@ -184,6 +184,10 @@ class SQLiteDatabase:
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._call(self._reader, fn, *args)
 
+    def busy(self) -> int:
+        """Writes waiting for the writer (for /metrics)."""
+        return self._queue.qsize() if self._queue is not None else 0
+
     async def read_aside(self, fn: Callable[..., T], *args: Any) -> T:
         """A long read (a whole course's attendance) on its own connection in a thread of its own, so that
         the shared read connection stays free for the door's lookups meanwhile."""
