@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
+import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from checkin import sign_in as limits
 from checkin.app import create_app
@@ -27,18 +29,20 @@ def client_at(app, address: tuple[str, int]) -> TestClient:
 
 @pytest.fixture
 def at(world):
-    """at(address) -> a browser whose requests come from that address. Each talks to a server of its own on the
-    one database (a test client runs its app's lifespan on its own event loop, so two cannot share an app)."""
-    opened = []
+    """at(address) -> a browser whose requests reach one server from that address, as they do through the
+    documented proxy: uvicorn's own proxy-headers middleware takes the address from X-Forwarded-For."""
+    with TestClient(ProxyHeadersMiddleware(create_app(world.settings, clock=world.clock), trusted_hosts="*")) as server:
+        opened = []
 
-    def make(address: tuple[str, int]) -> TestClient:
-        client = client_at(create_app(world.settings, clock=world.clock), address)
-        opened.append(client.__enter__())
-        return client
+        def make(address: tuple[str, int]) -> httpx.Client:
+            browser = httpx.Client(transport=server._transport, base_url="http://testserver",
+                                   headers={"X-Forwarded-For": address[0]}, cookies={"lang": "en"})
+            opened.append(browser)
+            return browser
 
-    yield make
-    for client in opened:
-        client.__exit__(None, None, None)
+        yield make
+        for browser in opened:
+            browser.close()
 
 
 def test_wrong_passwords_from_one_address_do_not_lock_the_organiser_out_from_another(at, world):
