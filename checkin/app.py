@@ -7,12 +7,11 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from . import i18n
-from .auth import DeviceCache, SignInLimiter
+from .auth import DeviceCache
 from .broadcast import Broadcaster
 from .metrics import Metrics
 from .relay import Relay
@@ -20,7 +19,9 @@ from .clock import Clock, system_clock
 from .errors import Problem
 from .routes import api, operator, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
 from .security import PagesOnly, SecurityHeadersMiddleware
+from .session_cookie import SessionCookieMiddleware
 from .settings import Settings
+from .sign_in import SignInLimiter
 from .store.db import open_database
 from .web import Services, http_error_handler, make_templates, overflow_handler, problem_handler, server_error_handler
 
@@ -39,7 +40,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         metrics = Metrics(settings.instance)
         app.state.services = Services(
             settings=settings, db=db, broadcaster=relay, clock=clock,
-            templates=make_templates(settings), devices=device_cache, sign_in=SignInLimiter(), metrics=metrics,
+            templates=make_templates(settings), devices=device_cache, sign_in=SignInLimiter(db), metrics=metrics,
         )
         metrics.reading("checkin_event_streams", "Event streams open on this instance.", relay.streams)
         metrics.reading("checkin_listener_up", "1 when the PostgreSQL event listener is connected.",
@@ -70,10 +71,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware),
-            Middleware(
-                PagesOnly, middleware=SessionMiddleware, secret_key=settings.secret_key,
-                session_cookie="checkin_session", max_age=14 * 24 * 3600, same_site="lax", https_only=settings.https,
-            ),
+            # Secure whenever the request came over HTTPS (directly, or through a trusted proxy's X-Forwarded-Proto).
+            Middleware(PagesOnly, middleware=SessionCookieMiddleware, secret_key=settings.secret_key),
             Middleware(PagesOnly, middleware=i18n.LanguageMiddleware, default=settings.language),
         ],
         exception_handlers={

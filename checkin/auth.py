@@ -1,19 +1,17 @@
-"""Who is asking: usher devices by bearer token, organisers by signed session cookie; CSRF and sign-in limits."""
+"""Who is asking: usher devices by bearer token; CSRF tokens for forms. Organisers' sessions: sign_in.py."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
 import time
-from collections import defaultdict, deque
 from datetime import datetime
 
 from starlette.requests import Request
 
 from .errors import Problem
-from .models import Device, Organiser
+from .models import Device
 from .store import devices as device_store
-from .store import organisers as organiser_store
 from .store.db import Database
 
 DEVICE_CACHE_SECONDS = 2.0
@@ -74,19 +72,6 @@ def device_refusal_problem(reason: str) -> Problem:
     return Problem(403, "device_revoked", "This phone was unpaired by an organiser. Ask an organiser to pair it again.")
 
 
-async def current_organiser(request: Request, db: Database) -> Organiser | None:
-    """The signed-in organiser, if the cookie's session version is still theirs: a password change raises the
-    version, which ends every session signed in before it (a stolen cookie included)."""
-    organiser_id = request.session.get("organiser_id")
-    version = request.session.get("session_version")
-    if not isinstance(organiser_id, int) or not isinstance(version, int):
-        return None
-    organiser = await db.read(organiser_store.get_organiser, organiser_id)
-    if organiser is None or organiser.session_version != version:
-        return None
-    return organiser
-
-
 def csrf_token(request: Request) -> str:
     token = request.session.get("csrf")
     if not token:
@@ -99,30 +84,3 @@ def check_csrf(request: Request, submitted: object) -> None:
     expected = request.session.get("csrf")
     if not expected or not isinstance(submitted, str) or not hmac.compare_digest(expected, submitted):
         raise Problem(403, "csrf_failed", "This form has expired. Reload the page and submit it again.")
-
-
-class SignInLimiter:
-    """At most `attempts` failed sign-ins per user name and per address in `window` seconds."""
-
-    def __init__(self, attempts: int = 5, window: float = 300.0):
-        self.attempts = attempts
-        self.window = window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-
-    def _recent(self, key: str) -> deque[float]:
-        failures = self._failures[key]
-        cutoff = time.monotonic() - self.window
-        while failures and failures[0] < cutoff:
-            failures.popleft()
-        return failures
-
-    def blocked(self, *keys: str) -> bool:
-        return any(len(self._recent(key)) >= self.attempts for key in keys)
-
-    def fail(self, *keys: str) -> None:
-        for key in keys:
-            self._recent(key).append(time.monotonic())
-
-    def succeed(self, *keys: str) -> None:
-        for key in keys:
-            self._failures.pop(key, None)

@@ -18,6 +18,7 @@ from .store.courses import NewCourse, NewSession
 from .store.people import PersonDetails
 from .text import fold
 
+USERNAME = "demo"  # the demo's administrator account
 TITLE = "Lớp bồi dưỡng kiến thức, nghiệp vụ cho cán bộ Đoàn cơ sở"
 ORGANISER = "Đoàn Khối các cơ quan thành phố Hải Phòng"
 VENUE = "Hội trường Thành đoàn Hải Phòng, số 2 Nguyễn Tri Phương, Hồng Bàng"
@@ -113,6 +114,7 @@ def create_demo(conn: sqlite3.Connection, now: datetime, zone: ZoneInfo, partici
         conn, NewCourse(title=TITLE, course_date=course_date, time_zone=zone.key, venue=VENUE, organiser_name=ORGANISER),
         now, organiser_id,
     )
+    courses.mark_made_by_demo(conn, course_id)
     for (title, _m), (start, end) in zip(PROGRAMME, times):
         courses.insert_session(conn, course_id, NewSession(title, start, end))
     enrolments = []

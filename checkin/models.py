@@ -98,4 +98,4 @@ class Organiser:
     username: str
     display_name: str
     is_admin: bool
-    session_version: int = 0  # in the sign-in cookie; raised by a password change to end older sessions
+    disabled: bool = False  # by an administrator: cannot sign in, and has no session

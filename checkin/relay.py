@@ -35,13 +35,11 @@ class Relay:
 
     def __init__(self, db, broadcaster: Broadcaster, *, listen_url: str | None = None,
                  on_device_change: Callable[[str], None] | None = None,
-                 on_session_change: Callable[[str], None] | None = None,
                  catch_up_seconds: float = CATCH_UP_SECONDS):
         self.db = db
         self.broadcaster = broadcaster
         self.listen_url = listen_url
         self.on_device_change = on_device_change
-        self.on_session_change = on_session_change
         self.catch_up_seconds = catch_up_seconds
         self._published: dict[int, int] = {}  # course -> last number handed to the broadcaster
         self._waiting: dict[int, dict[int, Event]] = {}  # course -> events that came ahead of a gap
@@ -59,10 +57,11 @@ class Relay:
         self._arrived(event.course_id, {event.id: event}, event.id)
 
     @asynccontextmanager
-    async def subscribe(self, course_id: int) -> AsyncIterator:
+    async def subscribe(self, course_id: int, session_id: int | None = None) -> AsyncIterator:
+        """Follow a course (for an organiser's sign-in session: its stream ends when the session does)."""
         self._followers[course_id] = self._followers.get(course_id, 0) + 1
         try:
-            async with self.broadcaster.subscribe(course_id) as subscription:
+            async with self.broadcaster.subscribe(course_id, session_id) as subscription:
                 if course_id not in self._published:
                     # Followed from now on: start from what is committed (the stream reads the log up to there).
                     newest = await self.db.read(scans.get_last_event_id, course_id)
@@ -77,6 +76,21 @@ class Relay:
 
     def count(self, course_id: int) -> int:
         return self.broadcaster.count(course_id)
+
+    def end_sessions(self, session_ids) -> None:
+        """Sign-in sessions that have ended: their streams here stop (see Broadcaster.end_sessions)."""
+        self.broadcaster.end_sessions(session_ids)
+
+    def open_sessions(self) -> list[int]:
+        return self.broadcaster.open_sessions()
+
+    @property
+    def sessions_checked_at(self) -> float:
+        return self.broadcaster.sessions_checked_at
+
+    @sessions_checked_at.setter
+    def sessions_checked_at(self, value: float) -> None:
+        self.broadcaster.sessions_checked_at = value
 
     def streams(self) -> int:
         """Event streams open on this instance, all courses."""
@@ -148,10 +162,18 @@ class Relay:
 
     # --- the other instances (PostgreSQL) -----------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, wait: float = 10.0) -> None:
+        """Start listening (PostgreSQL), and wait up to `wait` seconds for the first connection, so that an instance
+        does not serve a dashboard before it hears the others (/readyz tells the load balancer either way)."""
         if self.listen_url is not None:
+            self._connected = asyncio.Event()
             self._tasks.append(asyncio.get_running_loop().create_task(self._listen(), name="checkin-listener"))
             self._tasks.append(asyncio.get_running_loop().create_task(self._catch_up_loop(), name="checkin-catch-up"))
+            try:
+                async with asyncio.timeout(wait):
+                    await self._connected.wait()
+            except TimeoutError:
+                log.warning("checkin: the event listener is not connected yet; /readyz says so until it is")
 
     async def stop(self) -> None:
         for task in [*self._tasks, *self._reading.values()]:
@@ -174,6 +196,7 @@ class Relay:
                     for channel in CHANNELS:
                         await conn.execute(f"LISTEN {channel}")
                     self.listening, attempt = True, 0
+                    self._connected.set()
                     log.info("checkin: listening for the other instances' events")
                     self.catch_up_all()  # whatever was committed while we were not listening
                     async for note in conn.notifies():
@@ -196,8 +219,8 @@ class Relay:
                 self._arrived(int(course), {}, int(number))
         elif channel == "checkin_devices" and self.on_device_change is not None:
             self.on_device_change(payload)
-        elif channel == "checkin_sessions" and self.on_session_change is not None:
-            self.on_session_change(payload)
+        elif channel == "checkin_sessions" and payload.isdigit():
+            self.end_sessions([int(payload)])  # ended on another instance: its streams here stop at once
 
     def catch_up_all(self) -> None:
         for course_id in list(self._published):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -35,6 +36,9 @@ class Settings:
     time_zone: str = "Asia/Ho_Chi_Minh"
     language: str = "vi"
     access_log: bool = False
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips): comma-separated
+    # addresses or networks, or "*". The sign-in limits count the real client's address only behind these.
+    forwarded_allow_ips: str = "127.0.0.1"
     https: bool = False
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -119,6 +123,13 @@ class Settings:
             raise SettingsError("CHECKIN_DATABASE_URL must start with postgresql:// (leave it empty for SQLite)")
         if not 1 <= self.database_pool_size <= 200:
             raise SettingsError("CHECKIN_DATABASE_POOL_SIZE must be between 1 and 200")
+        for item in self.forwarded_allow_ips.split(","):
+            try:
+                if item.strip() != "*":
+                    ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError as exc:
+                raise SettingsError(f"CHECKIN_FORWARDED_ALLOW_IPS: {item.strip()!r} is not an address, a network "
+                                    "(10.0.0.0/8) or *") from exc
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("CHECKIN_TLS_CERT and CHECKIN_TLS_KEY go together: give both or neither")
         return self

@@ -12,12 +12,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.templating import Jinja2Templates
 
 from . import i18n
-from .auth import DeviceCache, SignInLimiter, csrf_token
+from .auth import DeviceCache, csrf_token
 from .metrics import Metrics
 from .relay import Relay
 from .clock import Clock
 from .errors import Problem
 from .settings import Settings
+from .sign_in import SignInLimiter
 from .store.db import Database
 
 

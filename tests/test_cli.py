@@ -205,3 +205,53 @@ def test_import_adds_someone_sharing_a_phone_under_another_name_and_says_so(tmp_
     conn = db(cli)
     assert conn.execute("SELECT COUNT(*) FROM participants WHERE full_name = ?", (name,)).fetchone()[0] == 1
     assert conn.execute("SELECT COUNT(*) FROM participants WHERE phone = ?", (phone,)).fetchone()[0] == 2
+
+
+def demo_password_works(cli: Cli, password: str) -> bool:
+    from checkin.store import organisers
+
+    return organisers.authenticate(db(cli), "demo", password) is not None
+
+
+@pytest.mark.parametrize("real_data", ["organiser", "course"])
+def test_demo_on_a_database_with_real_data_keeps_the_demo_password_and_prints_no_secret(cli, demo, real_data):
+    if real_data == "organiser":
+        run(cli, "user", "add", "lan", "--password-stdin", stdin="a long password\n")
+    else:
+        from checkin.store.db import transaction
+
+        conn = db(cli)
+        with transaction(conn):
+            conn.execute("INSERT INTO courses (title, course_date, time_zone, created_at)"
+                         " VALUES ('Lớp thật', '2026-11-27', 'Asia/Ho_Chi_Minh', '2026-11-01T00:00:00.000000Z')")
+    done = run(cli, "demo", "--participants", "5", "--password", "another-password-2")
+    assert demo_password_works(cli, "demo-password-1"), "the demo account's password is left alone"
+    assert not demo_password_works(cli, "another-password-2")
+    assert "another-password-2" not in done.stderr + done.stdout and "password:" not in done.stderr
+    assert "#t=" not in done.stderr and "device token" not in done.stderr.lower().replace("no device token", "")
+    assert "already holds real data" in done.stderr and "checkin user password demo" in done.stderr
+    course_id = int(done.stdout.strip())
+    assert f"/courses/{course_id}/live" in done.stderr and "checkin device add --course" in done.stderr
+
+
+def test_demo_on_real_data_without_a_demo_account_makes_no_administrator(cli):
+    run(cli, "user", "add", "lan", "--admin", "--password-stdin", stdin="a long password\n")
+    done = run(cli, "demo", "--participants", "5")
+    assert "No demo account was made" in done.stderr and "password:" not in done.stderr
+    assert [tuple(r) for r in db(cli).execute("SELECT username FROM organisers")] == [("lan",)]
+
+
+def test_demo_again_on_a_database_of_demos_only_prints_a_new_password(cli, demo):
+    again = run(cli, "demo", "--participants", "5", "--password", "demo-password-2")
+    assert "demo-password-2" in again.stderr and "#t=" in again.stderr
+    assert demo_password_works(cli, "demo-password-2")
+
+
+def test_demo_reset_starts_the_file_afresh_and_prints_the_password_as_make_run_shows_it(tmp_path):
+    """`make run` runs `checkin demo --reset` on its own SQLite file (--reset deletes a file: SQLite only)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKIN_")}
+    env.update(CHECKIN_DATA_DIR=str(tmp_path), CHECKIN_DB=str(tmp_path / "demo.sqlite3"))
+    own = Cli(env, Settings(data_dir=tmp_path, db=tmp_path / "demo.sqlite3"))
+    run(own, "user", "add", "lan", "--password-stdin", stdin="a long password\n")
+    reset = run(own, "demo", "--participants", "5", "--reset")
+    assert "password:" in reset.stderr and "/usher/pair#t=" in reset.stderr and reset.stdout.strip() == "1"

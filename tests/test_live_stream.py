@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from checkin.routes import live
-from checkin.store import scans
+from checkin.store import organisers, scans
 from checkin.store.db import transaction
 
 from .conftest import bearer
@@ -265,3 +265,68 @@ def test_a_stream_of_someone_elses_course_is_refused(server, world):
         csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
         client.post("/login", data={"username": "outsider", "password": "correct horse battery", "csrf": csrf})
         assert client.get(f"/courses/{world.course.id}/events").status_code == 403
+
+
+# --- a stream ends with its sign-in session ----------------------------------------------------------------
+
+
+def says_signed_out(stream: Stream, max_pings: int = 40) -> bool:
+    """Whether the stream says `signed_out` and then ends, sending no event in between (within max_pings)."""
+    pings = 0
+    for line in stream.lines:
+        if line == "event: signed_out":
+            return list(stream.lines) == ["data: {}", ""] or list(stream.lines) == []
+        if line == "event: ping":
+            pings += 1
+            if pings > max_pings:
+                return False
+    return False
+
+
+def csrf_of(text: str) -> str:
+    return text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def test_logging_out_ends_the_session_s_open_streams_at_once(server, organiser, world):
+    with open_stream(organiser, world.course.id) as response:
+        stream = Stream(response)
+        assert wait_for(lambda: server.broadcaster.count(world.course.id) == 1)
+        # Another tab of the same browser signs out.
+        with httpx.Client(base_url=server.url, cookies=organiser.cookies, timeout=5) as tab:
+            assert tab.post("/logout", data={"csrf": csrf_of(tab.get("/courses").text)}).status_code == 303
+        assert says_signed_out(stream)
+    assert wait_for(lambda: server.broadcaster.count(world.course.id) == 0)
+    assert organiser.get(f"/courses/{world.course.id}/events").status_code == 401
+
+
+def test_a_password_change_on_another_browser_ends_this_one_s_streams(server, organiser, world):
+    with open_stream(organiser, world.course.id) as response:
+        stream = Stream(response)
+        assert wait_for(lambda: server.broadcaster.count(world.course.id) == 1)
+        with httpx.Client(base_url=server.url, timeout=5) as phone:
+            phone.post("/login", data={"username": "lan", "password": "correct horse battery",
+                                       "csrf": csrf_of(phone.get("/login").text)})
+            token = csrf_of(phone.get("/account/password").text)
+            changed = phone.post("/account/password", data={"current": "correct horse battery", "csrf": token,
+                                                            "password": "một mật khẩu mới hẳn",
+                                                            "again": "một mật khẩu mới hẳn"})
+            assert changed.status_code == 303
+            # The browser that made the change keeps its own stream.
+            with open_stream(phone, world.course.id) as own:
+                assert says_signed_out(stream)
+                assert wait_for(lambda: server.broadcaster.count(world.course.id) == 1)
+                scanned = scan(phone, world, 0)
+                assert Stream(own).next_event()[1]["scan_id"] == scanned["scan_id"]
+
+
+def test_a_session_ended_by_another_server_ends_the_stream_at_a_heartbeat(server, organiser, world, monkeypatch):
+    monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 0.2)
+    with open_stream(organiser, world.course.id) as response:
+        stream = Stream(response)
+        assert wait_for(lambda: server.broadcaster.count(world.course.id) == 1)
+        # As `checkin user password` run on another machine would: nothing tells this server but the database.
+        conn = world.conn()
+        with transaction(conn):
+            organisers.set_password(conn, 1, "a brand new password", world.clock())
+        conn.close()
+        assert says_signed_out(stream, max_pings=10)

@@ -69,7 +69,7 @@ def test_repeated_failures_are_rate_limited(client):
     for _ in range(5):
         assert sign_in(client, password="nope nope nope").status_code == 400
     blocked = sign_in(client)  # even the right password waits now
-    assert blocked.status_code == 429 and "năm phút" in blocked.text
+    assert blocked.status_code == 429 and "mười lăm phút" in blocked.text
 
 
 def test_another_organisers_course_is_forbidden(client, world):

@@ -103,7 +103,7 @@ def test_both_stores_have_the_same_tables_columns_keys_indexes_and_checks(both):
 
 
 # PostgreSQL alone: they wake the other server instances (LISTEN/NOTIFY); SQLite has one process.
-NOTIFY_TRIGGERS = {"courses_event_notify", "devices_change_notify"}
+NOTIFY_TRIGGERS = {"courses_event_notify", "devices_change_notify", "sign_in_sessions_end_notify"}
 
 
 def test_both_stores_have_the_same_triggers_but_the_notifications(both):

@@ -13,6 +13,7 @@ from cryptography import x509
 
 from checkin import tls
 from checkin.settings import SettingsError
+from checkin.sign_in import PAIRING
 from checkin.store import pairings
 
 from .conftest import bearer, local, sign_in
@@ -125,7 +126,7 @@ def test_refusal_is_shown_in_vietnamese(client, world):
 
 def test_wrong_codes_are_rate_limited(client, world):
     code = make_pairing(client, world.course.id)
-    for _ in range(5):
+    for _ in range(PAIRING.address_limit):
         assert pair(client, "ABCDEFGHJK").status_code == 404
     blocked = pair(client, code)
     assert blocked.status_code == 429 and 'data-code="too_many_attempts"' in blocked.text

@@ -72,14 +72,14 @@ def cmd_user_add(args, settings: Settings) -> int:
 
 
 def cmd_user_password(args, settings: Settings) -> int:
-    password = read_password(args)
+    password_hash = organisers.hash_password(read_password(args))
     conn = connect(settings)
     with transaction(conn):
         organiser = organisers.get_organiser_by_username(conn, args.username)
         if organiser is None:
             raise CommandError(f"there is no organiser called {args.username.strip().lower()}; `checkin user list`")
-        organisers.set_password(conn, organiser.id, password)
-    say(f"New password set for {organiser.username}.")
+        ended = organisers.set_password_hash(conn, organiser.id, password_hash, system_clock())
+    say(f"New password set for {organiser.username}; {len(ended)} session(s) signed in with the old one ended.")
     return 0
 
 
@@ -93,6 +93,6 @@ def cmd_user_list(args, settings: Settings) -> int:
             by_organiser.setdefault(organiser.id, []).append(str(course.id))
     print("id\tusername\tname\trole\tcourses")
     for o in course_setup.list_organisers(conn):
-        role = "admin" if o.is_admin else "organiser"
+        role = ("admin" if o.is_admin else "organiser") + (" (disabled)" if o.disabled else "")
         print(f"{o.id}\t{o.username}\t{o.display_name}\t{role}\t{','.join(by_organiser.get(o.id, [])) or '-'}")
     return 0

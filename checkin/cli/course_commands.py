@@ -48,9 +48,18 @@ def cmd_serve(args, settings: Settings) -> int:
     # Everything imported so far lives as long as the process: keep it out of the collector's
     # full passes, whose pauses would otherwise land on scans at the door.
     gc.freeze()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=settings.access_log,
-                log_level="info", **ssl)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **server_options(settings), **ssl)
     return 0
+
+
+def server_options(settings: Settings) -> dict:
+    """uvicorn's options for `checkin serve` (tests run a server with the same ones)."""
+    return {
+        "access_log": settings.access_log, "log_level": "info",
+        # Behind a trusted proxy, the client's address (for the sign-in limits) and scheme (for a Secure cookie)
+        # come from X-Forwarded-For and X-Forwarded-Proto; from anyone else those headers are ignored.
+        "proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips,
+    }
 
 
 def cmd_migrate(args, settings: Settings) -> int:
@@ -73,7 +82,7 @@ def cmd_migrate(args, settings: Settings) -> int:
 
 
 def cmd_demo(args, settings: Settings) -> int:
-    from ..demo import create_demo
+    from ..demo import USERNAME, create_demo
 
     if args.participants < 1 or args.participants > 200_000:
         raise CommandError("--participants must be between 1 and 200000")
@@ -83,25 +92,56 @@ def cmd_demo(args, settings: Settings) -> int:
             Path(str(path) + suffix).unlink(missing_ok=True)
     conn = connect(settings)
     now = system_clock()
+    # On a database with real data, the demo account's password stays as it is and nothing secret is printed:
+    # someone may use that account, and this output may end up in a terminal log or a screenshot.
+    real = courses.holds_real_data(conn, USERNAME)
     password = args.password or secrets.token_urlsafe(9)
+    password_hash = None if real else organisers.hash_password(password)  # ~30 ms: not inside the transaction
     with transaction(conn):
-        organiser = organisers.get_organiser_by_username(conn, "demo")
-        if organiser is None:
-            organiser_id = organisers.insert_organiser(conn, "demo", "Ban Tổ chức (demo)", password, now, is_admin=True)
-        else:
+        organiser = organisers.get_organiser_by_username(conn, USERNAME)
+        if organiser is not None:
             organiser_id = organiser.id
-            organisers.set_password(conn, organiser_id, password)
+            if not real:
+                organisers.set_password_hash(conn, organiser_id, password_hash, now)
+        elif not real:
+            organiser_id = organisers.insert_organiser(conn, USERNAME, "Ban Tổ chức (demo)", None, now, is_admin=True,
+                                                       password_hash=password_hash)
+        else:
+            organiser_id = None  # no new administrator account on a database that holds real data
         demo = create_demo(conn, now, settings.zone, args.participants, organiser_id=organiser_id)
     base = settings.public_url
     print(demo.course_id)
-    say(f"Demo course {demo.course_id} created in {path} with {demo.participants} participants. Open:")
-    say(f"  Organiser sign-in:   {base}/login   (user: demo   password: {password})")
+    if real:
+        _say_demo_added_to_real_data(demo.course_id, describe(settings.database), base, has_account=organiser is not None,
+                                     password_given=bool(args.password))
+        return 0
+    say(f"Demo course {demo.course_id} created in {describe(settings.database)} with {demo.participants} participants. Open:")
+    say(f"  Organiser sign-in:   {base}/login   (user: {USERNAME}   password: {password})")
     say(f"  Course workspace:    {base}/courses/{demo.course_id}")
     say(f"  Big-screen view:     {base}/courses/{demo.course_id}/live")
     say(f"  Usher's scanner:     {base}/usher/pair#t={demo.device_token}")
     say(f"  A cadre's badge:     {base}/b/{demo.sample_badge}   (not yet checked in: scan it)")
     say(f"  API device token:    {demo.device_token}")
     return 0
+
+
+def _say_demo_added_to_real_data(course_id: int, where: str, base: str, *, has_account: bool,
+                                 password_given: bool) -> None:
+    from ..demo import USERNAME
+
+    say(f"Demo course {course_id} added to {where}, which already holds real data (courses or organisers that "
+        "the demo did not make).")
+    if has_account:
+        say("The demo account's password was left as it is" + (" (--password was not used)" if password_given else "")
+            + f"; to give it a new one: checkin user password {USERNAME}")
+    else:
+        say("No demo account was made: administrators see every course, so sign in as one of them.")
+    say("No device token or password is printed. Pair a phone from the course's usher devices page, or with "
+        f"checkin device add --course {course_id}")
+    say(f"  Course workspace:    {base}/courses/{course_id}")
+    say(f"  Big-screen view:     {base}/courses/{course_id}/live")
+    say("A database of its own for the demo instead: checkin demo --reset --db data/demo.sqlite3 "
+        "(--reset deletes that file first; `make run` does this).")
 
 
 def cmd_import(args, settings: Settings) -> int:

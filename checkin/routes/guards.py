@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from ..auth import current_organiser
 from ..errors import Problem
 from ..models import Course, Organiser
+from ..sign_in import current_organiser
 from ..store import courses
 from ..web import services
 
 
 async def require_organiser(request: Request) -> Organiser:
-    organiser = await current_organiser(request, services(request).db)
+    svc = services(request)
+    organiser = await current_organiser(request, svc.db, svc.now())
     if organiser is None:
         raise Problem(401, "not_signed_in", "Sign in as an organiser first.")
     request.state.organiser = organiser

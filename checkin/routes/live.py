@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 
@@ -13,9 +14,11 @@ from starlette.routing import Route
 
 from .. import attendance, dashboard
 from ..broadcast import Broadcaster
+from ..clock import Clock
 from ..errors import Problem
+from ..sign_in import current_session
 from ..text import whole_number
-from ..store import courses, people, reports, scans
+from ..store import courses, people, reports, scans, sign_ins
 from ..store.db import Database
 from ..store.scans import Event
 from ..web import render
@@ -25,6 +28,9 @@ from .organiser_base import Page, organiser_page
 # a quiet course from a dead connection (EventSource hides comment lines from scripts, so not a comment).
 HEARTBEAT_SECONDS = 15.0
 PING = b"event: ping\ndata: {}\n\n"
+# The last thing a stream says when its sign-in session has ended (signed out, password changed, account
+# disabled, expired): the page stops reconnecting and asks to sign in again.
+SIGNED_OUT = b"event: signed_out\ndata: {}\n\n"
 RETRY_MS = 2000  # how long EventSource waits before reconnecting
 REPLAY_BATCH = 500
 FORMAT_CACHE = 256  # formatted events kept, so 200 screens cost one json.dumps per event
@@ -35,23 +41,29 @@ async def course_events(page: Page) -> Response:
     svc, course = page.svc, page.course
     last_id = _last_event_id(page.request)
     cache = _format_cache(page.request)
+    session = await current_session(page.request, svc.db, page.now)
     return StreamingResponse(
-        event_stream(svc.db, svc.broadcaster, course.id, last_id, cache),
+        event_stream(svc.db, svc.broadcaster, course.id, last_id, cache, session_id=session.id, clock=svc.clock),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
 async def event_stream(
-    db: Database, broadcaster: Broadcaster, course_id: int, last_id: int | None, cache: OrderedDict
+    db: Database, broadcaster: Broadcaster, course_id: int, last_id: int | None, cache: OrderedDict, *,
+    session_id: int | None = None, clock: Clock | None = None,
 ) -> AsyncIterator[bytes]:
     """Replay what the client missed (after last_id), then live events, with nothing lost and nothing twice.
 
     Subscribe first, then read the log: an event committed in between is both in the log and in the queue,
     and is sent once because queued events at or below the last id sent are skipped. Reading the log first
     and subscribing after would lose an event committed in that gap.
+
+    The stream ends when the sign-in session that opened it ends: at once when this server ended it (the
+    broadcaster is told), otherwise at the next heartbeat, when the database says so (another server, the
+    command line, or the session's expiry).
     """
-    async with broadcaster.subscribe(course_id) as subscription:
+    async with broadcaster.subscribe(course_id, session_id) as subscription:
         yield f"retry: {RETRY_MS}\n\n".encode()
         if last_id is None:  # a fresh client: only what happens from now on
             last_id = await db.read(scans.get_last_event_id, course_id)
@@ -65,19 +77,36 @@ async def event_stream(
         subscription.live = True
         # A subscriber whose queue overflowed is dropped by the broadcaster; ending the stream makes the
         # browser reconnect with its Last-Event-ID and catch up from the log.
-        while not subscription.dropped:
+        while not subscription.dropped and not subscription.ended:
             try:
                 async with asyncio.timeout(HEARTBEAT_SECONDS):
                     batch = [await subscription.get()]
             except TimeoutError:
-                yield PING
+                if session_id is not None and clock is not None:
+                    await _end_streams_of_ended_sessions(db, broadcaster, clock())
+                if not subscription.ended:
+                    yield PING
                 continue
             while not subscription.queue.empty():
                 batch.append(subscription.queue.get_nowait())
+            if subscription.ended:
+                break  # nothing more for a session that has ended, not even what was queued
             fresh = [e for e in batch if e.id > last_id]
             if fresh:
                 yield b"".join(_formatted(e, cache) for e in fresh)
                 last_id = fresh[-1].id
+        if subscription.ended:
+            yield SIGNED_OUT
+
+
+async def _end_streams_of_ended_sessions(db: Database, broadcaster: Broadcaster, now) -> None:
+    """One read for all of this server's streams, however many reach their heartbeat together: the sessions
+    holding a stream open that are no longer live end their streams."""
+    if time.monotonic() - broadcaster.sessions_checked_at < HEARTBEAT_SECONDS / 2:
+        return
+    broadcaster.sessions_checked_at = time.monotonic()
+    if open_sessions := broadcaster.open_sessions():
+        broadcaster.end_sessions(await db.read(sign_ins.list_ended_sessions, open_sessions, now))
 
 
 def _formatted(event: Event, cache: OrderedDict) -> bytes:

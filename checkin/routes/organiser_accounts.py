@@ -1,4 +1,5 @@
-"""Organiser accounts: administrators add organisers and put them on courses; everyone changes their own password."""
+"""Organiser accounts: administrators add, disable and enable organisers and put them on courses; everyone
+changes their own password."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import forms
+from ..errors import Problem
 from ..forms import Form
 from ..i18n import gettext as _
-from ..store import course_setup, courses, organisers, scans
+from ..sign_in import PASSWORD, SESSION_LIFETIME, adopt_session, client_address, new_secret
+from ..store import course_setup, courses, organisers, scans, sign_ins
 from ..text import whole_number
 from .organiser_base import Page, organiser_page
 
@@ -71,36 +74,72 @@ async def assign_course(page: Page) -> Response:
     return page.redirect(f"/courses/{course.id}/edit#organisers")
 
 
+@organiser_page(admin=True)
+async def disable_account(page: Page) -> Response:
+    """Disable an account: it cannot sign in, and every session of it ends now, open event streams included."""
+    return await _set_disabled(page, True)
+
+
+@organiser_page(admin=True)
+async def enable_account(page: Page) -> Response:
+    return await _set_disabled(page, False)
+
+
+async def _set_disabled(page: Page, disabled: bool) -> Response:
+    db = page.svc.db
+    account = await db.read(organisers.get_organiser, page.param("organiser_id"))
+    if account is None:
+        raise Problem(404, "organiser_not_found", "There is no such organiser account.")
+    if disabled and account.id == page.organiser.id:
+        raise Problem(422, "cannot_disable_yourself",
+                      "You cannot disable your own account; another administrator can.")
+
+    def save(conn):
+        ended = organisers.set_disabled(conn, account.id, disabled, page.now)
+        scans.insert_audit(conn, None, "organiser_disabled" if disabled else "organiser_enabled", page.now,
+                           organiser_id=page.organiser.id, subject=f"organiser {account.id}", detail=account.username)
+        return ended
+
+    page.svc.broadcaster.end_sessions(await db.write(save))
+    return page.redirect("/organisers")
+
+
 @organiser_page
 async def change_password(page: Page) -> Response:
-    """The signed-in organiser's own password. Every other session signed in with the old one ends; this one
-    carries on. Wrong current passwords count towards the sign-in limit, so this is no way round it."""
+    """The signed-in organiser's own password. Every session of theirs ends (with its open event streams); this
+    browser carries on with a new one. Wrong current passwords count towards the sign-in limits, so this is no
+    way round them."""
     request, svc, me = page.request, page.svc, page.organiser
     context = {"min_password": organisers.MIN_PASSWORD_LENGTH, "changed": request.query_params.get("changed") == "1"}
     if page.form is None:
         return page.render("organiser/password.html", {**context, "form": Form({})})
     form, change = forms.read_password_change(page.form, organisers.MIN_PASSWORD_LENGTH)
-    key = f"user:{me.username}"
-    if svc.sign_in.blocked(key):
-        form.errors["current"] = _("Too many wrong passwords. Wait a few minutes and try again.")
+    address = client_address(request)
+    if await svc.sign_in.admit(PASSWORD, me.username, address, page.now):
+        form.errors["current"] = _("Too many wrong passwords. Wait a quarter of an hour and try again.")
         return page.render("organiser/password.html", {**context, "form": form}, status_code=429)
     if change is not None and not await svc.db.read(organisers.check_password, me.id, change["current"]):
-        svc.sign_in.fail(key)
+        await svc.sign_in.fail(PASSWORD, me.username, address, page.now)
         form.errors["current"] = _("This is not your current password.")
         change = None
     if change is None:
         return page.render("organiser/password.html", {**context, "form": form}, status_code=422)
 
     password_hash = await run_in_threadpool(organisers.hash_password, change["password"])
+    secret, secret_hash = new_secret()
 
     def save(conn):
-        version = organisers.set_password_hash(conn, me.id, password_hash)
+        # Every session ends, this browser's too (a copy of its cookie may be what someone else holds); this
+        # browser carries on with a new one.
+        ended = organisers.set_password_hash(conn, me.id, password_hash, page.now)
+        sign_ins.insert_session(conn, me.id, secret_hash, page.now, SESSION_LIFETIME)
         scans.insert_audit(conn, None, "password_changed", page.now, organiser_id=me.id,
                            subject=f"organiser {me.id}", detail=me.username)
-        return version
+        return ended
 
-    request.session["session_version"] = await svc.db.write(save)
-    svc.sign_in.succeed(key)
+    svc.broadcaster.end_sessions(await svc.db.write(save))
+    adopt_session(request, secret)
+    await svc.sign_in.succeed(PASSWORD, me.username, address)
     return page.redirect("/account/password?changed=1")
 
 
@@ -108,4 +147,6 @@ routes = [
     Route("/account/password", change_password, methods=["GET", "POST"], name="change_password"),
     Route("/organisers", accounts, methods=["GET", "POST"], name="accounts"),
     Route("/organisers/assign", assign_course, methods=["POST"], name="assign_course"),
+    Route("/organisers/{organiser_id:int}/disable", disable_account, methods=["POST"], name="disable_account"),
+    Route("/organisers/{organiser_id:int}/enable", enable_account, methods=["POST"], name="enable_account"),
 ]

@@ -13,10 +13,11 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..auth import check_csrf, current_organiser
+from ..auth import check_csrf
 from ..errors import Problem
 from ..text import whole_number
 from ..models import Course, Organiser
+from ..sign_in import current_organiser
 from ..web import Services, render, services
 from .guards import require_course
 
@@ -64,7 +65,8 @@ def organiser_page(handler: Handler | None = None, *, upload: bool = False, admi
         @functools.wraps(fn)
         async def endpoint(request: Request) -> Response:
             svc = services(request)
-            organiser = await current_organiser(request, svc.db)
+            now = svc.now()
+            organiser = await current_organiser(request, svc.db, now)
             if organiser is None:
                 if request.method == "GET" and redirect:
                     return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
@@ -83,7 +85,7 @@ def organiser_page(handler: Handler | None = None, *, upload: bool = False, admi
                 course = None
                 if "course_id" in request.path_params:
                     course = await require_course(request, organiser, request.path_params["course_id"])
-                return await fn(Page(request, svc, organiser, svc.now(), form, course))
+                return await fn(Page(request, svc, organiser, now, form, course))
             finally:
                 if form is not None:
                     await form.close()

@@ -9,16 +9,17 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import i18n
-from ..auth import check_csrf, current_organiser
+from ..auth import check_csrf
 from ..errors import Problem
 from ..settings import LANGUAGES
+from ..sign_in import PASSWORD, begin_session, client_address, current_organiser, end_session, user_key
 from ..store import courses, organisers
 from ..web import render, services
 
 
 async def home(request: Request) -> Response:
     svc = services(request)
-    organiser = await current_organiser(request, svc.db)
+    organiser = await current_organiser(request, svc.db, svc.now())
     request.state.organiser = organiser
     course_list = []
     if organiser:
@@ -47,26 +48,33 @@ async def login(request: Request) -> Response:
     username = str(form.get("username", ""))[:100].strip()
     password = str(form.get("password", ""))[:200]
     next_url = _local(str(form.get("next", "/courses")))
-    keys = (f"user:{username.lower()}", f"addr:{request.client.host if request.client else '-'}")
-    if svc.sign_in.blocked(*keys):
-        return render(request, "login.html", {"next": next_url, "username": username,
-                                              "error": "too_many"}, status_code=429)
+    name, address, now = user_key(username), client_address(request), svc.now()
+
+    def page(error: str, status_code: int) -> Response:
+        return render(request, "login.html", {"next": next_url, "username": username, "error": error},
+                      status_code=status_code)
+
+    if await svc.sign_in.admit(PASSWORD, name, address, now):
+        return page("too_many", 429)
     organiser = await svc.db.read(organisers.authenticate, username, password) if username and password else None
     if organiser is None:
-        svc.sign_in.fail(*keys)
-        return render(request, "login.html", {"next": next_url, "username": username, "error": "wrong"},
-                      status_code=400)
-    svc.sign_in.succeed(*keys)
-    request.session.clear()
-    request.session["organiser_id"] = organiser.id
-    request.session["session_version"] = organiser.session_version
+        if username and password:
+            await svc.sign_in.fail(PASSWORD, name, address, now)
+        return page("wrong", 400)
+    if organiser.disabled:
+        return page("disabled", 403)
+    await svc.sign_in.succeed(PASSWORD, name, address)
+    await begin_session(request, svc.db, organiser.id, now)
     return RedirectResponse(next_url, status_code=303)
 
 
 async def logout(request: Request) -> Response:
+    svc = services(request)
     form = await request.form()
     check_csrf(request, form.get("csrf"))
-    request.session.clear()
+    ended = await end_session(request, svc.db, svc.now())
+    if ended is not None:
+        svc.broadcaster.end_sessions([ended])
     return RedirectResponse("/", status_code=303)
 
 

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from .. import pairing, tls
 from ..auth import check_csrf
 from ..errors import Problem
+from ..sign_in import PAIRING, client_address
 from ..store import pairings
 from ..web import render, services
 
@@ -40,18 +41,19 @@ async def pair(request: Request) -> Response:
     check_csrf(request, form.get("csrf"))
     code = pairings.normalise_code(str(form.get("code", ""))[:40])
     raw_label = str(form.get("label", ""))[:400]
-    key = f"pair:{request.client.host if request.client else '-'}"
+    address, now = client_address(request), svc.now()
     context = {"code": pairings.format_code(code), "label": raw_label.strip()[:pairing.LABEL_MAX]}
     try:
-        if svc.sign_in.blocked(key):
-            raise Problem(429, "too_many_attempts", "Too many wrong pairing codes. Wait five minutes, then try again.")
+        if await svc.sign_in.admit(PAIRING, "", address, now):
+            raise Problem(429, "too_many_attempts",
+                          "Too many wrong pairing codes from this network. Wait a quarter of an hour, then try again.")
         label = pairing.clean_label(raw_label)
         if not code:
             raise Problem(422, "pairing_code_missing", "Type the pairing code the organiser shows.", field="code")
-        paired = await svc.db.write(pairing.pair_device_tx, code, label, svc.now())
+        paired = await svc.db.write(pairing.pair_device_tx, code, label, now)
     except Problem as problem:
-        if problem.code in ("pairing_code_invalid",):
-            svc.sign_in.fail(key)
+        if problem.code == "pairing_code_invalid":
+            await svc.sign_in.fail(PAIRING, "", address, now)
         return _no_store(render(request, "usher/pair.html", {**context, "problem": problem}, problem.status))
     # The token goes to the phone once, in the page body (never in a URL), and is kept in its storage.
     return _no_store(render(request, "usher/paired.html", {"paired": paired}))

@@ -157,5 +157,5 @@ def add_course_organiser(conn: sqlite3.Connection, course_id: int, organiser_id:
 
 
 def list_organisers(conn: sqlite3.Connection) -> list[Organiser]:
-    rows = conn.execute("SELECT id, username, display_name, is_admin FROM organisers ORDER BY username")
-    return [Organiser(r[0], r[1], r[2], bool(r[3])) for r in rows]
+    rows = conn.execute("SELECT id, username, display_name, is_admin, disabled_at FROM organisers ORDER BY username")
+    return [Organiser(r[0], r[1], r[2], bool(r[3]), r[4] is not None) for r in rows]

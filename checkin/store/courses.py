@@ -76,6 +76,18 @@ def lock_course(conn: sqlite3.Connection, course_id: int) -> None:
     conn.execute("SELECT id FROM courses WHERE id = ?" + for_update(conn), (course_id,)).fetchall()
 
 
+def mark_made_by_demo(conn: sqlite3.Connection, course_id: int) -> None:
+    conn.execute("UPDATE courses SET made_by_demo = 1 WHERE id = ?", (course_id,))
+
+
+def holds_real_data(conn: sqlite3.Connection, demo_username: str) -> bool:
+    """Whether the database holds anything `checkin demo` did not make: a course, or an organiser account."""
+    return bool(conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM courses WHERE made_by_demo = 0)"
+        " OR EXISTS (SELECT 1 FROM organisers WHERE username <> ?)", (demo_username,),
+    ).fetchone()[0])
+
+
 def insert_session(conn: sqlite3.Connection, course_id: int, session: NewSession) -> int:
     """Append a session at the end of the course's programme; returns its id."""
     lock_course(conn, course_id)  # two sessions added at once must not both take the next position

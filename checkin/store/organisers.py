@@ -11,6 +11,7 @@ from datetime import datetime
 
 from ..clock import to_db
 from ..models import Organiser
+from . import sign_ins
 
 # scrypt cost: n=2**14, r=8 takes ~30 ms and 16 MiB here, the figure OWASP gives as a minimum.
 _N, _R, _P = 2**14, 8, 1
@@ -55,16 +56,21 @@ def insert_organiser(
     ).fetchone()[0]
 
 
-def set_password(conn: sqlite3.Connection, organiser_id: int, password: str) -> int:
-    return set_password_hash(conn, organiser_id, hash_password(password))
+def set_password(conn: sqlite3.Connection, organiser_id: int, password: str, now: datetime) -> list[int]:
+    return set_password_hash(conn, organiser_id, hash_password(password), now)
 
 
-def set_password_hash(conn: sqlite3.Connection, organiser_id: int, password_hash: str) -> int:
-    """Set a new password and end every session signed in before it (their cookies carry the old version).
-    Returns the new session version, for the session that made the change to carry on with."""
-    return conn.execute(
-        "UPDATE organisers SET password_hash = ?, session_version = session_version + 1 WHERE id = ? "
-        "RETURNING session_version", (password_hash, organiser_id)).fetchone()[0]
+def set_password_hash(conn: sqlite3.Connection, organiser_id: int, password_hash: str, now: datetime) -> list[int]:
+    """Set a new password and end every session of the organiser, a stolen cookie's included (the browser that
+    made the change gets a new session). Returns the ids of the sessions ended, so that their streams end too."""
+    conn.execute("UPDATE organisers SET password_hash = ? WHERE id = ?", (password_hash, organiser_id))
+    return sign_ins.end_sessions(conn, organiser_id, now, "password_changed")
+
+
+def set_disabled(conn: sqlite3.Connection, organiser_id: int, disabled: bool, now: datetime) -> list[int]:
+    """Disable an account (it cannot sign in, its sessions end) or enable it again. Returns the sessions ended."""
+    conn.execute("UPDATE organisers SET disabled_at = ? WHERE id = ?", (to_db(now) if disabled else None, organiser_id))
+    return sign_ins.end_sessions(conn, organiser_id, now, "account_disabled") if disabled else []
 
 
 def check_password(conn: sqlite3.Connection, organiser_id: int, password: str) -> bool:
@@ -74,9 +80,9 @@ def check_password(conn: sqlite3.Connection, organiser_id: int, password: str) -
 
 def get_organiser(conn: sqlite3.Connection, organiser_id: int) -> Organiser | None:
     row = conn.execute(
-        "SELECT id, username, display_name, is_admin, session_version FROM organisers WHERE id = ?", (organiser_id,)
+        "SELECT id, username, display_name, is_admin, disabled_at FROM organisers WHERE id = ?", (organiser_id,)
     ).fetchone()
-    return Organiser(row[0], row[1], row[2], bool(row[3]), row[4]) if row else None
+    return Organiser(row[0], row[1], row[2], bool(row[3]), row[4] is not None) if row else None
 
 
 def get_organiser_by_username(conn: sqlite3.Connection, username: str) -> Organiser | None:
@@ -87,7 +93,8 @@ def get_organiser_by_username(conn: sqlite3.Connection, username: str) -> Organi
 
 
 def authenticate(conn: sqlite3.Connection, username: str, password: str) -> Organiser | None:
-    """The organiser with these credentials, or None (taking the same time either way)."""
+    """The organiser with these credentials, or None (taking the same time either way). A disabled account is
+    returned too (with `disabled` set), so that the page can say so to the one person who knows its password."""
     global _DUMMY_HASH
     row = conn.execute(
         "SELECT id, password_hash FROM organisers WHERE username = ?", (username.strip().lower(),)

@@ -32,12 +32,18 @@ let refreshTimer = null;
 let drawPending = false;
 let lastHeard = Date.now(); // when the stream last said anything (an event, a ping, its opening)
 let clockOffset = 0; // server time minus this computer's: the big screen shows the server's clock
+let signedOut = false; // the organiser's session ended (signed out, password changed, account disabled)
 const serverNow = () => Date.now() + clockOffset;
 
 async function loadSnapshot() {
+  if (signedOut) return;
   buffered = buffered || [];
   try {
     const response = await fetch(snapshotUrl, { credentials: "same-origin", cache: "no-store" });
+    if (response.status === 401) {
+      endSignedOut();
+      return;
+    }
     if (!response.ok) throw new Error(`snapshot: HTTP ${response.status}`);
     const snapshot = await response.json();
     state = snapshot;
@@ -80,6 +86,13 @@ function connect(fromId) {
   source.addEventListener("ping", () => {
     lastHeard = Date.now();
   });
+  source.addEventListener("signed_out", () => {
+    // The session that opened this stream has ended. This browser may hold a newer one (a password changed in
+    // another tab): the snapshot says which, and either reconnects or shows that we are signed out.
+    source.close();
+    source = null;
+    loadSnapshot();
+  });
   source.onmessage = (message) => {
     lastHeard = Date.now();
     const event = JSON.parse(message.data);
@@ -94,17 +107,31 @@ function connect(fromId) {
   source.onerror = () => {
     setStatus("reconnecting");
     // EventSource retries by itself after a dropped connection (sending Last-Event-ID), but gives up
-    // on an HTTP error; then start a new one from the last event we have.
+    // on an HTTP error; then fetch a fresh snapshot (which says whether we are still signed in) and
+    // start a new stream from there.
     if (source.readyState === EventSource.CLOSED) {
       source.close();
       source = null;
-      setTimeout(() => connect(Math.max(appliedThrough, lastReceived)), RETRY_MS);
+      setTimeout(loadSnapshot, RETRY_MS);
     }
   };
 }
 
+function endSignedOut() {
+  // The server ended the session: stop listening, take the names off the screen, offer to sign in again.
+  signedOut = true;
+  if (source !== null) source.close();
+  source = null;
+  clearTimeout(refreshTimer);
+  state = null;
+  $("dash-recent").replaceChildren();
+  $("dash-units").replaceChildren();
+  $("dash-sign-in").hidden = false;
+  setStatus("signed_out");
+}
+
 function watch() {
-  if (source !== null && Date.now() - lastHeard > SILENCE_MS) {
+  if (!signedOut && source !== null && Date.now() - lastHeard > SILENCE_MS) {
     source.close();
     source = null;
     setStatus("reconnecting");
