@@ -11,7 +11,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from . import i18n
+from . import bodies, i18n
 from .auth import DeviceCache, SignInLimiter
 from .broadcast import Broadcaster
 from .metrics import Metrics
@@ -55,7 +55,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     return Starlette(
         routes=[
             # The door's API first: every scan would otherwise be matched against each page route.
-            Mount("/api/v1", routes=api.routes),
+            Mount("/api/v1", routes=api.routes, middleware=bodies.limit(bodies.API)),
             *operator.routes,
             *public.routes,
             *organiser.routes,
@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
         ],
         middleware=[
+            Middleware(bodies.BodyLimits, default=bodies.FORM),
             Middleware(SecurityHeadersMiddleware),
             Middleware(
                 PagesOnly, middleware=SessionMiddleware, secret_key=settings.secret_key,

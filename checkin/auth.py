@@ -77,6 +77,8 @@ def device_refusal_problem(reason: str) -> Problem:
 async def current_organiser(request: Request, db: Database) -> Organiser | None:
     """The signed-in organiser, if the cookie's session version is still theirs: a password change raises the
     version, which ends every session signed in before it (a stolen cookie included)."""
+    if "session" not in request.scope:  # an API call with a device's bearer token carries no organiser session
+        return None
     organiser_id = request.session.get("organiser_id")
     version = request.session.get("session_version")
     if not isinstance(organiser_id, int) or not isinstance(version, int):

@@ -23,6 +23,7 @@ from .models import Device
 from .store import courses
 from .store import offline as store
 from .store.db import read_snapshot
+from .text import has_surrogate
 
 VERSION = 1
 DELTA_MAX = 1000  # more changed enrolments than this and the phone gets the whole copy again
@@ -157,7 +158,8 @@ def parse_status(data: dict) -> StatusReport:
     for item in items:
         nonce = item.get("nonce") if isinstance(item, dict) else None
         reason = item.get("offline_reason") if isinstance(item, dict) else None
-        if not (isinstance(nonce, str) and 0 < len(nonce) <= 100 and isinstance(reason, str) and 0 < len(reason) <= 40):
+        if not (isinstance(nonce, str) and 0 < len(nonce) <= 100 and isinstance(reason, str) and 0 < len(reason) <= 40
+                and not has_surrogate(nonce + reason)):
             raise Problem(422, "invalid_field", "Each 'overruled' item needs a 'nonce' and an 'offline_reason'.",
                           field="overruled")
         overruled.append((nonce, reason))

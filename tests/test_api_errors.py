@@ -121,6 +121,47 @@ def test_openapi_lists_every_endpoint_and_reason(client):
             "session_not_open", "no_session"} <= set(reasons)
 
 
+def test_a_device_token_on_the_organisers_attendance_is_401_not_signed_in(client, world):
+    answer = client.get(f"/api/v1/courses/{world.course.id}/attendance", headers={"Authorization": "Bearer x"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (401, "not_signed_in")
+    real = client.get(f"/api/v1/courses/{world.course.id}/attendance", headers=bearer(world.course.token))
+    assert (real.status_code, real.json()["error"]["code"]) == (401, "not_signed_in")
+
+
+def test_json_nested_5000_deep_is_400_invalid_json(client, world):
+    body = b"[" * 5000 + b"]" * 5000
+    assert len(body) <= 16 * 1024
+    for path in ("/api/v1/scans", "/api/v1/device/status"):
+        answer = client.post(path, content=body, headers={**bearer(world.course.token), "content-type": "application/json"})
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid_json")
+    nested_in_a_field = b'{"code": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    answer = client.post("/api/v1/scans", content=nested_in_a_field, headers=bearer(world.course.token))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid_json")
+
+
+@pytest.mark.parametrize(
+    "path, body, status, code",
+    [
+        ("/api/v1/scans", b'{"code": "abc\\ud800def"}', 422, "code_not_text"),
+        ("/api/v1/scans", b'{"code": "\\udfff"}', 422, "code_not_text"),
+        ("/api/v1/scans", b'{"code": "https://x/b/\\ud800"}', 422, "code_not_text"),
+        ("/api/v1/scans", b'{"code": "abc", "nonce": "n\\ud800"}', 422, "invalid_field"),
+        ("/api/v1/scans", b'{"code": "abc", "scanned_at": "2026-11-27T08:00:00\\ud800"}', 422, "invalid_field"),
+        ("/api/v1/scans", b'{"code": "abc", "method": "\\ud800"}', 422, "invalid_field"),
+        ("/api/v1/device/status", b'{"queued": 1, "overruled": [{"nonce": "\\ud800", "offline_reason": "x"}]}', 422,
+         "invalid_field"),
+        ("/api/v1/device/status", b'{"queued": 1, "overruled": [{"nonce": "n", "offline_reason": "\\udc00"}]}', 422,
+         "invalid_field"),
+        ("/api/v1/device/status", b'{"queued": 1, "last_sync_at": "\\ud800"}', 422, "invalid_field"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_as_not_text_and_stores_nothing(client, world, path, body, status, code):
+    before = counts(world)
+    answer = client.post(path, content=body, headers={**bearer(world.course.token), "content-type": "application/json"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert counts(world) == before
+
+
 @pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_device_time_at_the_edge_of_the_calendar_is_a_422(client, world, moment):
     answer = client.post("/api/v1/scans", json={"code": "abc", "scanned_at": moment}, headers=bearer(world.course.token))

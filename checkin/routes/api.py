@@ -12,9 +12,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import attendance, offline, openapi, rules, scanning
+from ..bodies import read_json
 from ..auth import device_refusal_problem, require_device
 from ..errors import Problem
-from ..payloads import parse_scan, read_json
+from ..payloads import parse_scan
 from ..scanning import ScanInput
 from ..store import courses, pairings, people, scans
 from ..store import offline as offline_store

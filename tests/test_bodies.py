@@ -1,0 +1,214 @@
+"""Request bodies have a size limit per route, enforced while they are read: a 413 with the usual error body,
+before a large form is parsed, held in memory or spooled to disk; and against a real server, an answer
+before the client has finished sending."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import select
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+
+from checkin.settings import Settings
+
+from .conftest import bearer, csrf, rows, sign_in
+
+KB, MB = 1024, 1024 * 1024
+UPLOAD_LIMIT = 20_000  # CHECKIN_MAX_UPLOAD_BYTES for these tests; the route allows it plus 64 kB of form
+BIG = 200 * KB  # over every limit below
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path, secret_key="test-secret-key", port=8000, max_upload_bytes=UPLOAD_LIMIT)
+
+
+def _urlencoded(size: int) -> tuple[bytes, str]:
+    return b"username=lan&password=x&csrf=x&filler=" + b"x" * size, "application/x-www-form-urlencoded"
+
+
+def _multipart(size: int) -> tuple[bytes, str]:
+    boundary = "----checkin-test"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nx\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"roster\"; filename=\"big.csv\"\r\n"
+            f"Content-Type: text/csv\r\n\r\n").encode() + b"x" * size + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def _chunks(body: bytes, size: int = 16 * KB) -> Iterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start:start + size]
+
+
+def _tables(world) -> dict[str, int]:
+    return {t: rows(world, f"SELECT COUNT(*) FROM {t}")[0][0]
+            for t in ("courses", "scans", "pending_imports", "events")}
+
+
+ROUTES = {
+    "sign-in": ("/login", False, "body_too_large"),
+    "organiser form": ("/courses/new", True, "body_too_large"),
+    "scan api": ("/api/v1/scans", False, "body_too_large"),
+    "roster upload": ("/courses/{course}/import", True, "file_too_large"),
+}
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+@pytest.mark.parametrize("kind", ["urlencoded", "multipart"])
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+def test_a_body_over_the_routes_limit_is_413_and_changes_nothing(client, world, route, kind, chunked):
+    path, organiser, code = ROUTES[route]
+    client.cookies.set("lang", "en")
+    if organiser:
+        sign_in(client)
+    body, content_type = (_urlencoded if kind == "urlencoded" else _multipart)(BIG)
+    before = _tables(world)
+    answer = client.post(
+        path.format(course=world.course.id), content=_chunks(body) if chunked else body,
+        headers={"content-type": content_type, **bearer(world.course.token)} if path.startswith("/api/")
+        else {"content-type": content_type},
+    )
+    assert answer.status_code == 413
+    assert answer.headers["connection"] == "close"
+    if path.startswith("/api/"):
+        assert answer.json()["error"]["code"] == code and answer.json()["error"]["message"]
+    else:
+        assert answer.headers["content-type"].startswith("text/html") and f"<code>{code}</code>" in answer.text
+    assert _tables(world) == before
+
+
+def test_a_json_scan_over_16_kb_is_413_declared_or_chunked(client, world):
+    body = ('{"code": "a", "x": "' + "x" * 20_000 + '"}').encode()
+    for content in (body, _chunks(body, 4 * KB)):
+        answer = client.post("/api/v1/scans", content=content, headers={**bearer(world.course.token),
+                                                                         "content-type": "application/json"})
+        assert (answer.status_code, answer.json()["error"]["code"]) == (413, "body_too_large")
+    assert _tables(world)["scans"] == 0
+
+
+def test_each_route_has_its_own_limit(client, world):
+    """9 kB is too much for the sign-in form, not for an organiser form; a roster upload takes its
+    CHECKIN_MAX_UPLOAD_BYTES."""
+    client.cookies.set("lang", "en")
+    login = client.post("/login", content=_urlencoded(9 * KB)[0],
+                        headers={"content-type": "application/x-www-form-urlencoded"})
+    assert login.status_code == 413
+    sign_in(client)
+    token = csrf(client)
+    course = client.post("/courses/new", data={"csrf": token, "title": "Lớp", "course_date": "2026-12-05",
+                                               "time_zone": "Asia/Ho_Chi_Minh", "after_end": "late",
+                                               "open_before_min": "30", "late_after_min": "10", "filler": "x" * 9 * KB},
+                         follow_redirects=False)
+    assert course.status_code == 303
+    roster = ("Họ và tên,Đơn vị\n" + "Nguyễn Văn A,Đoàn Thanh niên\n" * 500).encode()[:UPLOAD_LIMIT]
+    upload = client.post(f"/courses/{world.course.id}/import", data={"csrf": token},
+                         files={"roster": ("r.csv", roster, "text/csv")}, follow_redirects=False)
+    assert upload.status_code != 413
+
+
+# --- against a real server: the answer comes before the body does -------------------------------------------
+
+
+class CountingApp:
+    """Wraps the app and counts the body bytes it has taken in: what it could have parsed or spooled."""
+
+    def __init__(self, app):
+        self.app = app
+        self.received = 0
+
+    async def __call__(self, scope, receive, send):
+        async def counted():
+            message = await receive()
+            self.received += len(message.get("body", b""))
+            return message
+
+        await self.app(scope, counted if scope["type"] == "http" else receive, send)
+
+
+@pytest.fixture
+def server(app):
+    counting = CountingApp(app)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    uv = uvicorn.Server(uvicorn.Config(counting, log_level="warning", ws="none", timeout_graceful_shutdown=1))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=lambda: loop.run_until_complete(uv.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert uv.started, "server did not start"
+    yield sock.getsockname()[1], counting
+    uv.should_exit = True
+    thread.join(10)
+    loop.close()
+    sock.close()
+
+
+def send_until_answered(port: int, head: bytes, chunks: Iterator[bytes], budget: int) -> tuple[bytes, int]:
+    """Send the head, then body chunks until the server answers or `budget` bytes are out; then read the
+    answer. Without a limit the server waits for the rest of the body and the read times out."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        for chunk in chunks:
+            if sent >= budget or select.select([sock], [], [], 0)[0]:
+                break
+            try:
+                sock.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):  # the server answered and closed
+                break
+            sent += len(chunk)
+        answer = b""
+        try:
+            while data := sock.recv(64 * KB):
+                answer += data
+        except ConnectionResetError:
+            pass
+    return answer, sent
+
+
+def _filler(size: int = 64 * KB) -> Iterator[bytes]:
+    while True:
+        yield b"x" * size
+
+
+def test_login_refuses_a_declared_1_5_gb_multipart_body_before_reading_any_of_it(server):
+    port, counting = server
+    boundary = "b0undary"
+    head = (f"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {1536 * MB}\r\n\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\r\n").encode()
+    answer, sent = send_until_answered(port, head, _filler(), budget=64 * MB)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"body_too_large" in answer and re.search(rb"(?i)\r\nconnection: close\r\n", answer)
+    assert counting.received == 0  # refused on its declared length: nothing read, nothing spooled
+    assert sent < 64 * MB
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=b0"])
+def test_login_cuts_off_a_chunked_body_a_few_kilobytes_in(server, content_type):
+    port, counting = server
+    head = (f"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+            f"Transfer-Encoding: chunked\r\n\r\n").encode()
+    start = b"--b0\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" if "multipart" in content_type \
+        else b"username=lan&password="
+    chunks = (b"%x\r\n%s\r\n" % (len(c), c) for c in _prefixed(start, _filler(16 * KB)))
+    answer, sent = send_until_answered(port, head, chunks, budget=64 * MB)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"body_too_large" in answer
+    # The app took in little more than the sign-in limit (8 kB) plus what the server had buffered.
+    assert counting.received < 256 * KB
+    assert sent < 64 * MB
+
+
+def _prefixed(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
