@@ -112,6 +112,28 @@ def test_each_route_has_its_own_limit(client, world):
     assert upload.status_code != 413
 
 
+def _utf7_multipart(fields: dict[str, str]) -> bytes:
+    parts = "".join(f'--b\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+                    for name, value in fields.items())
+    return (parts + "--b--\r\n").encode()
+
+
+def test_a_form_whose_text_is_a_lone_surrogate_is_400_invalid_form(client, world):
+    """A multipart part in UTF-7 can carry a lone surrogate ("+2AA-" is U+D800), which no database can
+    store as UTF-8: refused where forms are read, for the sign-in and for every organiser form."""
+    client.cookies.set("lang", "en")
+    headers = {"content-type": "multipart/form-data; boundary=b; charset=utf-7"}
+    login = client.post("/login", content=_utf7_multipart({"csrf": "x", "username": "+2AA-", "password": "p"}),
+                        headers=headers)
+    assert login.status_code == 400 and "<code>invalid_form</code>" in login.text
+    sign_in(client)
+    before = rows(world, "SELECT COUNT(*) FROM participants")
+    person = client.post(f"/courses/{world.course.id}/people/new", headers=headers, follow_redirects=False,
+                         content=_utf7_multipart({"csrf": csrf(client), "full_name": "+2AA-", "unit": "Đoàn"}))
+    assert person.status_code == 400 and "<code>invalid_form</code>" in person.text
+    assert rows(world, "SELECT COUNT(*) FROM participants") == before
+
+
 # --- against a real server: the answer comes before the body does -------------------------------------------
 
 
