@@ -25,7 +25,8 @@ from .text import has_surrogate, whole_number
 KB = 1024
 FORM = 64 * KB  # the default: an organiser form of up to 200 short fields, in UTF-8 and percent-encoded
 SIGN_IN = 8 * KB  # a user name, a password, a pairing code, the CSRF token and the page to go back to
-API = 16 * KB  # one scan, or a phone's status report
+API = 16 * KB  # one scan
+STATUS_REPORT = 256 * KB  # a phone's queue report: up to 500 overruled scans, each a nonce and a reason
 UPLOAD_SLACK = 64 * KB  # room for the other fields and the multipart framing around an uploaded file
 
 _SCOPE_KEY = "checkin.body_budget"

@@ -20,6 +20,7 @@ from datetime import datetime
 from .clock import parse_client_time
 from .errors import Problem
 from .models import Device
+from .payloads import json_whole_number
 from .store import courses
 from .store import offline as store
 from .store.db import read_snapshot
@@ -123,6 +124,7 @@ def _build(conn: sqlite3.Connection, request: CopyRequest) -> dict:
 # --- what a phone reports about its queue -------------------------------------------------------------
 
 STATUS_OVERRULES_MAX = 500
+STATUS_QUEUED_MAX = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +137,8 @@ class StatusReport:
 
 def parse_status(data: dict) -> StatusReport:
     """A phone's report ({"queued", "oldest_queued_at"?, "last_sync_at"?, "overruled"?}), validated."""
-    queued = data.get("queued")
-    if isinstance(queued, bool) or not isinstance(queued, int) or not 0 <= queued <= 1_000_000:
+    queued = json_whole_number(data.get("queued"))
+    if queued is None or not 0 <= queued <= STATUS_QUEUED_MAX:
         raise Problem(422, "invalid_field", "'queued' must be the number of scans waiting (0 or more).", field="queued")
     times = {}
     for name in ("oldest_queued_at", "last_sync_at"):

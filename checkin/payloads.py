@@ -27,11 +27,18 @@ class ScanBody:
     method: str
 
 
+def json_whole_number(value: object) -> int | None:
+    """A JSON number that is a whole number (JSON Schema's integer: 7 or 7.0), as an int; else None."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _optional_int(data: dict, name: str) -> int | None:
-    value = data.get(name)
-    if value is None:
+    if data.get(name) is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**53:
+    value = json_whole_number(data[name])
+    if value is None or not 0 < value < 2**53:
         raise Problem(422, "invalid_field", f"'{name}' must be a positive whole number.", field=name)
     return value
 

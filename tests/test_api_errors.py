@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from checkin.store import devices
 from checkin.store.db import transaction
 
 from .conftest import bearer, local
+from .conftest import rows as rows_of
 
 
 def counts(world):
@@ -160,6 +163,30 @@ def test_a_lone_surrogate_is_refused_as_not_text_and_stores_nothing(client, worl
     answer = client.post(path, content=body, headers={**bearer(world.course.token), "content-type": "application/json"})
     assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
     assert counts(world) == before
+
+
+def test_a_phone_reporting_500_overruled_scans_is_heard(client, world):
+    """The scanner keeps up to 500 overruled scans (UUID nonces) for its next report: about 35 kB."""
+    overruled = [{"nonce": str(uuid.UUID(int=i)), "offline_reason": "checked_in_late"} for i in range(500)]
+    answer = client.post("/api/v1/device/status", json={"queued": 3.0, "overruled": overruled},
+                         headers=bearer(world.course.token))
+    assert answer.status_code == 200 and answer.json()["recorded"] is True
+    assert rows_of(world, "SELECT queued FROM device_sync_states") == [(3,)]
+
+
+def test_a_method_the_address_does_not_take_is_405_with_allow(client, world):
+    answer = client.delete("/api/v1/scans", headers=bearer(world.course.token))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (405, "method_not_allowed")
+    assert answer.headers["allow"] == "POST"
+
+
+def test_whole_numbers_written_as_json_floats_are_whole_numbers(client, world):
+    answer = client.post("/api/v1/scans", json={"participant_id": float(world.course.enrolments[0]), "method": "search",
+                                                "session_id": float(world.course.sessions[0])},
+                         headers=bearer(world.course.token))
+    assert answer.status_code == 200 and answer.json()["reason"] == "checked_in"
+    half = client.post("/api/v1/scans", json={"participant_id": 1.5, "method": "search"}, headers=bearer(world.course.token))
+    assert (half.status_code, half.json()["error"]["field"]) == (422, "participant_id")
 
 
 @pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])

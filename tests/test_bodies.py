@@ -4,20 +4,16 @@ before the client has finished sending."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import select
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
-
 from checkin.settings import Settings
 
 from .conftest import bearer, csrf, rows, sign_in
+from .servers import serving
 
 KB, MB = 1024, 1024 * 1024
 UPLOAD_LIMIT = 20_000  # CHECKIN_MAX_UPLOAD_BYTES for these tests; the route allows it plus 64 kB of form
@@ -156,22 +152,8 @@ class CountingApp:
 @pytest.fixture
 def server(app):
     counting = CountingApp(app)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    uv = uvicorn.Server(uvicorn.Config(counting, log_level="warning", ws="none", timeout_graceful_shutdown=1))
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=lambda: loop.run_until_complete(uv.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert uv.started, "server did not start"
-    yield sock.getsockname()[1], counting
-    uv.should_exit = True
-    thread.join(10)
-    loop.close()
-    sock.close()
+    with serving(counting) as port:
+        yield port, counting
 
 
 def send_until_answered(port: int, head: bytes, chunks: Iterator[bytes], budget: int) -> tuple[bytes, int]:
