@@ -96,7 +96,8 @@ class _RouteLimit:
         self.upload = upload
 
     async def __call__(self, scope, receive, send):
-        budget = scope[_SCOPE_KEY]
+        budget = scope.get(_SCOPE_KEY)
+        assert budget is not None, "a route's body limit needs bodies.BodyLimits around the app"
         budget.upload = self.upload
         budget.max_bytes = self.max_bytes
         if self.upload:

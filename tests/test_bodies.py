@@ -130,6 +130,14 @@ def test_a_form_whose_text_is_a_lone_surrogate_is_400_invalid_form(client, world
     assert rows(world, "SELECT COUNT(*) FROM participants") == before
 
 
+def test_a_form_that_cannot_be_read_is_400_invalid_form(client, world):
+    client.cookies.set("lang", "en")
+    with_a_file = client.post("/login", data={"username": "lan"}, files={"password": ("p.txt", b"secret")})
+    assert with_a_file.status_code == 400 and "<code>invalid_form</code>" in with_a_file.text
+    no_boundary = client.post("/login", content=b"x", headers={"content-type": "multipart/form-data"})
+    assert no_boundary.status_code == 400 and "<code>invalid_form</code>" in no_boundary.text
+
+
 # --- against a real server: the answer comes before the body does -------------------------------------------
 
 
