@@ -1,10 +1,10 @@
 """Request bodies: a size limit per route, counted while the body arrives, before anything parses or spools it.
 
 `BodyLimits` (app-wide, pure ASGI) wraps every request's `receive` with a counter and holds the app's default
-limit; a route (or a Mount) declares its own with `middleware=limit(...)` next to its path. The counter refuses a
-declared Content-Length over the limit before the first byte is read, and a chunked body as soon as it passes the
-limit: a 413 Problem raised inside the handler's read, so it is answered like any other error (JSON under /api,
-the error page elsewhere), with `Connection: close` so that the server does not go on reading the rest.
+limit; a route declares its own with `middleware=limit(...)` next to its path. A declared Content-Length over the
+limit is refused before a byte is read, a chunked body as soon as it passes the limit: a 413 Problem, answered
+like any other error (JSON under /api, the error page elsewhere), with `Connection: close` so that the server
+does not go on reading the rest. (Starlette's own `max_body_size` answers a plain-text 413 instead of ours.)
 
 Forms and JSON are read only through `read_form` and `read_json` below, so no handler needs a check of its own.
 """
