@@ -37,6 +37,7 @@ CALLERS = (ANON, PARTICIPANT, USHER, USHER_OTHER, REVOKED, EXPIRED, ORGANISER, O
 SIGNED_OUT = (ANON, PARTICIPANT, USHER, USHER_OTHER, REVOKED, EXPIRED)  # no organiser session
 NOT_DEVICES = (ANON, PARTICIPANT, ORGANISER, ORGANISER_OTHER, ADMIN)  # no bearer token
 
+OPERATOR_TOKEN = "operator-token-for-the-metrics"
 LOGIN = (303, "/login")  # a page: the sign-in, then back
 NOT_SIGNED_IN = (401, "not_signed_in")  # a form post, a download, JSON or a stream
 
@@ -110,6 +111,9 @@ ACCESS: dict[str, Guard] = {
     "POST /login": public(),
     "POST /logout": public(),
     "GET /healthz": public(),
+    "GET /readyz": public(),
+    # The operator: CHECKIN_METRICS_TOKEN, or an address of CHECKIN_METRICS_ALLOW (none here)
+    "GET /metrics": Guard({c: (403, "not_operator") for c in CALLERS}),
     "GET /static/{path}": public(),
     "GET /verify": public(),
     "GET /verify/{code}": public(),
@@ -282,7 +286,8 @@ def _side(conn, now, title: str, organiser_id: int, names: list[str]) -> Side:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Iterator[World]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("authz"), secret_key="test-secret-key", port=8000)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("authz"), secret_key="test-secret-key", port=8000,
+                        metrics_token=OPERATOR_TOKEN, metrics_allow="")
     clock = FakeClock(local(7, 50))
     now, password = clock(), "correct horse battery"
     conn = open_sync(settings.db_path)
@@ -461,6 +466,11 @@ def test_another_courses_phone_finds_and_admits_no_one_of_this_course(world):
     assert (session.status_code, session.json()["error"]["code"]) == (422, "unknown_session")
     copy = world.clients[USHER].get("/api/v1/offline")
     assert not [s for s in [*world.theirs.names, *world.theirs.codes] if s in copy.text]
+
+
+def test_the_operator_reads_the_metrics_with_the_token(world):
+    answer = httpx.get(f"{world.url}/metrics", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+    assert answer.status_code == 200 and "checkin_" in answer.text
 
 
 # Last: allowed callers may write (archive, revoke, re-issue a badge...); signing out ends the organisers' sessions.
