@@ -10,7 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from . import i18n
+from . import bodies, i18n
 from .auth import DeviceCache
 from .broadcast import Broadcaster
 from .metrics import Metrics
@@ -70,6 +70,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
         ],
         middleware=[
+            Middleware(bodies.BodyLimits, default=bodies.FORM),
             Middleware(SecurityHeadersMiddleware),
             # Secure whenever the request came over HTTPS (directly, or through a trusted proxy's X-Forwarded-Proto).
             Middleware(PagesOnly, middleware=SessionCookieMiddleware, secret_key=settings.secret_key),

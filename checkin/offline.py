@@ -20,9 +20,11 @@ from datetime import datetime
 from .clock import parse_client_time
 from .errors import Problem
 from .models import Device
+from .payloads import json_whole_number
 from .store import courses
 from .store import offline as store
 from .store.db import read_snapshot
+from .text import has_surrogate
 
 VERSION = 1
 DELTA_MAX = 1000  # more changed enrolments than this and the phone gets the whole copy again
@@ -122,6 +124,7 @@ def _build(conn: sqlite3.Connection, request: CopyRequest) -> dict:
 # --- what a phone reports about its queue -------------------------------------------------------------
 
 STATUS_OVERRULES_MAX = 500
+STATUS_QUEUED_MAX = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +137,8 @@ class StatusReport:
 
 def parse_status(data: dict) -> StatusReport:
     """A phone's report ({"queued", "oldest_queued_at"?, "last_sync_at"?, "overruled"?}), validated."""
-    queued = data.get("queued")
-    if isinstance(queued, bool) or not isinstance(queued, int) or not 0 <= queued <= 1_000_000:
+    queued = json_whole_number(data.get("queued"))
+    if queued is None or not 0 <= queued <= STATUS_QUEUED_MAX:
         raise Problem(422, "invalid_field", "'queued' must be the number of scans waiting (0 or more).", field="queued")
     times = {}
     for name in ("oldest_queued_at", "last_sync_at"):
@@ -157,7 +160,8 @@ def parse_status(data: dict) -> StatusReport:
     for item in items:
         nonce = item.get("nonce") if isinstance(item, dict) else None
         reason = item.get("offline_reason") if isinstance(item, dict) else None
-        if not (isinstance(nonce, str) and 0 < len(nonce) <= 100 and isinstance(reason, str) and 0 < len(reason) <= 40):
+        if not (isinstance(nonce, str) and 0 < len(nonce) <= 100 and isinstance(reason, str) and 0 < len(reason) <= 40
+                and not has_surrogate(nonce + reason)):
             raise Problem(422, "invalid_field", "Each 'overruled' item needs a 'nonce' and an 'offline_reason'.",
                           field="overruled")
         overruled.append((nonce, reason))

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from starlette.requests import Request
-
 from .clock import parse_client_time
 from .errors import Problem
-from .text import whole_number
+from .text import has_surrogate
 
-MAX_BODY = 16_384
 MAX_CODE = 512
 MAX_NONCE = 100
 # Printable text only: a QR read by a camera or a wedge scanner is text; control characters are not.
@@ -31,29 +27,18 @@ class ScanBody:
     method: str
 
 
-async def read_json(request: Request) -> dict:
-    length = request.headers.get("content-length")
-    if length is not None and (whole_number(length) is None or whole_number(length) > MAX_BODY):
-        raise Problem(413, "body_too_large", f"The request body is larger than {MAX_BODY} bytes.")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise Problem(413, "body_too_large", f"The request body is larger than {MAX_BODY} bytes.")
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise Problem(400, "invalid_json", "The request body must be a JSON object in UTF-8.") from None
-    if not isinstance(data, dict):
-        raise Problem(400, "invalid_json", "The request body must be a JSON object.")
-    return data
+def json_whole_number(value: object) -> int | None:
+    """A JSON number that is a whole number (JSON Schema's integer: 7 or 7.0), as an int; else None."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _optional_int(data: dict, name: str) -> int | None:
-    value = data.get(name)
-    if value is None:
+    if data.get(name) is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**53:
+    value = json_whole_number(data[name])
+    if value is None or not 0 < value < 2**53:
         raise Problem(422, "invalid_field", f"'{name}' must be a positive whole number.", field=name)
     return value
 
@@ -77,11 +62,12 @@ def parse_scan(data: dict, now: datetime, allowed_methods: tuple[str, ...]) -> S
             raise Problem(422, "code_too_long", f"The scanned text is longer than {MAX_CODE} characters: not a badge.", field="code")
         if not code.strip():
             raise Problem(422, "code_missing", "The scanned text is empty.", field="code")
-        if not _PRINTABLE.match(code.strip()):
+        if not _PRINTABLE.match(code.strip()) or has_surrogate(code):
             raise Problem(422, "code_not_text", "The scanned text holds control characters: not a badge.", field="code")
         code = badge_code(code)
     nonce = data.get("nonce")
-    if nonce is not None and (not isinstance(nonce, str) or not 0 < len(nonce) <= MAX_NONCE or not _PRINTABLE.match(nonce)):
+    if nonce is not None and (not isinstance(nonce, str) or not 0 < len(nonce) <= MAX_NONCE or not _PRINTABLE.match(nonce)
+                              or has_surrogate(nonce)):
         raise Problem(422, "invalid_field", f"'nonce' must be a short string (1 to {MAX_NONCE} characters).", field="nonce")
     method = data.get("method", "api")
     if method not in allowed_methods:

@@ -129,6 +129,8 @@ async def current_session(request: Request, db: Database, now: datetime) -> Sign
     """The live sign-in session of this request's cookie, read once per request."""
     if "checkin.sign_in" in request.scope:
         return request.scope["checkin.sign_in"]
+    if "session" not in request.scope:  # an API call with a device's bearer token carries no organiser session
+        return None
     secret = request.session.get(SESSION_KEY)
     session = None
     if isinstance(secret, str) and len(secret) <= 100:

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 _SPACES = re.compile(r"\s+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # đ/Đ is a letter of its own, not d plus a combining mark, so NFD does not strip it.
 _EXTRA = str.maketrans({"đ": "d", "Đ": "D"})
 
@@ -16,6 +17,12 @@ def clean(value: object) -> str:
         return ""
     text = unicodedata.normalize("NFC", str(value))
     return _SPACES.sub(" ", text).strip()
+
+
+def has_surrogate(value: str) -> bool:
+    """True for text holding a lone surrogate (JSON can write one as "\\ud800"): not a character, and
+    nothing UTF-8 can encode, so the database cannot store it."""
+    return not value.isascii() and _SURROGATE.search(value) is not None
 
 
 def fold(value: object) -> str:

@@ -89,7 +89,9 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     message = {404: "There is nothing at this address.", 405: "This address does not accept that method."}.get(
         status, str(getattr(exc, "detail", "")) or "The request could not be handled."
     )
-    return await problem_handler(request, Problem(status, code, message))
+    response = await problem_handler(request, Problem(status, code, message))
+    response.headers.update(getattr(exc, "headers", None) or {})  # a 405 says which methods the address takes
+    return response
 
 
 async def overflow_handler(request: Request, exc: Exception) -> Response:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from checkin.store import devices
 from checkin.store.db import transaction
 
 from .conftest import bearer, local
+from .conftest import rows as rows_of
 
 
 def counts(world):
@@ -119,6 +122,71 @@ def test_openapi_lists_every_endpoint_and_reason(client):
         "properties"]["reason"]["enum"]
     assert {"checked_in", "checked_in_late", "already_checked_in", "unknown_code", "badge_revoked", "other_course",
             "session_not_open", "no_session"} <= set(reasons)
+
+
+def test_a_device_token_on_the_organisers_attendance_is_401_not_signed_in(client, world):
+    answer = client.get(f"/api/v1/courses/{world.course.id}/attendance", headers={"Authorization": "Bearer x"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (401, "not_signed_in")
+    real = client.get(f"/api/v1/courses/{world.course.id}/attendance", headers=bearer(world.course.token))
+    assert (real.status_code, real.json()["error"]["code"]) == (401, "not_signed_in")
+
+
+def test_json_nested_5000_deep_is_400_invalid_json(client, world):
+    body = b"[" * 5000 + b"]" * 5000
+    assert len(body) <= 16 * 1024
+    for path in ("/api/v1/scans", "/api/v1/device/status"):
+        answer = client.post(path, content=body, headers={**bearer(world.course.token), "content-type": "application/json"})
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid_json")
+    nested_in_a_field = b'{"code": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    answer = client.post("/api/v1/scans", content=nested_in_a_field, headers=bearer(world.course.token))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid_json")
+
+
+@pytest.mark.parametrize(
+    "path, body, status, code",
+    [
+        ("/api/v1/scans", b'{"code": "abc\\ud800def"}', 422, "code_not_text"),
+        ("/api/v1/scans", b'{"code": "\\udfff"}', 422, "code_not_text"),
+        ("/api/v1/scans", b'{"code": "https://x/b/\\ud800"}', 422, "code_not_text"),
+        ("/api/v1/scans", b'{"code": "abc", "nonce": "n\\ud800"}', 422, "invalid_field"),
+        ("/api/v1/scans", b'{"code": "abc", "scanned_at": "2026-11-27T08:00:00\\ud800"}', 422, "invalid_field"),
+        ("/api/v1/scans", b'{"code": "abc", "method": "\\ud800"}', 422, "invalid_field"),
+        ("/api/v1/device/status", b'{"queued": 1, "overruled": [{"nonce": "\\ud800", "offline_reason": "x"}]}', 422,
+         "invalid_field"),
+        ("/api/v1/device/status", b'{"queued": 1, "overruled": [{"nonce": "n", "offline_reason": "\\udc00"}]}', 422,
+         "invalid_field"),
+        ("/api/v1/device/status", b'{"queued": 1, "last_sync_at": "\\ud800"}', 422, "invalid_field"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_as_not_text_and_stores_nothing(client, world, path, body, status, code):
+    before = counts(world)
+    answer = client.post(path, content=body, headers={**bearer(world.course.token), "content-type": "application/json"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert counts(world) == before
+
+
+def test_a_phone_reporting_500_overruled_scans_is_heard(client, world):
+    """The scanner keeps up to 500 overruled scans (UUID nonces) for its next report: about 35 kB."""
+    overruled = [{"nonce": str(uuid.UUID(int=i)), "offline_reason": "checked_in_late"} for i in range(500)]
+    answer = client.post("/api/v1/device/status", json={"queued": 3.0, "overruled": overruled},
+                         headers=bearer(world.course.token))
+    assert answer.status_code == 200 and answer.json()["recorded"] is True
+    assert rows_of(world, "SELECT queued FROM device_sync_states") == [(3,)]
+
+
+def test_a_method_the_address_does_not_take_is_405_with_allow(client, world):
+    answer = client.delete("/api/v1/scans", headers=bearer(world.course.token))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (405, "method_not_allowed")
+    assert answer.headers["allow"] == "POST"
+
+
+def test_whole_numbers_written_as_json_floats_are_whole_numbers(client, world):
+    answer = client.post("/api/v1/scans", json={"participant_id": float(world.course.enrolments[0]), "method": "search",
+                                                "session_id": float(world.course.sessions[0])},
+                         headers=bearer(world.course.token))
+    assert answer.status_code == 200 and answer.json()["reason"] == "checked_in"
+    half = client.post("/api/v1/scans", json={"participant_id": 1.5, "method": "search"}, headers=bearer(world.course.token))
+    assert (half.status_code, half.json()["error"]["field"]) == (422, "participant_id")
 
 
 @pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])

@@ -12,9 +12,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import attendance, offline, openapi, rules, scanning
+from ..bodies import API, STATUS_REPORT, limit, read_json
 from ..auth import device_refusal_problem, require_device
 from ..errors import Problem
-from ..payloads import parse_scan, read_json
+from ..payloads import parse_scan
 from ..scanning import ScanInput
 from ..store import courses, pairings, people, scans
 from ..store import offline as offline_store
@@ -177,11 +178,11 @@ def _session_json(s) -> dict:
 
 
 routes = [
-    Route("/scans", create_scan, methods=["POST"], name="create_scan"),
+    Route("/scans", create_scan, methods=["POST"], name="create_scan", middleware=limit(API)),
     Route("/scans/{scan_id:int}/undo", undo_scan, methods=["POST"], name="undo_scan"),
     Route("/participants", search_participants, methods=["GET"], name="search_participants"),
     Route("/device", current_device, methods=["GET"], name="current_device"),
-    Route("/device/status", device_status, methods=["POST"], name="device_status"),
+    Route("/device/status", device_status, methods=["POST"], name="device_status", middleware=limit(STATUS_REPORT)),
     Route("/offline", offline_copy, methods=["GET"], name="offline_copy"),
     Route("/sessions/{session_id:int}/count", session_count, methods=["GET"], name="session_count"),
     Route("/courses/{course_id:int}/attendance", course_attendance, methods=["GET"], name="course_attendance"),

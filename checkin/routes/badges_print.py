@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import badges, exports
+from ..bodies import upload_limit
 from ..errors import Problem
 from ..text import whole_number
 from ..printing import PdfJobs, card_for, cards_for
@@ -236,7 +237,8 @@ routes = [
     Route("/courses/{course_id:int}/badges/jobs/{job_id:str}", pdf_job_status, name="pdf_job_status"),
     Route("/courses/{course_id:int}/badges/jobs/{job_id:str}/pdf", pdf_job_download, name="pdf_job_download"),
     Route("/courses/{course_id:int}/badges/preview.png", badge_preview, name="badge_preview"),
-    Route("/courses/{course_id:int}/badges/logo", upload_logo, methods=["POST"], name="upload_logo"),
+    Route("/courses/{course_id:int}/badges/logo", upload_logo, methods=["POST"], name="upload_logo",
+          middleware=upload_limit()),
     Route("/courses/{course_id:int}/badges/logo", course_logo, methods=["GET"], name="course_logo"),
     Route("/courses/{course_id:int}/badges/logo/delete", delete_logo, methods=["POST"], name="delete_logo"),
     Route("/courses/{course_id:int}/badges/links.csv", badge_links_csv, name="badge_links_csv"),

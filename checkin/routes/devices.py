@@ -63,7 +63,8 @@ async def create_pairing(page: Page) -> Response:
 
 @organiser_page
 async def cancel_pairing(page: Page) -> Response:
-    await page.svc.db.write(pairings.revoke_pairing, page.course_id, page.request.path_params["pairing_id"], page.now)
+    if not await page.svc.db.write(pairings.revoke_pairing, page.course_id, page.param("pairing_id"), page.now):
+        raise Problem(404, "pairing_not_found", "There is no such pairing code on this course.")
     return RedirectResponse(f"/courses/{page.course_id}/devices", status_code=303)
 
 

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import importing
+from ..bodies import upload_limit
 from ..errors import Problem
 from ..i18n import current_language
 from ..i18n import gettext as _
@@ -173,7 +174,8 @@ async def import_cancel(page: Page) -> Response:
 
 
 routes = [
-    Route("/courses/{course_id:int}/import", import_upload, methods=["GET", "POST"], name="import_upload"),
+    Route("/courses/{course_id:int}/import", import_upload, methods=["GET", "POST"], name="import_upload",
+          middleware=upload_limit()),
     Route("/courses/{course_id:int}/import/template.xlsx", import_template, methods=["GET"], name="import_template"),
     Route("/courses/{course_id:int}/import/{import_id:str}", import_preview, methods=["GET"], name="import_preview"),
     Route("/courses/{course_id:int}/import/{import_id:str}/confirm", import_confirm, methods=["POST"],

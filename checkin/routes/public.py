@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from .. import i18n
 from ..auth import check_csrf
+from ..bodies import SIGN_IN, limit, read_form
 from ..errors import Problem
 from ..settings import LANGUAGES
 from ..sign_in import PASSWORD, begin_session, client_address, current_organiser, end_session, user_key
@@ -43,7 +44,7 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     svc = services(request)
-    form = await request.form()
+    form = await read_form(request, max_fields=10)
     check_csrf(request, form.get("csrf"))
     username = str(form.get("username", ""))[:100].strip()
     password = str(form.get("password", ""))[:200]
@@ -70,7 +71,7 @@ async def login(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     svc = services(request)
-    form = await request.form()
+    form = await read_form(request, max_fields=10)
     check_csrf(request, form.get("csrf"))
     ended = await end_session(request, svc.db, svc.now())
     if ended is not None:
@@ -90,6 +91,6 @@ routes = [
     Route("/", home, name="home"),
     Route("/lang/{lang}", switch_language, name="switch_language"),
     Route("/login", login_form, methods=["GET"], name="login_form"),
-    Route("/login", login, methods=["POST"], name="login"),
-    Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/login", login, methods=["POST"], name="login", middleware=limit(SIGN_IN)),
+    Route("/logout", logout, methods=["POST"], name="logout", middleware=limit(SIGN_IN)),
 ]

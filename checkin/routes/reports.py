@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import certificates, exports, exports_xlsx, signin_sheets
+from ..bodies import KB, limit
 from ..errors import Problem
 from ..text import whole_number
 from ..models import Course
@@ -231,6 +232,8 @@ def _query(**params) -> str:
     return urlencode({k: v for k, v in params.items() if v is not None and v != ""})
 
 
+PAPER_FORM = 1024 * KB  # up to 20,000 ticks of a sign-in sheet, and the numbers typed beside them
+
 routes = [
     Route("/courses/{course_id:int}/reports", reports_page, name="reports_page"),
     Route("/courses/{course_id:int}/exports/attendance.xlsx", export_attendance_xlsx, name="export_attendance_xlsx"),
@@ -239,7 +242,7 @@ routes = [
     Route("/courses/{course_id:int}/exports/audit.csv", export_audit, name="export_audit"),
     Route("/courses/{course_id:int}/sign-in-sheets.pdf", sign_in_sheets, name="sign_in_sheets"),
     Route("/courses/{course_id:int}/paper", paper_entry_form, methods=["GET"], name="paper_entry_form"),
-    Route("/courses/{course_id:int}/paper", paper_entry, methods=["POST"], name="paper_entry"),
+    Route("/courses/{course_id:int}/paper", paper_entry, methods=["POST"], name="paper_entry", middleware=limit(PAPER_FORM)),
     Route("/courses/{course_id:int}/certificates/rule", certificate_rule, methods=["POST"], name="certificate_rule"),
     Route("/courses/{course_id:int}/certificates.pdf", issue_certificates, methods=["POST"], name="issue_certificates"),
     Route("/verify", verify_certificate, name="verify_form"),

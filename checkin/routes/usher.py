@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from .. import pairing, tls
 from ..auth import check_csrf
+from ..bodies import SIGN_IN, limit, read_form
 from ..errors import Problem
 from ..sign_in import PAIRING, client_address
 from ..store import pairings
@@ -37,7 +38,7 @@ async def pair_form(request: Request) -> Response:
 
 async def pair(request: Request) -> Response:
     svc = services(request)
-    form = await request.form()
+    form = await read_form(request, max_fields=10)
     check_csrf(request, form.get("csrf"))
     code = pairings.normalise_code(str(form.get("code", ""))[:40])
     raw_label = str(form.get("label", ""))[:400]
@@ -95,7 +96,7 @@ routes = [
     Route("/usher", scanner, methods=["GET"], name="scanner"),
     Route("/usher/sw.js", service_worker, methods=["GET"], name="scanner_service_worker"),
     Route("/usher/pair", pair_form, methods=["GET"], name="pair_form"),
-    Route("/usher/pair", pair, methods=["POST"], name="pair"),
+    Route("/usher/pair", pair, methods=["POST"], name="pair", middleware=limit(SIGN_IN)),
     Route("/p/{code}", pair_form, methods=["GET"], name="pair_short_link"),
     Route("/ca", ca_page, methods=["GET"], name="ca_page"),
     Route("/ca.{fmt:str}", ca_certificate, methods=["GET"], name="ca_certificate"),

@@ -98,9 +98,10 @@ def use_pairing(conn: sqlite3.Connection, pairing_id: int) -> bool:
 
 
 def revoke_pairing(conn: sqlite3.Connection, course_id: int, pairing_id: int, now: datetime) -> bool:
-    """Stop a code from pairing more phones (phones already paired keep working)."""
+    """Stop a code from pairing more phones (phones already paired keep working); a second cancel keeps the
+    first time. False when the course has no such pairing."""
     return conn.execute(
-        "UPDATE pairings SET revoked_at = ? WHERE id = ? AND course_id = ? AND revoked_at IS NULL",
+        "UPDATE pairings SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND course_id = ?",
         (to_db(now), pairing_id, course_id),
     ).rowcount == 1
 
