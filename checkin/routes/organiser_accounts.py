@@ -137,9 +137,10 @@ async def change_password(page: Page) -> Response:
                            subject=f"organiser {me.id}", detail=me.username)
         return ended
 
-    svc.broadcaster.end_sessions(await svc.db.write(save))
-    adopt_session(request, secret)
+    ended = await svc.db.write(save)
     await svc.sign_in.succeed(PASSWORD, me.username, address)
+    adopt_session(request, secret)
+    svc.broadcaster.end_sessions(ended)
     return page.redirect("/account/password?changed=1")
 
 

@@ -10,6 +10,7 @@ const lang = root.dataset.lang === "en" ? "en-GB" : "vi-VN";
 const RECENT = 15;
 const REFRESH_MS = 60000; // a safety net (excusals make no event); the snapshot also says when the clock next changes things
 const RETRY_MS = 3000;
+const SIGNED_OUT_CHECK_MS = 1500;
 // The server pings at least this often; silence for much longer means the network died without a word
 // (Wi-Fi gone, a laptop lid closed), which EventSource alone may not notice for minutes.
 const HEARTBEAT_MS = Number(root.dataset.heartbeatMs) || 15000;
@@ -88,10 +89,12 @@ function connect(fromId) {
   });
   source.addEventListener("signed_out", () => {
     // The session that opened this stream has ended. This browser may hold a newer one (a password changed in
-    // another tab): the snapshot says which, and either reconnects or shows that we are signed out.
+    // another tab, whose answer with the new cookie can arrive just after this event): a moment later the
+    // snapshot says which, and the page either reconnects or shows that it is signed out.
     source.close();
     source = null;
-    loadSnapshot();
+    setStatus("reconnecting");
+    setTimeout(loadSnapshot, SIGNED_OUT_CHECK_MS);
   });
   source.onmessage = (message) => {
     lastHeard = Date.now();
