@@ -23,6 +23,7 @@ from .security import PagesOnly, SecurityHeadersMiddleware
 from .settings import Settings
 from .store.db import open_database
 from .web import Services, http_error_handler, make_templates, overflow_handler, problem_handler, server_error_handler
+from .workers import WorkerLimits, Workers
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
@@ -40,6 +41,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         app.state.services = Services(
             settings=settings, db=db, broadcaster=relay, clock=clock,
             templates=make_templates(settings), devices=device_cache, sign_in=SignInLimiter(), metrics=metrics,
+            workers=Workers(WorkerLimits(settings.worker_memory_mb, settings.worker_seconds,
+                                         settings.workers_at_once, settings.worker_wait_seconds)),
         )
         metrics.reading("checkin_event_streams", "Event streams open on this instance.", relay.streams)
         metrics.reading("checkin_listener_up", "1 when the PostgreSQL event listener is connected.",

@@ -19,6 +19,7 @@ from .clock import Clock
 from .errors import Problem
 from .settings import Settings
 from .store.db import Database
+from .workers import Workers
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Services:
     devices: DeviceCache
     sign_in: SignInLimiter
     metrics: Metrics
+    workers: Workers
     draining: bool = False  # set on SIGTERM: /readyz says 503 so the load balancer moves away
 
     def now(self) -> datetime:
@@ -78,8 +80,10 @@ def is_api(request: Request) -> bool:
 
 async def problem_handler(request: Request, exc: Problem) -> Response:
     if is_api(request):
-        return JSONResponse(exc.as_json(), status_code=exc.status)
-    return render(request, "error.html", {"problem": exc}, status_code=exc.status)
+        return JSONResponse(exc.as_json(), status_code=exc.status, headers=exc.headers)
+    response = render(request, "error.html", {"problem": exc}, status_code=exc.status)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:

@@ -18,7 +18,6 @@ from ..text import whole_number
 from ..printing import PdfJobs, card_for, cards_for
 from ..store import logos, participants, people, scans
 from ..store.people import BadgeLink
-from ..workers import run_in_process
 from .organiser_base import Page, organiser_page
 
 MAX_LOGO_BYTES = 1_000_000
@@ -105,7 +104,7 @@ async def badges_pdf(page: Page) -> Response:
     selection = read_selection(page.request.query_params)
     links = await _links(page, selection)
     cards, logo = cards_for(page.course, links), await _logo(page)
-    pdf = await run_in_process(badges.badge_sheets_pdf, cards, selection.layout, logo=logo)
+    pdf = await page.svc.workers.run(badges.badge_sheets_pdf, cards, selection.layout, logo=logo)
     await _audit(page, "badges.pdf", f"{selection.layout}, {selection.describe()}, {len(cards)} badges")
     return Response(pdf, media_type="application/pdf", headers={
         **PRIVATE, "Content-Disposition": f'attachment; filename="{_filename(page, selection.layout)}"'})
@@ -114,7 +113,7 @@ async def badges_pdf(page: Page) -> Response:
 def _jobs(page: Page) -> PdfJobs:
     state = page.request.app.state
     if not hasattr(state, "badge_pdf_jobs"):
-        state.badge_pdf_jobs = PdfJobs()
+        state.badge_pdf_jobs = PdfJobs(page.svc.workers)
     return state.badge_pdf_jobs
 
 
