@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import i18n
 from .auth import DeviceCache, SignInLimiter
+from .badge_images import BadgeImages
 from .broadcast import Broadcaster
 from .metrics import Metrics
 from .relay import Relay
@@ -43,6 +44,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             templates=make_templates(settings), devices=device_cache, sign_in=SignInLimiter(), metrics=metrics,
             workers=Workers(WorkerLimits(settings.worker_memory_mb, settings.worker_seconds,
                                          settings.workers_at_once, settings.worker_wait_seconds)),
+            badge_images=BadgeImages(settings.worker_memory_mb),
         )
         metrics.reading("checkin_event_streams", "Event streams open on this instance.", relay.streams)
         metrics.reading("checkin_listener_up", "1 when the PostgreSQL event listener is connected.",
@@ -53,6 +55,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             yield
         finally:
             await relay.stop()
+            app.state.services.badge_images.close()
             await db.close()
 
     return Starlette(

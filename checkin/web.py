@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from . import i18n
 from .auth import DeviceCache, SignInLimiter, csrf_token
+from .badge_images import BadgeImages
 from .metrics import Metrics
 from .relay import Relay
 from .clock import Clock
@@ -33,6 +34,7 @@ class Services:
     sign_in: SignInLimiter
     metrics: Metrics
     workers: Workers
+    badge_images: BadgeImages
     draining: bool = False  # set on SIGTERM: /readyz says 503 so the load balancer moves away
 
     def now(self) -> datetime:

@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import anyio.to_thread
 
 from .errors import Problem
 from .i18n import current_language, set_language
+from .slots import Slots
 
 try:
     import resource
@@ -75,39 +76,121 @@ def workers_busy() -> Problem:
 
 class Workers:
     """The server's document workers: at most `limits.at_once` children at a time, each within the limits.
-
-    One per server process (on app.state's services). A request that finds every slot taken waits up to
-    `limits.wait_seconds` for one, then gets `workers_busy`: a queue of documents that nobody waits for any more
-    would only make the next ones later."""
+    One per server process (on app.state's services); a request beyond them waits `limits.wait_seconds`, then
+    gets workers_busy."""
 
     def __init__(self, limits: WorkerLimits) -> None:
         self.limits = limits
-        self._slots = anyio.Semaphore(limits.at_once)
+        self._slots = Slots(limits.at_once, limits.wait_seconds, workers_busy)
 
     @property
     def running(self) -> int:
-        return self.limits.at_once - self._slots.value
+        return self._slots.taken
 
     async def run(self, fn: Callable[..., Any], *args: Any, progress: Callable[[int], None] | None = None,
                   language: str | None = None, **kwargs: Any) -> Any:
         """run_in_process(fn, *args, ...) within the limits; raises workers_busy when no slot frees in time."""
-        if not await self._take_slot():
-            raise workers_busy()
-        try:
+        async with self._slots.hold():
             return await run_in_process(fn, *args, progress=progress, language=language, limits=self.limits, **kwargs)
-        finally:
-            self._slots.release()
 
-    async def _take_slot(self) -> bool:
+
+class ProcessPool:
+    """Long-lived worker processes for small jobs that come in crowds (the public badge images): no fork per job, so
+    the fonts and tables a job loads stay loaded; at a lower CPU priority than the server, so the door's scans come
+    first; each job within `limits` (memory, seconds). At most `limits.at_once` jobs run at a time; a request
+    beyond them waits `limits.wait_seconds`, then gets `busy()`."""
+
+    JOBS_PER_PROCESS = 500  # then a fresh process: whatever a long life fragments or leaks goes back to the system
+
+    def __init__(self, limits: WorkerLimits, busy: Callable[[], Problem], nice: int = 10) -> None:
+        self.limits = limits
+        self._slots = Slots(limits.at_once, limits.wait_seconds, busy)
+        self._nice = nice
+        self._idle: list[_Resident] = []
+
+    @property
+    def running(self) -> int:
+        return self._slots.taken
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """fn(*args, **kwargs) in one of the processes, in the caller's language; its result or its exception."""
+        language = current_language()
+        async with self._slots.hold():
+            resident = self._idle_resident()
+            if resident is None:
+                try:
+                    resident = await anyio.to_thread.run_sync(_Resident.start, self.limits, self._nice)
+                except OSError as exc:  # no processes on this host: a thread still works
+                    log.warning("checkin: drawing in a thread, no worker process here (%s)", exc)
+                    return await anyio.to_thread.run_sync(_in_thread, fn, args, kwargs, None, language)
+            answer = None
+            try:
+                answer = await anyio.to_thread.run_sync(resident.call, fn, args, kwargs, language, self.limits.seconds)
+            finally:  # a process that timed out, died or ran out of memory is not given another job
+                if answer is not None and answer[0] != "memory" and resident.jobs < self.JOBS_PER_PROCESS:
+                    self._idle.append(resident)
+                else:
+                    await anyio.to_thread.run_sync(resident.stop)
+        return _result(*answer)
+
+    def _idle_resident(self) -> "_Resident | None":
+        while self._idle:
+            resident = self._idle.pop()
+            if resident.process.is_alive():
+                return resident
+            resident.stop()  # ended while it waited (killed by someone, say): start another
+        return None
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().stop()
+
+
+class _Resident:
+    """One process of a ProcessPool, and the pipe its jobs go through."""
+
+    def __init__(self, process, connection) -> None:
+        self.process = process
+        self.connection = connection
+        self.jobs = 0
+
+    @classmethod
+    def start(cls, limits: WorkerLimits, nice: int) -> "_Resident":
+        context = _get_context()
+        ours, theirs = context.Pipe()
+        process = context.Process(target=_serve, args=(theirs, limits.memory_mb * 2**20, nice), daemon=True)
+        process.start()
+        theirs.close()
+        return cls(process, ours)
+
+    def call(self, fn, args, kwargs, language: str, seconds: float) -> tuple[str, Any]:
+        self.jobs += 1
+        self.connection.send((fn, args, kwargs, language))
+        return _wait(self.connection, self.process, None, None, time.monotonic() + seconds)
+
+    def stop(self) -> None:
         try:
-            self._slots.acquire_nowait()
-            return True
-        except anyio.WouldBlock:
+            self.connection.send(None)
+        except (OSError, ValueError):  # already gone
             pass
-        with anyio.move_on_after(self.limits.wait_seconds):
-            await self._slots.acquire()
-            return True
-        return False
+        self.connection.close()
+        _reap(self.process)
+
+
+def _serve(connection, memory: int, nice: int) -> None:
+    """A ProcessPool's process: runs the jobs that come through `connection` until it is told to stop (None)."""
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
+    while True:
+        try:
+            job = connection.recv()
+        except EOFError:  # the server has gone
+            return
+        if job is None:
+            return
+        fn, args, kwargs, language = job
+        set_language(language)
+        _send(connection, _run_limited(fn, args, kwargs, memory))
 
 
 def _get_context():
@@ -154,6 +237,10 @@ async def run_in_process(fn: Callable[..., Any], *args: Any, progress: Callable[
     finally:
         receiver.close()
         await anyio.to_thread.run_sync(_reap, process)
+    return _result(kind, value)
+
+
+def _result(kind: str, value: Any) -> Any:
     if kind == "memory":
         raise document_too_large()
     if kind == "error":
@@ -174,38 +261,50 @@ def _child(sender, counter, fn, args, kwargs, with_progress: bool, language: str
     def progress(done: int, total: int | None = None) -> None:
         counter.value = done
 
+    try:
+        _send(sender, _run_limited(fn, args, {**kwargs, "progress": progress} if with_progress else kwargs, memory))
+    finally:
+        sender.close()
+
+
+def _run_limited(fn, args, kwargs, memory: int | None) -> tuple[str, Any]:
+    """fn(*args, **kwargs) within `memory` bytes of address space: ("ok", result), ("error", exc) or
+    ("memory", None)."""
     hard = None
     if memory is not None and resource is not None:
         # Only the soft limit is lowered, so it can be lifted again to send the answer once fn has let go.
         _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         resource.setrlimit(resource.RLIMIT_AS, (memory if hard == resource.RLIM_INFINITY else min(memory, hard), hard))
     try:
-        result = fn(*args, progress=progress, **kwargs) if with_progress else fn(*args, **kwargs)
-        answer = ("ok", result)
+        if memory is not None and _address_space("VmSize") >= memory:
+            raise MemoryError("the limit is below what the worker itself takes")
+        return ("ok", fn(*args, **kwargs))
     except MemoryError:
-        answer = ("memory", None)
+        return ("memory", None)
     except Exception as exc:  # sent back and raised in the server, as if the call had been made there
         # C libraries out of memory say so in their own words (FreeType: "unknown file format"): an error raised
-        # by a child that reached its limit is the limit's.
-        answer = ("memory", None) if memory is not None and _reached(memory) else ("error", exc)
-    if hard is not None:
-        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
-    try:
-        sender.send(answer)
-    except Exception as exc:  # the exception (or result) would not pickle: say what happened instead
-        sender.send(("error", RuntimeError(f"{type(answer[1]).__name__}: {answer[1]} ({exc})")))
+        # by a child that came within 32 MB of its limit is the limit's.
+        reached = memory is not None and _address_space("VmPeak") >= memory - 32 * 2**20
+        return ("memory", None) if reached else ("error", exc)
     finally:
-        sender.close()
+        if hard is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
 
 
-def _reached(memory: int) -> bool:
-    """Whether this process's address space has come within 32 MB of `memory` (its peak, from Linux's /proc)."""
+def _send(connection, answer: tuple[str, Any]) -> None:
+    try:
+        connection.send(answer)
+    except Exception as exc:  # the exception (or result) would not pickle: say what happened instead
+        connection.send(("error", RuntimeError(f"{type(answer[1]).__name__}: {answer[1]} ({exc})")))
+
+
+def _address_space(field: str) -> int:
+    """VmSize (now) or VmPeak (the most so far) of this process in bytes, from Linux's /proc; 0 elsewhere."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
-            peak = next((int(line.split()[1]) * 1024 for line in status if line.startswith("VmPeak:")), 0)
+            return next((int(line.split()[1]) * 1024 for line in status if line.startswith(field + ":")), 0)
     except (OSError, ValueError):
-        return False
-    return peak >= memory - 32 * 2**20
+        return 0
 
 
 def _wait(receiver, process, counter, progress, deadline: float | None) -> tuple[str, Any]:
