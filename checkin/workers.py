@@ -10,6 +10,7 @@ starts in milliseconds, not in the second a fresh interpreter would take; nothin
 Each child has limits (`WorkerLimits`, from the settings): an address-space limit, a wall-clock limit after which it
 is killed, and `Workers` lets only a few run at once. A limit that is hit is a `Problem` with a stable code
 (`document_too_large` 413, `worker_timeout` 422, `workers_busy` 503 with Retry-After), never a stuck or dead server.
+Small jobs that come in crowds (badge images) go to a `ProcessPool` of long-lived children instead of a fork each.
 """
 
 from __future__ import annotations
