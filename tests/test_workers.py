@@ -235,3 +235,23 @@ def test_a_memory_limit_below_what_any_document_needs_is_said_plainly_not_a_500(
         assert rows(world, "SELECT COUNT(*) FROM pending_imports") == [(0,)]
     finally:
         client.__exit__(None, None, None)
+
+
+def test_a_pool_process_over_a_limit_is_replaced_and_the_pool_keeps_working():
+    from checkin.errors import Problem
+    from checkin.workers import ProcessPool, WorkerLimits, workers_busy
+
+    async def scenario():
+        pool = ProcessPool(WorkerLimits(memory_mb=256, seconds=3, at_once=1, wait_seconds=5), workers_busy)
+        try:
+            first, _ = await pool.run(_double, 1)
+            with pytest.raises(Problem) as memory:
+                await pool.run(allocates, 512)
+            with pytest.raises(Problem) as slow:
+                await pool.run(sleeps, 60)
+            (again, pid), (once_more, same_pid) = await pool.run(_double, 2), await pool.run(_double, 3)
+            return first, memory.value.code, slow.value.code, again, once_more, pid == same_pid != os.getpid()
+        finally:
+            pool.close()
+
+    assert asyncio.run(scenario()) == (2, "document_too_large", "worker_timeout", 4, 6, True)
