@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -24,7 +25,7 @@ from .security import PagesOnly, SecurityHeadersMiddleware
 from .settings import Settings
 from .store.db import open_database
 from .web import Services, http_error_handler, make_templates, overflow_handler, problem_handler, server_error_handler
-from .workers import WorkerLimits, Workers
+from .workers import WorkerLimits, Workers, warm_up
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
@@ -51,6 +52,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
                         lambda: relay.listening)
         metrics.reading("checkin_store_busy", "Writes waiting for the SQLite writer, or PostgreSQL connections in use.",
                         db.busy)
+        # The fork server's imports take a few seconds on a busy machine: not while the first organiser waits.
+        threading.Thread(target=warm_up, name="checkin-warm-up", daemon=True).start()
         try:
             yield
         finally:

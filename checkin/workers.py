@@ -103,7 +103,9 @@ class ProcessPool:
 
     JOBS_PER_PROCESS = 500  # then a fresh process: whatever a long life fragments or leaks goes back to the system
 
-    def __init__(self, limits: WorkerLimits, busy: Callable[[], Problem], nice: int = 10) -> None:
+    # A lower priority, but not the lowest: at nice 10 a busy host (load 11 on 2 cores) left a pool process ~2 % of
+    # the CPU and the organiser's first preview took over 5 s; at 5 it gets about three times that.
+    def __init__(self, limits: WorkerLimits, busy: Callable[[], Problem], nice: int = 5) -> None:
         self.limits = limits
         self._slots = Slots(limits.at_once, limits.wait_seconds, busy)
         self._nice = nice
@@ -192,6 +194,20 @@ def _serve(connection, memory: int, nice: int) -> None:
         fn, args, kwargs, language = job
         set_language(language)
         _send(connection, _run_limited(fn, args, kwargs, memory))
+
+
+def warm_up() -> None:
+    """Start the fork server now, so that the first document or badge image does not wait for its imports (seconds
+    on a busy machine). For a thread at server start; a host without one is told so by the first real job."""
+    context = _get_context()
+    if context.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    try:
+        forkserver.ensure_running()
+    except OSError as exc:
+        log.warning("checkin: no fork server here (%s)", exc)
 
 
 def _get_context():
