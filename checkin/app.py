@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -12,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import bodies, i18n
 from .auth import DeviceCache
+from .badge_images import BadgeImages
 from .broadcast import Broadcaster
 from .metrics import Metrics
 from .relay import Relay
@@ -24,6 +26,7 @@ from .settings import Settings
 from .sign_in import SignInLimiter
 from .store.db import open_database
 from .web import Services, http_error_handler, make_templates, overflow_handler, problem_handler, server_error_handler
+from .workers import WorkerLimits, Workers, warm_up
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
@@ -41,16 +44,22 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
         app.state.services = Services(
             settings=settings, db=db, broadcaster=relay, clock=clock,
             templates=make_templates(settings), devices=device_cache, sign_in=SignInLimiter(db), metrics=metrics,
+            workers=Workers(WorkerLimits(settings.worker_memory_mb, settings.worker_seconds,
+                                         settings.workers_at_once, settings.worker_wait_seconds)),
+            badge_images=BadgeImages(settings.worker_memory_mb),
         )
         metrics.reading("checkin_event_streams", "Event streams open on this instance.", relay.streams)
         metrics.reading("checkin_listener_up", "1 when the PostgreSQL event listener is connected.",
                         lambda: relay.listening)
         metrics.reading("checkin_store_busy", "Writes waiting for the SQLite writer, or PostgreSQL connections in use.",
                         db.busy)
+        # The fork server's imports take a few seconds on a busy machine: not while the first organiser waits.
+        threading.Thread(target=warm_up, name="checkin-warm-up", daemon=True).start()
         try:
             yield
         finally:
             await relay.stop()
+            app.state.services.badge_images.close()
             await db.close()
 
     return Starlette(

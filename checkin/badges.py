@@ -251,11 +251,20 @@ def _header(card: BadgeCard, x: float, top: float, width: float, s: float, avail
     return texts
 
 
+def _scale(width: float, height: float) -> float:
+    """Type scale relative to the reference badge (68 mm wide portrait, 54 mm high landscape)."""
+    return (width / 68) if height >= width else (height / 54)
+
+
+def _logo_side(width: float, height: float) -> float:
+    return (11 if height >= width else 9) * _scale(width, height)
+
+
 def _plan_badge(card: BadgeCard, width: float, height: float, has_logo: bool) -> _Plan:
     portrait = height >= width
-    s = (width / 68) if portrait else (height / 54)  # type scale relative to the reference badge
+    s = _scale(width, height)
     pad = max(2.5, 0.05 * min(width, height) if not portrait else 0.05 * width)
-    logo_side = (11 if portrait else 9) * s
+    logo_side = _logo_side(width, height)
     logo_box = (pad, pad, logo_side, logo_side) if has_logo else None
     head_x = pad + (logo_side + 2 * s if has_logo else 0)
     header = _header(card, head_x, pad, width - pad - head_x, s, (0.17 if portrait else 0.24) * height)
@@ -309,17 +318,16 @@ def _paint_pdf(pdf: FPDF, plan: _Plan, ox: float, oy: float, logo: io.BytesIO | 
         pdf.image(logo, x=ox + x, y=oy + y, w=w, h=h, keep_aspect_ratio=True)
 
 
-def _check_logo(logo: bytes | None) -> Image.Image | None:
+def _check_logo(logo: bytes | None) -> None:
     if logo is None:
-        return None
+        return
+    image = open_logo(logo)
     try:
-        img = Image.open(io.BytesIO(logo))
-        img.load()
+        image.load()
+    except MemoryError:
+        raise
     except Exception as exc:  # Pillow raises several types for undecodable input
-        raise ValueError("logo must be a PNG or JPEG image") from exc
-    if img.format not in ("PNG", "JPEG"):
-        raise ValueError("logo must be a PNG or JPEG image")
-    return img
+        raise LogoRefused("logo_not_image", "logo must be a PNG or JPEG image") from exc
 
 
 def badge_sheets_pdf(
@@ -360,6 +368,86 @@ def badge_sheets_pdf(
     return bytes(pdf.output())
 
 
+# --- logo -------------------------------------------------------------------------------------------------
+
+LOGO_MAX_SIDE = 4000  # px: the largest upload, read from the file's header before any pixel is decoded
+# The largest logo a badge prints is 17 mm (on the a6 badge): 600 px is ~900 dpi there. An upload is kept at most
+# this size, so that printing or drawing a badge never decodes a 4000 px logo.
+LOGO_KEPT_SIDE = 600
+
+
+class LogoRefused(ValueError):
+    """An image that cannot be a logo; `code` says why: logo_not_image or logo_too_big."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+    def __reduce__(self):  # arrives whole from a worker process
+        return (type(self), (self.code, str(self)))
+
+
+def open_logo(data: bytes) -> Image.Image:
+    """The logo with its header read and its pixels not yet decoded: PNG or JPEG only (no other decoder, such as
+    EPS's Ghostscript, ever sees the bytes), at most LOGO_MAX_SIDE px a side, so that a small file declaring a huge
+    size (a decoding bomb) is refused before it is decoded. Raises LogoRefused."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=["PNG", "JPEG"])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own limit, far above ours
+        raise LogoRefused("logo_too_big", f"logo must be at most {LOGO_MAX_SIDE} px a side") from None
+    except Exception:  # Pillow raises several types for what it cannot identify
+        raise LogoRefused("logo_not_image", "logo must be a PNG or JPEG image") from None
+    if max(image.size) > LOGO_MAX_SIDE:
+        raise LogoRefused("logo_too_big", f"logo must be at most {LOGO_MAX_SIDE} px a side")
+    return image
+
+
+def _fit(image: Image.Image, side: int) -> Image.Image:
+    """`image` decoded and scaled down to fit a `side` px square, its aspect kept. A JPEG is decoded at a reduced
+    size straight away (draft), so even a 4000 px one costs a few MB, not 48."""
+    try:
+        image.thumbnail((side, side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return image
+    except MemoryError:
+        raise
+    except Exception as exc:  # truncated or corrupt pixel data
+        raise LogoRefused("logo_not_image", "logo must be a PNG or JPEG image") from exc
+
+
+def shrink_logo(data: bytes) -> tuple[str, bytes]:
+    """An uploaded logo as it is kept: (content type, bytes). At most LOGO_KEPT_SIDE px a side it is kept as it
+    came (after a full decode, to know it is whole); larger, it is scaled down to that, its aspect and format kept."""
+    image = open_logo(data)
+    content_type = "image/png" if image.format == "PNG" else "image/jpeg"
+    if max(image.size) <= LOGO_KEPT_SIDE:
+        _fit(image, LOGO_KEPT_SIDE)  # decodes it: a truncated file is refused here, not when a badge is printed
+        return content_type, data
+    if image.format == "PNG":
+        if image.mode not in ("RGB", "RGBA", "L", "LA"):
+            image = image.convert("RGBA")  # palette and 16-bit images scale badly or not at all as they are
+        kept = io.BytesIO()
+        _fit(image, LOGO_KEPT_SIDE).save(kept, "PNG", optimize=True)
+    else:
+        image = _fit(image, LOGO_KEPT_SIDE)
+        kept = io.BytesIO()
+        (image if image.mode in ("L", "RGB") else image.convert("RGB")).save(kept, "JPEG", quality=92)
+    return content_type, kept.getvalue()
+
+
+def logo_mark(data: bytes, side: int) -> Image.Image:
+    """The logo decoded, in RGBA, fitting a `side` px square: ready to paste on badges of that size."""
+    image = open_logo(data)
+    if image.mode not in ("RGB", "RGBA", "L", "LA") and image.format == "PNG":
+        image = image.convert("RGBA")
+    return _fit(image, side).convert("RGBA")
+
+
+def logo_box_px(layout: str = "a4-8", dpi: int = 300) -> int:
+    """The side, in px, of the square a logo fills on a `layout` badge drawn at `dpi`."""
+    spec = _layout(layout)
+    return round(_logo_side(spec.badge_w, spec.badge_h) * dpi / 25.4)
+
+
 # --- PNG --------------------------------------------------------------------------------------------------
 
 
@@ -368,10 +456,15 @@ def _pil_font(bold: bool, px: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path(bold)), px)
 
 
-def badge_png(card: BadgeCard, *, dpi: int = 300, layout: str = "a4-8", logo: bytes | None = None) -> bytes:
-    """One badge as a PNG at print resolution (the size of a `layout` badge at `dpi`, dpi recorded in the file)."""
+def badge_png(card: BadgeCard, *, dpi: int = 300, layout: str = "a4-8",
+              logo: bytes | Image.Image | None = None) -> bytes:
+    """One badge as a PNG at print resolution (the size of a `layout` badge at `dpi`, dpi recorded in the file).
+
+    `logo`: the logo's bytes (checked and decoded here), or a mark made by `logo_mark` (a server draws many badges
+    from one logo: it decodes it once)."""
     spec = _layout(layout)
-    logo_img = _check_logo(logo)
+    box = logo_box_px(layout, dpi)
+    logo_img = logo_mark(logo, box) if isinstance(logo, bytes) else logo
     plan = _plan_badge(card, spec.badge_w, spec.badge_h, logo_img is not None)
     px = dpi / 25.4
     size = (round(plan.width * px), round(plan.height * px))
@@ -397,9 +490,11 @@ def badge_png(card: BadgeCard, *, dpi: int = 300, layout: str = "a4-8", logo: by
             baseline += f.line_mm
 
     if logo_img is not None and plan.logo_box is not None:
-        x, y, w, h = plan.logo_box
-        mark = logo_img.convert("RGBA")
-        mark.thumbnail((round(w * px), round(h * px)), Image.Resampling.LANCZOS)
+        x, y, _w, _h = plan.logo_box
+        mark = logo_img.convert("RGBA") if logo_img.mode != "RGBA" else logo_img
+        if max(mark.size) > box:
+            mark = mark.copy()
+            mark.thumbnail((box, box), Image.Resampling.LANCZOS)
         img.paste(mark, (round(x * px), round(y * px)), mark)
 
     buf = io.BytesIO()

@@ -6,15 +6,22 @@ from __future__ import annotations
 class Problem(Exception):
     """Raised when a request cannot be carried out. Answered as JSON under /api, as a page elsewhere."""
 
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None):
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None,
+                 retry_after: int | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.retry_after = retry_after  # seconds, sent as Retry-After (a 503 that passes)
 
     def __reduce__(self):  # survives pickling, so a Problem raised in a worker process arrives whole
-        return (type(self), (self.status, self.code, self.message), {"field": self.field})
+        state = {"field": self.field, "retry_after": self.retry_after}
+        return (type(self), (self.status, self.code, self.message), state)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
     def as_json(self) -> dict:
         error = {"code": self.code, "message": self.message}

@@ -9,9 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .badges import BadgeCard, badge_sheets_pdf, sort_cards
+from .errors import Problem
+from .i18n import gettext
 from .models import Course
 from .store.people import BadgeLink
-from .workers import run_in_process
+from .workers import Workers
 
 JOB_TTL_SECONDS = 30 * 60
 MAX_JOBS = 8  # finished PDFs are kept in memory until fetched or expired; the oldest make room
@@ -50,8 +52,9 @@ class PdfJob:
 class PdfJobs:
     """PDF jobs of this process. A job belongs to the organiser and course that started it."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: Workers) -> None:
         self._jobs: dict[str, PdfJob] = {}
+        self._workers = workers
 
     def start(self, course_id: int, organiser_id: int, cards: list[BadgeCard], layout: str, logo: bytes | None,
               filename: str) -> PdfJob:
@@ -63,8 +66,10 @@ class PdfJobs:
 
         async def run() -> None:
             try:
-                job.pdf = await run_in_process(badge_sheets_pdf, cards, layout, logo=logo, progress=progress)
+                job.pdf = await self._workers.run(badge_sheets_pdf, cards, layout, logo=logo, progress=progress)
                 job.state = "done"
+            except Problem as exc:  # a worker's limit: busy, too long, too much memory
+                job.state, job.error = "failed", gettext(exc.message)
             except ValueError as exc:
                 job.state, job.error = "failed", str(exc)
             except Exception as exc:  # reported to the organiser's page instead of dying unseen in a task

@@ -46,6 +46,10 @@ class Settings:
     static_dir: Path = ROOT / "static"
     device_undo_seconds: int = 300
     max_upload_bytes: int = 5_000_000
+    worker_memory_mb: int = 1024  # address space of one document worker (badge sheets, rosters, workbooks)
+    worker_seconds: int = 300  # a document worker still busy after this is stopped
+    workers_at_once: int = 2  # document workers at a time; more requests wait, then get workers_busy
+    worker_wait_seconds: int = 10  # how long a request waits for a free worker
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_tls: str = "starttls"  # starttls | tls | none
@@ -130,6 +134,11 @@ class Settings:
             except ValueError as exc:
                 raise SettingsError(f"CHECKIN_FORWARDED_ALLOW_IPS: {item.strip()!r} is not an address, a network "
                                     "(10.0.0.0/8) or *") from exc
+        for name in ("worker_memory_mb", "worker_seconds", "workers_at_once"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"CHECKIN_{name.upper()} must be at least 1, not {getattr(self, name)}")
+        if self.worker_wait_seconds < 0:
+            raise SettingsError(f"CHECKIN_WORKER_WAIT_SECONDS must be 0 or more, not {self.worker_wait_seconds}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("CHECKIN_TLS_CERT and CHECKIN_TLS_KEY go together: give both or neither")
         return self

@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from . import i18n
 from .auth import DeviceCache, csrf_token
+from .badge_images import BadgeImages
 from .metrics import Metrics
 from .relay import Relay
 from .clock import Clock
@@ -20,6 +21,7 @@ from .errors import Problem
 from .settings import Settings
 from .sign_in import SignInLimiter
 from .store.db import Database
+from .workers import Workers
 
 
 @dataclass
@@ -32,6 +34,8 @@ class Services:
     devices: DeviceCache
     sign_in: SignInLimiter
     metrics: Metrics
+    workers: Workers
+    badge_images: BadgeImages
     draining: bool = False  # set on SIGTERM: /readyz says 503 so the load balancer moves away
 
     def now(self) -> datetime:
@@ -79,8 +83,10 @@ def is_api(request: Request) -> bool:
 
 async def problem_handler(request: Request, exc: Problem) -> Response:
     if is_api(request):
-        return JSONResponse(exc.as_json(), status_code=exc.status)
-    return render(request, "error.html", {"problem": exc}, status_code=exc.status)
+        return JSONResponse(exc.as_json(), status_code=exc.status, headers=exc.headers)
+    response = render(request, "error.html", {"problem": exc}, status_code=exc.status)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:

@@ -47,7 +47,7 @@ def parse_roster(data: bytes, filename: str, *, max_bytes: int = 5_000_000, max_
         raise RosterError("unsupported_format", _("This is an old Excel 97-2003 file (.xls). Open it in Excel, choose "
                                                   "Save As \"Excel Workbook (.xlsx)\" or CSV, and upload that."))
     if data.startswith(_ZIP_MAGIC):
-        _check_zip(data, filename, max_bytes)
+        _check_zip(data, filename, max_bytes, max_rows)
         # openpyxl warns about features it drops (data validation, default styles); the preview has nothing
         # to do with those. catch_warnings is process-wide in Python 3.11, an accepted race for a filter.
         with warnings.catch_warnings():

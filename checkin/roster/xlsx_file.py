@@ -1,6 +1,7 @@
 """Reading a roster saved as an .xlsx workbook: checks on the zip before openpyxl opens it (damaged,
-password-protected, zip bomb, .ods, .xlsb, macros, Word or PowerPoint files), vertically merged cells (a unit
-merged over its people's rows), and the choice of sheet (the active one first, then the other visible ones).
+password-protected, .ods, .xlsb, macros, Word or PowerPoint files, and a zip bomb: see `unpacked`), vertically merged
+cells (a unit merged over its people's rows), and the choice of sheet (the active one first, then the other visible
+ones).
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ from ..i18n import gettext as _
 from .headers import _find_layout, _no_header, _take_head
 from .results import RosterError, RosterParse
 from .rows import _is_blank_grid, _parse_table, _trimmed
+from .unpacked import UnpackLimits, check_unpacked
 from .values import _short
-
-# An xlsx is a zip of XML that compresses 10-20x; anything unpacking to far more is a zip bomb.
-UNPACKED_FACTOR = 50
 
 _MERGE = re.compile(rb"<(?:\w+:)?mergeCell\s+ref=\"([A-Z]+[0-9]+:[A-Z]+[0-9]+)\"")
 
 
-def _check_zip(data: bytes, filename: str, max_bytes: int) -> None:
+def _check_zip(data: bytes, filename: str, max_bytes: int, max_rows: int) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
@@ -35,9 +34,6 @@ def _check_zip(data: bytes, filename: str, max_bytes: int) -> None:
         if any(info.flag_bits & 0x1 for info in infos):
             raise RosterError("encrypted_or_macro", _("This file is password-protected. Remove the password in Excel "
                                                       "and save it again as .xlsx."))
-        if sum(sizes.values()) > UNPACKED_FACTOR * max_bytes:
-            raise RosterError("too_large", _("This workbook unpacks to far more data than a roster holds; save only "
-                                             "the participant list as a new .xlsx or CSV."))
         if sizes.get("[Content_Types].xml", 10**7) > 10**6 and sizes.get("mimetype", 1000) >= 1000:
             raise RosterError("not_a_spreadsheet", _("This zip file is not an Excel workbook; upload the roster as "
                                                      ".xlsx or CSV."))
@@ -58,6 +54,10 @@ def _check_zip(data: bytes, filename: str, max_bytes: int) -> None:
                                                   "it in Excel as \"Excel Workbook (.xlsx)\" or as CSV and upload "
                                                   "that."))
     if b"spreadsheetml.sheet.main" in types or b"spreadsheetml.template.main" in types:
+        try:
+            check_unpacked(data, UnpackLimits.for_roster(max_rows, max_bytes))
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error):
+            raise RosterError("not_a_spreadsheet", _damaged()) from None
         return
     if b"wordprocessingml" in types:
         message = _("This file is a Word document; upload the roster as an Excel .xlsx or a CSV file.")
@@ -121,7 +121,7 @@ def _sheet_rows(ws, merged: dict[int, list[tuple[int, int]]]) -> Iterator[tuple[
                         filled[col] = anchors.get((col, first), "")
                 cells = tuple(filled)
             yield n, cells
-    except RosterError:
+    except (RosterError, MemoryError):  # MemoryError: the worker's limit, said as such by checkin.workers
         raise
     except Exception as exc:  # openpyxl raises many kinds on damaged files; none of them is ours to handle
         raise RosterError("not_a_spreadsheet", _('The sheet "%(sheet)s" cannot be read (%(error)s); open the file in '
@@ -134,6 +134,8 @@ def _parse_xlsx(data: bytes, max_rows: int) -> RosterParse:
 
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - same reason as in _sheet_rows
         raise RosterError("not_a_spreadsheet", _("This Excel file cannot be read (%(error)s); open it in Excel and "
                                                  "save it again as .xlsx or CSV.") % {

@@ -11,7 +11,6 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -37,6 +36,7 @@ class BadgeView:
     course: Course
     sessions: list[CourseSession]
     rows: dict[int, AttendanceRow]  # session id -> this person's row
+    logo_version: str | None
 
 
 def _read_view(conn: sqlite3.Connection, code: str) -> BadgeView | None:
@@ -46,7 +46,7 @@ def _read_view(conn: sqlite3.Connection, code: str) -> BadgeView | None:
     course = courses.get_course(conn, holder.course_id)
     sessions = courses.list_sessions(conn, holder.course_id)
     rows = {r.session_id: r for r in people.list_enrolment_attendance(conn, holder.enrolment_id)}
-    return BadgeView(holder, course, sessions, rows)
+    return BadgeView(holder, course, sessions, rows, logos.get_logo_version(conn, holder.course_id))
 
 
 async def _view(request: Request) -> BadgeView | None:
@@ -97,9 +97,9 @@ async def badge_png(request: Request) -> Response:
     view = await _view(request)
     if view is None:
         return _missing(request)
-    logo = await services(request).db.read(logos.get_logo, view.course.id)
-    card = _card(view)
-    png = await anyio.to_thread.run_sync(lambda: badges.badge_png(card, logo=logo.data if logo else None))
+    svc, course_id, version = services(request), view.course.id, view.logo_version
+    png = await svc.badge_images.badge_png(
+        _card(view), version, lambda: svc.db.read(logos.get_logo_data, course_id, version))
     return Response(png, media_type="image/png", headers=PRIVATE)
 
 

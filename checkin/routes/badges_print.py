@@ -3,11 +3,9 @@ progress for large courses), and the mail-merge CSV of personal badge links."""
 
 from __future__ import annotations
 
-import io
+import secrets
 from dataclasses import dataclass
 
-import anyio.to_thread
-from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,11 +17,9 @@ from ..text import whole_number
 from ..printing import PdfJobs, card_for, cards_for
 from ..store import logos, participants, people, scans
 from ..store.people import BadgeLink
-from ..workers import run_in_process
 from .organiser_base import Page, organiser_page
 
 MAX_LOGO_BYTES = 1_000_000
-MAX_LOGO_SIDE = 4000
 MAX_SELECTED = 5000
 # A PDF this size is made while the organiser waits; larger ones are better as a job with progress.
 DIRECT_LIMIT = 200
@@ -106,7 +102,7 @@ async def badges_pdf(page: Page) -> Response:
     selection = read_selection(page.request.query_params)
     links = await _links(page, selection)
     cards, logo = cards_for(page.course, links), await _logo(page)
-    pdf = await run_in_process(badges.badge_sheets_pdf, cards, selection.layout, logo=logo)
+    pdf = await page.svc.workers.run(badges.badge_sheets_pdf, cards, selection.layout, logo=logo)
     await _audit(page, "badges.pdf", f"{selection.layout}, {selection.describe()}, {len(cards)} badges")
     return Response(pdf, media_type="application/pdf", headers={
         **PRIVATE, "Content-Disposition": f'attachment; filename="{_filename(page, selection.layout)}"'})
@@ -115,7 +111,7 @@ async def badges_pdf(page: Page) -> Response:
 def _jobs(page: Page) -> PdfJobs:
     state = page.request.app.state
     if not hasattr(state, "badge_pdf_jobs"):
-        state.badge_pdf_jobs = PdfJobs()
+        state.badge_pdf_jobs = PdfJobs(page.svc.workers)
     return state.badge_pdf_jobs
 
 
@@ -170,40 +166,36 @@ async def badge_preview(page: Page) -> Response:
     # The longest name on the roster shows the worst case the layout has to fit.
     roster = await page.svc.db.read(people.list_badge_links, page.course_id)
     link = max(roster, key=lambda r: (len(r.full_name) + len(r.unit), -r.enrolment_id)) if roster else _sample()
-    card, logo = card_for(page.course, link), await _logo(page)
-    png = await anyio.to_thread.run_sync(lambda: badges.badge_png(card, dpi=150, layout=layout, logo=logo))
+    svc, course_id, card = page.svc, page.course_id, card_for(page.course, link)
+    version = await svc.db.read(logos.get_logo_version, course_id)
+    png = await svc.badge_images.badge_png(
+        card, version, lambda: svc.db.read(logos.get_logo_data, course_id, version), layout=layout, dpi=150)
     return Response(png, media_type="image/png", headers=PRIVATE)
 
 
-def check_logo(data: bytes) -> str:
-    """The content type of an acceptable logo (PNG or JPEG, at most 1 MB and 4000 px a side), or a Problem."""
+async def _kept_logo(page: Page, data: bytes) -> tuple[str, bytes]:
+    """(content type, bytes) of the logo to keep: PNG or JPEG, at most 1 MB and 4000 px a side, scaled down to the
+    largest size a badge prints; or a Problem. Decoded in a worker: a 4000 px image is 64 MB of pixels."""
     if not data:
         raise Problem(400, "logo_missing", "Choose an image file for the logo.", field="logo")
     if len(data) > MAX_LOGO_BYTES:
         raise Problem(413, "logo_too_large", "The logo must be at most 1 MB. Save it smaller and try again.", field="logo")
     try:
-        # Only the two decoders we accept are tried, and Image.open reads the header only: no other format's
-        # decoder (EPS would start Ghostscript) ever sees the upload, and the size is checked before decoding.
-        image = Image.open(io.BytesIO(data), formats=["PNG", "JPEG"])
-        if image.format not in ("PNG", "JPEG"):
-            raise Problem(400, "logo_not_image", "The logo must be a PNG or JPEG image.", field="logo")
-        if max(image.size) > MAX_LOGO_SIDE:
-            raise Problem(400, "logo_too_big", "The logo must be at most 4000 pixels wide and high.", field="logo")
-        image.load()
-    except Problem:
-        raise
-    except Exception:  # Pillow raises several types for files it cannot read
+        return await page.svc.workers.run(badges.shrink_logo, data)
+    except badges.LogoRefused as refused:
+        if refused.code == "logo_too_big":
+            raise Problem(400, "logo_too_big", "The logo must be at most 4000 pixels wide and high.",
+                          field="logo") from None
         raise Problem(400, "logo_not_image", "The logo must be a PNG or JPEG image.", field="logo") from None
-    return "image/png" if image.format == "PNG" else "image/jpeg"
 
 
 @organiser_page(upload=True)
 async def upload_logo(page: Page) -> Response:
     upload = page.form.get("logo")
     data = await upload.read(MAX_LOGO_BYTES + 1) if isinstance(upload, UploadFile) else b""
-    content_type = check_logo(data)
-    now = page.now
-    await page.svc.db.write(lambda conn: logos.set_logo(conn, page.course_id, content_type, data, now))
+    content_type, kept = await _kept_logo(page, data)
+    now, version = page.now, secrets.token_urlsafe(12)
+    await page.svc.db.write(lambda conn: logos.set_logo(conn, page.course_id, content_type, kept, now, version))
     return page.redirect(f"/courses/{page.course_id}/badges?done=logo_saved")
 
 

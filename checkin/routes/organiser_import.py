@@ -21,7 +21,6 @@ from ..i18n import current_language
 from ..i18n import gettext as _
 from ..roster import RosterError, RosterParse, parse_roster
 from ..store import imports, people, scans
-from ..workers import run_in_process
 from .organiser_base import Page, organiser_page
 
 PREVIEW_ROWS = 100
@@ -43,16 +42,31 @@ def _remember(import_id: str, parsed: RosterParse) -> None:
         _PARSED.popitem(last=False)
 
 
-def _upload_page(page: Page, error: RosterError | None = None, status_code: int = 200) -> Response:
-    return page.render("organiser/import.html", {
+def _upload_page(page: Page, error: RosterError | None = None, status_code: int = 200,
+                 headers: dict[str, str] | None = None) -> Response:
+    response = page.render("organiser/import.html", {
         "error": error, "max_mb": page.svc.settings.max_upload_bytes / 1e6,
     }, status_code=status_code)
+    response.headers.update(headers or {})
+    return response
 
 
 async def _parse(page: Page, data: bytes, filename: str) -> RosterParse:
     # Parsing a few thousand rows takes a second of pure Python: in a child process, so that the door's scans
     # do not wait on it. The child speaks the page's language, so the parser's messages are in it.
-    return await run_in_process(parse_roster, data, filename, max_bytes=page.svc.settings.max_upload_bytes)
+    return await page.svc.workers.run(parse_roster, data, filename, max_bytes=page.svc.settings.max_upload_bytes)
+
+
+def _worker_limit(problem: Problem) -> RosterError | None:
+    """A document worker's limit hit while reading a roster, said about the file (None: not a worker's limit)."""
+    messages = {
+        "document_too_large": _("Reading this file needs more memory than the server allows for one upload; save only "
+                                "the participant list as a new .xlsx or CSV file and upload that."),
+        "worker_timeout": _("Reading this file took longer than the server allows, so it was stopped; save only the "
+                            "participant list as a new .xlsx or CSV file and upload that."),
+        "workers_busy": _("The server is busy reading other files. Try again in a minute."),
+    }
+    return RosterError(problem.code, messages[problem.code]) if problem.code in messages else None
 
 
 @organiser_page(upload=True)
@@ -69,6 +83,10 @@ async def import_upload(page: Page) -> Response:
         parsed = await _parse(page, data, filename)
     except RosterError as exc:
         return _upload_page(page, exc, 422)
+    except Problem as exc:
+        if (error := _worker_limit(exc)) is None:
+            raise
+        return _upload_page(page, error, exc.status, exc.headers)
     import_id = await page.svc.db.write(
         imports.insert_pending_import, page.course_id, page.organiser.id, filename, data, page.now)
     _remember(import_id, parsed)

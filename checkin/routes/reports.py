@@ -18,7 +18,6 @@ from ..models import Course
 from ..store import certificates as certificate_store
 from ..store import audit, courses, people, reports, scans
 from ..web import Services, render, services
-from ..workers import run_in_process
 from .organiser_base import Page, organiser_page
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -67,7 +66,7 @@ async def reports_page(page: Page) -> Response:
 async def export_attendance_xlsx(page: Page) -> Response:
     svc, course = page.svc, page.course
     report = await _read_aside(svc, exports.load_report, course.id, svc.now())
-    data = await run_in_process(exports_xlsx.attendance_workbook, report)
+    data = await svc.workers.run(exports_xlsx.attendance_workbook, report)
     await _audit(page, "export", "attendance.xlsx")
     return _download(data, XLSX, f"attendance-{_stem(course)}.xlsx")
 
@@ -138,7 +137,7 @@ async def sign_in_sheets(page: Page) -> Response:
     unit = _chosen_unit(roster, request.query_params.get("unit"))
     groups = signin_sheets.sign_in_groups(sessions, roster, session_id=session.id if session else None, unit=unit)
     language = _document_language(request.query_params.get("lang"))
-    data = await run_in_process(signin_sheets.sign_in_sheets_pdf, course, groups, language=language)
+    data = await svc.workers.run(signin_sheets.sign_in_sheets_pdf, course, groups, language=language)
     await _audit(page, "export", "sign-in-sheets.pdf")
     return _download(data, PDF, f"sign-in-sheets-{_stem(course)}.pdf")
 
@@ -193,7 +192,7 @@ async def issue_certificates(page: Page) -> Response:
     svc, organiser, course = page.svc, page.organiser, page.course
     language = _document_language(page.form.get("lang"))  # before anything is issued
     issued = await svc.db.write(certificates.issue_certificates_tx, course.id, svc.now(), organiser.id)
-    data = await run_in_process(certificates.certificates_pdf, issued, svc.settings.public_url, language=language)
+    data = await svc.workers.run(certificates.certificates_pdf, issued, svc.settings.public_url, language=language)
     return _download(data, PDF, f"certificates-{_stem(course)}.pdf")
 
 
