@@ -59,10 +59,10 @@ class Relay:
         self._arrived(event.course_id, {event.id: event}, event.id)
 
     @asynccontextmanager
-    async def subscribe(self, course_id: int) -> AsyncIterator:
+    async def subscribe(self, course_id: int, *, heartbeat: float) -> AsyncIterator:
         self._followers[course_id] = self._followers.get(course_id, 0) + 1
         try:
-            async with self.broadcaster.subscribe(course_id) as subscription:
+            async with self.broadcaster.subscribe(course_id, heartbeat=heartbeat) as subscription:
                 if course_id not in self._published:
                     # Followed from now on: start from what is committed (the stream reads the log up to there).
                     newest = await self.db.read(scans.get_last_event_id, course_id)
@@ -77,6 +77,12 @@ class Relay:
 
     def count(self, course_id: int) -> int:
         return self.broadcaster.count(course_id)
+
+    def frame(self, event: Event) -> bytes:
+        return self.broadcaster.frame(event)
+
+    def give_way(self):
+        return self.broadcaster.give_way()
 
     def streams(self) -> int:
         """Event streams open on this instance, all courses."""

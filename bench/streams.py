@@ -1,0 +1,298 @@
+"""The door under many dashboards: scan latency with and without 2,000 event-stream connections.
+
+Starts `checkin serve` as a separate process on a fresh demo course (`checkin demo`), signs in as the demo
+organiser and sends first check-ins through the API at a steady rate, twice: first with no stream open, then
+with N event-stream connections open (held by a separate listener process, so that reading 2,000 streams does
+not slow the client that times the door). For each phase it reports the door's scan latency (request sent to
+answer received); for the second, the delivery latency of every event at every connection (scan answered to
+event received) and whether every event arrived exactly once.
+
+    .venv/bin/python bench/streams.py [--participants 5000] [--streams 2000] [--rate 20] [--seconds 20]
+
+Targets (issue 10): with the streams open, scan p95 < 50 ms; every event delivered once. Exit status 1 when a
+target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import asyncio
+import json
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from live import cpu_seconds, fresh_codes, free_port, make_course, rss_mb  # noqa: E402
+
+SCAN_P95_MS = 50.0
+EVENT = re.compile(rb'id: (\d+)\ndata: \{"kind":"checkin","scan_id":(\d+),')
+
+
+def raise_file_limit() -> None:
+    """2,000 sockets need more than the usual soft limit of 1,024 file handles (in both processes)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def percentile(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else float("nan")
+
+
+# --- the listener process: N streams, arrival times written to a file at the end --------------------------
+
+class StreamReader(asyncio.Protocol):
+    """One event-stream connection on a bare asyncio protocol: cheap enough for 2,000 in one process."""
+
+    def __init__(self, request: bytes, ready: asyncio.Event, counter: list[int], arrivals: array.array,
+                 duplicates: list[int]) -> None:
+        self.request, self.ready, self.counter = request, ready, counter
+        self.arrivals, self.duplicates = arrivals, duplicates
+        self.buffer = b""
+        self.started = False
+        self.seen: set[int] = set()
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport) -> None:
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        self.buffer += data
+        if not self.started:
+            if b" 200 " not in self.buffer.split(b"\r\n", 1)[0]:
+                raise SystemExit(self.buffer[:200].decode(errors="replace"))
+            if b"retry:" not in self.buffer:
+                return
+            self.started = True
+            self.counter[0] += 1
+            if self.counter[0] == self.counter[1]:
+                self.ready.set()
+        last = 0
+        for match in EVENT.finditer(self.buffer):
+            scan_id = int(match.group(2))
+            if scan_id in self.seen:
+                self.duplicates[0] += 1
+            else:
+                self.seen.add(scan_id)
+                self.arrivals.append(scan_id)
+                self.arrivals.append(now)
+            last = match.end()
+        cut = self.buffer.rfind(b"\n\n", last)
+        self.buffer = self.buffer[cut + 2:] if cut >= 0 else self.buffer[last:]
+
+    def connection_lost(self, exc) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+async def listen(port: int, path: str, cookie: str, streams: int, out: Path) -> None:
+    loop = asyncio.get_running_loop()
+    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
+               "Accept: text/event-stream\r\n\r\n").encode()
+    ready, counter, duplicates = asyncio.Event(), [0, streams], [0]
+    arrivals = array.array("d")
+    readers = []
+    for index in range(streams):
+        transport, reader = await loop.create_connection(
+            lambda: StreamReader(request, ready, counter, arrivals, duplicates), "127.0.0.1", port)
+        readers.append((transport, reader))
+        if index % 100 == 99:
+            await asyncio.sleep(0.05)  # a browser's reconnects are spread out too
+    await asyncio.wait_for(ready.wait(), 120)
+    print("ready", flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)  # the main process says when to stop
+    closed = sum(1 for _, r in readers if r.closed.done())
+    for transport, _ in readers:
+        transport.close()
+    with open(out, "wb") as fh:
+        arrivals.tofile(fh)
+    print(json.dumps({"duplicates": duplicates[0], "closed_early": closed}), flush=True)
+
+
+# --- the door: scans at a steady rate, timed from request to answer --------------------------------------
+
+async def scan_steadily(base: str, token: str, codes: list[str], rate: float, seconds: float) -> tuple[list[float], dict[int, float]]:
+    """First check-ins at `rate` per second (open loop) from a few phones' worth of connections."""
+    latencies: list[float] = []
+    answered: dict[int, float] = {}
+    refused = 0
+    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits,
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        async def one(code: str) -> None:
+            nonlocal refused
+            sent = time.monotonic()
+            response = await client.post("/api/v1/scans", json={"code": code, "method": "api"})
+            at = time.monotonic()
+            body = response.json()
+            if response.status_code == 200 and body.get("accepted"):
+                latencies.append((at - sent) * 1000)
+                answered[body["scan_id"]] = at
+            else:
+                refused += 1
+
+        await client.get("/healthz")  # open a connection before the clock starts
+        tasks = []
+        start = time.monotonic()
+        for index in range(min(len(codes), int(rate * seconds))):
+            delay = start + index / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(codes[index])))
+        await asyncio.gather(*tasks)
+    if refused:
+        print(f"  note: {refused} scans were not accepted", file=sys.stderr)
+    latencies.sort()
+    return latencies, answered
+
+
+def sign_in(base: str, password: str) -> str:
+    with httpx.Client(base_url=base, timeout=30) as client:
+        page = client.get("/login")
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        client.post("/login", data={"username": "demo", "password": password, "csrf": csrf, "next": "/"})
+        return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+
+def scan_figures(latencies: list[float]) -> dict:
+    return {"scans": len(latencies), "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+            "p99_ms": percentile(latencies, 99), "max_ms": latencies[-1] if latencies else float("nan")}
+
+
+def run(args, folder: Path) -> dict:
+    started = time.monotonic()
+    db, course_id, token, password = make_course(folder, args.participants)
+    codes = fresh_codes(db, course_id)
+    per_phase = int(args.rate * args.seconds)
+    if len(codes) < 2 * per_phase:
+        raise SystemExit(f"only {len(codes)} people not yet checked in; use more --participants")
+    print(f"course of {args.participants} cadres ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "checkin", "serve", "--db", str(db), "--port", str(port), "--data-dir", str(folder)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=raise_file_limit,
+        env={**os.environ, "CHECKIN_DATA_DIR": str(folder)},
+    )
+    listener = None
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.1)
+        cookie = sign_in(base, password)
+
+        cpu0, wall0 = cpu_seconds(server.pid), time.monotonic()
+        quiet, _ = asyncio.run(scan_steadily(base, token, codes[:per_phase], args.rate, args.seconds))
+        quiet_cpu = cpu_seconds(server.pid) - cpu0
+        quiet_wall = time.monotonic() - wall0
+        load_quiet = os.getloadavg()[0]
+
+        out = folder / "arrivals.bin"
+        listener = subprocess.Popen(
+            [sys.executable, __file__, "--listen", str(port), f"/courses/{course_id}/events", cookie,
+             str(args.streams), str(out)],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=raise_file_limit,
+        )
+        if listener.stdout.readline().strip() != "ready":
+            raise SystemExit("the listener did not open its streams")
+        rss_open = rss_mb(server.pid)
+        print(f"{args.streams} streams open; server RSS {rss_open:.0f} MB", file=sys.stderr)
+        cpu1, wall1 = cpu_seconds(server.pid), time.monotonic()
+        busy, answered = asyncio.run(scan_steadily(base, token, codes[per_phase:2 * per_phase], args.rate,
+                                                   args.seconds))
+        time.sleep(2)  # the last events in flight
+        busy_cpu = cpu_seconds(server.pid) - cpu1
+        busy_wall = time.monotonic() - wall1
+        load_busy = os.getloadavg()[0]
+        rss_peak = rss_mb(server.pid)
+        listener.stdin.write("stop\n")
+        listener.stdin.flush()
+        report = json.loads(listener.stdout.readline())
+        listener.wait(30)
+        listener = None
+        flat = array.array("d")
+        with open(out, "rb") as fh:
+            flat.frombytes(fh.read())
+    finally:
+        if listener is not None:
+            listener.kill()
+            listener.wait(10)
+        server.terminate()
+        server.wait(10)
+
+    delivery = []
+    for i in range(0, len(flat), 2):
+        answered_at = answered.get(int(flat[i]))
+        if answered_at is not None:
+            # An event may overtake the HTTP answer it belongs to; that counts as zero.
+            delivery.append(max(0.0, flat[i + 1] - answered_at) * 1000)
+    delivery.sort()
+    return {
+        "without_streams": {**scan_figures(quiet), "server_cpu_s": quiet_cpu, "wall_s": quiet_wall,
+                            "load_average": load_quiet},
+        "with_streams": {**scan_figures(busy), "server_cpu_s": busy_cpu, "wall_s": busy_wall,
+                         "load_average": load_busy},
+        "events": {"expected": len(answered) * args.streams, "delivered": len(delivery),
+                   "missing": len(answered) * args.streams - len(delivery), "duplicates": report["duplicates"],
+                   "streams_closed_early": report["closed_early"],
+                   "p50_ms": percentile(delivery, 50), "p95_ms": percentile(delivery, 95),
+                   "p99_ms": percentile(delivery, 99), "max_ms": delivery[-1] if delivery else float("nan")},
+        "server_rss_mb": {"streams_open": rss_open, "end": rss_peak},
+    }
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--listen":
+        _, _, port, path, cookie, streams, out = sys.argv
+        asyncio.run(listen(int(port), path, cookie, int(streams), Path(out)))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--participants", type=int, default=5000)
+    parser.add_argument("--streams", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=20.0, help="scans per second")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
+    args = parser.parse_args()
+    raise_file_limit()
+    command = "bench/streams.py " + " ".join(sys.argv[1:])
+    with tempfile.TemporaryDirectory(prefix="checkin-bench-") as tmp:
+        result = run(args, Path(tmp))
+    print(json.dumps(result, indent=2))
+    quiet, busy, events = result["without_streams"], result["with_streams"], result["events"]
+    print(f"door, {quiet['scans']} first check-ins at {args.rate:g}/s, no stream open: scan p50 {quiet['p50_ms']:.0f} ms,"
+          f" p95 {quiet['p95_ms']:.0f} ms, p99 {quiet['p99_ms']:.0f} ms, max {quiet['max_ms']:.0f} ms;"
+          f" server CPU {quiet['server_cpu_s']:.1f} s in {quiet['wall_s']:.0f} s")
+    print(f"door, {busy['scans']} first check-ins at {args.rate:g}/s, {args.streams} streams open: scan p50"
+          f" {busy['p50_ms']:.0f} ms, p95 {busy['p95_ms']:.0f} ms (target < {SCAN_P95_MS:g}), p99 {busy['p99_ms']:.0f} ms,"
+          f" max {busy['max_ms']:.0f} ms; server CPU {busy['server_cpu_s']:.1f} s in {busy['wall_s']:.0f} s")
+    print(f"events: {events['delivered']} of {events['expected']} delivered ({events['missing']} missing,"
+          f" {events['duplicates']} twice, {events['streams_closed_early']} streams ended early);"
+          f" scan answer -> event p50 {events['p50_ms']:.0f} ms, p95 {events['p95_ms']:.0f} ms,"
+          f" p99 {events['p99_ms']:.0f} ms, max {events['max_ms']:.0f} ms")
+    print(f"load average {busy['load_average']:.1f} (during the first phase {quiet['load_average']:.1f});"
+          f" {os.cpu_count()} CPUs")
+    print(f"command: .venv/bin/python {command}".rstrip())
+    ok = busy["p95_ms"] < SCAN_P95_MS and events["missing"] == 0 and events["duplicates"] == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
