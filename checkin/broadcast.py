@@ -5,8 +5,9 @@ that follow wait for the next round): each event is encoded once and the same by
 each subscriber is woken once per round. Rounds are spaced by the number of subscribers, so that waking them
 costs about WAKES_PER_SECOND at most however fast the door scans: 50 ms apart for a few screens, 250 ms for
 2,000 (ROUND_SECONDS, the longest, well within the second the live view promises). Subscribers are woken a
-slice at a time, and while the door is recording a scan the next slice waits (`give_way`): waking thousands of
-streams would otherwise take the event loop and the interpreter lock from the scan the usher is waiting for.
+slice at a time, back to back, but while the door is recording a scan only one slice per GIVE_WAY_SECONDS
+(`give_way`): waking thousands of streams at once would take the event loop and the interpreter lock from the
+scan the usher is waiting for.
 
 A subscriber that cannot keep up (more than its queue size of events waiting) is dropped rather than slowing
 the door down; it reconnects with Last-Event-ID and catches up from the event log in the database.
@@ -27,8 +28,8 @@ QUEUE_SIZE = 256  # events a subscriber may have waiting before it is dropped
 ROUND_SECONDS = 0.25  # the longest wait between two rounds of a course
 MIN_ROUND_SECONDS = 0.05
 WAKES_PER_SECOND = 8000  # subscribers woken per second by a course's rounds, at most, between the two
-WAKE_SLICE = 50  # subscribers woken per turn of the event loop: the door's requests get their turn in between
-GIVE_WAY_SECONDS = 0.002  # how often a round held back by a scan looks again
+WAKE_SLICE = 20  # subscribers woken per turn of the event loop: the door's requests get their turn in between
+GIVE_WAY_SECONDS = 0.002  # one slice this often while a scan is being recorded: a quarter of the loop at most
 FRAME_CACHE = 1024  # encoded events kept for replays (many screens reconnect after the same Wi-Fi drop)
 
 
@@ -110,7 +111,7 @@ class Subscription:
 
 
 class _Course:
-    """The subscribers of one course, the events waiting for the next round, and the two timers."""
+    """The subscribers of one course, the events waiting for the next round, the round being woken, the timers."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, heartbeat: float):
         self.loop = loop
@@ -118,27 +119,32 @@ class _Course:
         self.pending: list[Event] = []
         self.heartbeat = heartbeat
         self.last_round = float("-inf")
-        self.round: asyncio.Handle | None = None
+        self.round: asyncio.Handle | None = None  # the next round, when one is due
+        self.waking: list[Subscription] | None = None  # the subscribers of the round being woken, if any
         self.ping: asyncio.TimerHandle | None = None
+        self.closed = False
 
-    def cancel(self) -> None:
+    def close(self) -> None:
         for handle in (self.round, self.ping):
             if handle is not None:
                 handle.cancel()
         self.round = self.ping = None
+        self.closed = True
 
 
 class Broadcaster:
-    def __init__(self, queue_size: int = QUEUE_SIZE, round_seconds: float = ROUND_SECONDS):
+    def __init__(self, queue_size: int = QUEUE_SIZE, round_seconds: float = ROUND_SECONDS,
+                 give_way_seconds: float = GIVE_WAY_SECONDS):
         self.queue_size = queue_size
         self.round_seconds = round_seconds
+        self.give_way_seconds = give_way_seconds
         self._courses: dict[int, _Course] = {}
         self._frames: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._scans = 0  # scans being recorded now
 
     @contextmanager
     def give_way(self) -> Iterator[None]:
-        """Hold the waking of streams back while the door records a scan (each round by round_seconds at most)."""
+        """Slow the waking of streams down to a slice per give_way_seconds while the door records a scan."""
         self._scans += 1
         try:
             yield
@@ -162,7 +168,7 @@ class Broadcaster:
         finally:
             course.subscribers.pop(subscription, None)
             if not course.subscribers and self._courses.get(course_id) is course:
-                course.cancel()
+                course.close()
                 del self._courses[course_id]
 
     def publish(self, event: Event) -> None:
@@ -171,13 +177,7 @@ class Broadcaster:
         if course is None:
             return  # nobody listens; a screen that opens later reads the log
         course.pending.append(event)
-        if course.round is None:
-            spacing = min(self.round_seconds, max(MIN_ROUND_SECONDS, len(course.subscribers) / WAKES_PER_SECOND))
-            delay = course.last_round + spacing - course.loop.time()
-            if delay > 0:
-                course.round = course.loop.call_later(delay, self._deliver, course)
-            else:  # after a quiet spell: at once, with whatever else this turn of the loop publishes
-                course.round = course.loop.call_soon(self._deliver, course)
+        self._schedule(course)
 
     def count(self, course_id: int) -> int:
         """Subscribers of a course that are live: past their first read of the log, waiting on the broadcaster."""
@@ -194,6 +194,17 @@ class Broadcaster:
                 self._frames.popitem(last=False)
         return frame
 
+    def _schedule(self, course: _Course) -> None:
+        """Set the next round, unless one is set or still being woken (its end sets the next one)."""
+        if course.round is not None or course.waking is not None or course.closed:
+            return
+        spacing = min(self.round_seconds, max(MIN_ROUND_SECONDS, len(course.subscribers) / WAKES_PER_SECOND))
+        delay = course.last_round + spacing - course.loop.time()
+        if delay > 0:
+            course.round = course.loop.call_later(delay, self._deliver, course)
+        else:  # after a quiet spell: at once, with whatever else this turn of the loop publishes
+            course.round = course.loop.call_soon(self._deliver, course)
+
     def _deliver(self, course: _Course) -> None:
         """One round: every subscriber takes the waiting events at once (so none sees them out of order), then
         subscribers are woken a slice at a time."""
@@ -208,28 +219,39 @@ class Broadcaster:
             if not subscription._offer(batch):
                 del course.subscribers[subscription]
         self._arm_heartbeat(course)
-        self._wake(course.loop, subscribers, 0, course.last_round + self.round_seconds)
+        self._start_waking(course, subscribers)
 
     def _ping(self, course: _Course) -> None:
         course.ping = None
+        self._arm_heartbeat(course)
+        if course.waking is not None:  # a round is being woken: that is news enough
+            return
         subscribers = list(course.subscribers)
         for subscription in subscribers:
             subscription._ping = True
-        self._arm_heartbeat(course)
-        self._wake(course.loop, subscribers, 0, course.loop.time() + self.round_seconds)
+        self._start_waking(course, subscribers)
 
     def _arm_heartbeat(self, course: _Course) -> None:
         if course.ping is not None:
             course.ping.cancel()
         course.ping = course.loop.call_later(course.heartbeat, self._ping, course)
 
-    def _wake(self, loop: asyncio.AbstractEventLoop, subscribers: list[Subscription], start: int,
-              deadline: float) -> None:
-        if self._scans and loop.time() < deadline:
-            loop.call_later(GIVE_WAY_SECONDS, self._wake, loop, subscribers, start, deadline)
+    def _start_waking(self, course: _Course, subscribers: list[Subscription]) -> None:
+        course.waking = subscribers
+        self._wake(course, subscribers, 0)
+
+    def _wake(self, course: _Course, subscribers: list[Subscription], start: int) -> None:
+        if course.closed:
             return
         end = start + WAKE_SLICE
         for subscription in subscribers[start:end]:
             subscription._wake()
         if end < len(subscribers):
-            loop.call_soon(self._wake, loop, subscribers, end, deadline)
+            if self._scans:  # the door is busy: the next slice waits a little (a round still ends, however busy)
+                course.loop.call_later(self.give_way_seconds, self._wake, course, subscribers, end)
+            else:
+                course.loop.call_soon(self._wake, course, subscribers, end)
+        elif course.waking is subscribers:  # the last slice: the next round may begin
+            course.waking = None
+            if course.pending:
+                self._schedule(course)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack, ExitStack
 from datetime import datetime, timezone
 
-from checkin.broadcast import Broadcaster, encode_event
+from checkin.broadcast import WAKE_SLICE, Broadcaster, encode_event
 from checkin.store.scans import Event
 
 AT = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)
@@ -111,17 +112,50 @@ def test_publishing_to_a_course_nobody_watches_keeps_nothing():
     assert asyncio.run(run()) == {}
 
 
-def test_streams_are_not_woken_while_the_door_records_a_scan():
-    async def run():
-        broadcaster = Broadcaster(round_seconds=30)  # long enough that the round never stops giving way here
-        async with broadcaster.subscribe(1, heartbeat=60) as subscription:
-            waiting = asyncio.ensure_future(subscription.next(0))
-            with broadcaster.give_way():
+def test_while_the_door_records_a_scan_streams_are_woken_a_slice_at_a_time():
+    async def run(scanning: bool) -> int:
+        broadcaster = Broadcaster(give_way_seconds=30)  # the next slice would come long after this test
+        async with AsyncExitStack() as stack:
+            subscriptions = [await stack.enter_async_context(broadcaster.subscribe(1, heartbeat=60))
+                             for _ in range(3 * WAKE_SLICE)]
+            waiting = [asyncio.ensure_future(s.next(0)) for s in subscriptions]
+            await asyncio.sleep(0)
+            with ExitStack() as door:
+                if scanning:
+                    door.enter_context(broadcaster.give_way())
                 broadcaster.publish(event(1))
-                await asyncio.sleep(0.05)
-                held = not waiting.done()
-            return held, await asyncio.wait_for(waiting, 5)
+                for _ in range(10):
+                    await asyncio.sleep(0)
+                woken = sum(w.done() for w in waiting)
+            for w in waiting:
+                w.cancel()
+            return woken
 
-    held, delivered = asyncio.run(run())
-    assert held, "a round must not take the event loop from a scan in progress"
-    assert delivered == (encode_event(event(1)), 1)
+    assert asyncio.run(run(scanning=False)) == 3 * WAKE_SLICE
+    assert asyncio.run(run(scanning=True)) == WAKE_SLICE, "a round must not take the event loop from a scan"
+
+
+def test_many_subscribers_get_every_event_once_in_order_while_rounds_follow_each_other():
+    async def run():
+        broadcaster = Broadcaster()
+        async with AsyncExitStack() as stack:
+            subscriptions = [await stack.enter_async_context(broadcaster.subscribe(1, heartbeat=60))
+                             for _ in range(120)]  # several slices per round
+            received = [[] for _ in subscriptions]
+
+            async def read(index, subscription):
+                after = 0
+                while after < 60:
+                    data, after = await subscription.next(after)
+                    received[index].append(data)
+
+            readers = [asyncio.ensure_future(read(i, s)) for i, s in enumerate(subscriptions)]
+            for n in range(1, 61):  # published while earlier rounds are still being woken
+                broadcaster.publish(event(n))
+                if n % 7 == 0:
+                    await asyncio.sleep(0.01)
+            await asyncio.wait_for(asyncio.gather(*readers), 10)
+            return received
+
+    expected = b"".join(encode_event(event(n)) for n in range(1, 61))
+    assert all(b"".join(chunks) == expected for chunks in asyncio.run(run()))
