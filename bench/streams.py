@@ -136,7 +136,7 @@ async def scan_steadily(base: str, token: str, codes: list[str], rate: float, se
     answered: dict[int, float] = {}
     refused = 0
     limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits,
+    async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(60, pool=None), limits=limits,
                                  headers={"Authorization": f"Bearer {token}"}) as client:
         async def one(code: str) -> None:
             nonlocal refused
