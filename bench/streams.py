@@ -47,6 +47,15 @@ def raise_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def cpu_pressure() -> float:
+    """The share of the last 10 s in which some runnable task waited for a CPU (Linux PSI), in %."""
+    try:
+        with open("/proc/pressure/cpu") as fh:
+            return float(fh.readline().split()[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else float("nan")
 
@@ -130,7 +139,8 @@ async def listen(port: int, path: str, cookie: str, streams: int, out: Path) -> 
 
 # --- the door: scans at a steady rate, timed from request to answer --------------------------------------
 
-async def scan_steadily(base: str, token: str, codes: list[str], rate: float, seconds: float) -> tuple[list[float], dict[int, float]]:
+async def scan_steadily(base: str, token: str, codes: list[str], rate: float,
+                        seconds: float) -> tuple[list[float], dict[int, float]]:
     """First check-ins at `rate` per second (open loop) from a few phones' worth of connections."""
     latencies: list[float] = []
     answered: dict[int, float] = {}
@@ -210,7 +220,7 @@ def run(args, folder: Path) -> dict:
         quiet, _ = asyncio.run(scan_steadily(base, token, codes[:per_phase], args.rate, args.seconds))
         quiet_cpu = cpu_seconds(server.pid) - cpu0
         quiet_wall = time.monotonic() - wall0
-        load_quiet = os.getloadavg()[0]
+        load_quiet, pressure_quiet = os.getloadavg()[0], cpu_pressure()
 
         out = folder / "arrivals.bin"
         listener = subprocess.Popen(
@@ -230,7 +240,7 @@ def run(args, folder: Path) -> dict:
         busy_cpu = cpu_seconds(server.pid) - cpu1
         listener_cpu = cpu_seconds(listener.pid) - listener_cpu0
         busy_wall = time.monotonic() - wall1
-        load_busy = os.getloadavg()[0]
+        load_busy, pressure_busy = os.getloadavg()[0], cpu_pressure()
         rss_peak = rss_mb(server.pid)
         listener.stdin.write("stop\n")
         listener.stdin.flush()
@@ -256,9 +266,10 @@ def run(args, folder: Path) -> dict:
     delivery.sort()
     return {
         "without_streams": {**scan_figures(quiet), "server_cpu_s": quiet_cpu, "wall_s": quiet_wall,
-                            "load_average": load_quiet},
+                            "load_average": load_quiet, "cpu_pressure_pct": pressure_quiet},
         "with_streams": {**scan_figures(busy), "server_cpu_s": busy_cpu, "wall_s": busy_wall,
-                         "load_average": load_busy, "listener_cpu_s": listener_cpu},
+                         "load_average": load_busy, "cpu_pressure_pct": pressure_busy,
+                         "listener_cpu_s": listener_cpu},
         "events": {"expected": len(answered) * args.streams, "delivered": len(delivery),
                    "missing": len(answered) * args.streams - len(delivery), "duplicates": report["duplicates"],
                    "out_of_order": report["out_of_order"],
@@ -291,12 +302,13 @@ def main() -> int:
         result = run(args, Path(tmp))
     print(json.dumps(result, indent=2))
     quiet, busy, events = result["without_streams"], result["with_streams"], result["events"]
-    print(f"door, {quiet['scans']} first check-ins at {args.rate:g}/s, no stream open: scan p50 {quiet['p50_ms']:.0f} ms,"
-          f" p95 {quiet['p95_ms']:.0f} ms, p99 {quiet['p99_ms']:.0f} ms, max {quiet['max_ms']:.0f} ms;"
-          f" server CPU {quiet['server_cpu_s']:.1f} s in {quiet['wall_s']:.0f} s")
+    print(f"door, {quiet['scans']} first check-ins at {args.rate:g}/s, no stream open:"
+          f" scan p50 {quiet['p50_ms']:.0f} ms, p95 {quiet['p95_ms']:.0f} ms, p99 {quiet['p99_ms']:.0f} ms,"
+          f" max {quiet['max_ms']:.0f} ms; server CPU {quiet['server_cpu_s']:.1f} s in {quiet['wall_s']:.0f} s")
     print(f"door, {busy['scans']} first check-ins at {args.rate:g}/s, {args.streams} streams open: scan p50"
-          f" {busy['p50_ms']:.0f} ms, p95 {busy['p95_ms']:.0f} ms (target < {SCAN_P95_MS:g}), p99 {busy['p99_ms']:.0f} ms,"
-          f" max {busy['max_ms']:.0f} ms; server CPU {busy['server_cpu_s']:.1f} s in {busy['wall_s']:.0f} s"
+          f" {busy['p50_ms']:.0f} ms, p95 {busy['p95_ms']:.0f} ms (target < {SCAN_P95_MS:g}),"
+          f" p99 {busy['p99_ms']:.0f} ms, max {busy['max_ms']:.0f} ms;"
+          f" server CPU {busy['server_cpu_s']:.1f} s in {busy['wall_s']:.0f} s"
           f" (the listener holding the streams: {busy['listener_cpu_s']:.1f} s)")
     print(f"events: {events['delivered']} of {events['expected']} delivered ({events['missing']} missing,"
           f" {events['duplicates']} twice, {events['out_of_order']} out of order,"
@@ -304,6 +316,7 @@ def main() -> int:
           f" scan answer -> event p50 {events['p50_ms']:.0f} ms, p95 {events['p95_ms']:.0f} ms,"
           f" p99 {events['p99_ms']:.0f} ms, max {events['max_ms']:.0f} ms")
     print(f"load average {busy['load_average']:.1f} (during the first phase {quiet['load_average']:.1f});"
+          f" tasks waiting for a CPU {busy['cpu_pressure_pct']:.0f} % of the time ({quiet['cpu_pressure_pct']:.0f} %);"
           f" {os.cpu_count()} CPUs")
     print(f"command: .venv/bin/python {command}".rstrip())
     ok = (busy["p95_ms"] < SCAN_P95_MS and events["missing"] == 0 and events["duplicates"] == 0
