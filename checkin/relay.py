@@ -57,11 +57,11 @@ class Relay:
         self._arrived(event.course_id, {event.id: event}, event.id)
 
     @asynccontextmanager
-    async def subscribe(self, course_id: int, session_id: int | None = None) -> AsyncIterator:
+    async def subscribe(self, course_id: int, session_id: int | None = None, *, heartbeat: float) -> AsyncIterator:
         """Follow a course (for an organiser's sign-in session: its stream ends when the session does)."""
         self._followers[course_id] = self._followers.get(course_id, 0) + 1
         try:
-            async with self.broadcaster.subscribe(course_id, session_id) as subscription:
+            async with self.broadcaster.subscribe(course_id, session_id, heartbeat=heartbeat) as subscription:
                 if course_id not in self._published:
                     # Followed from now on: start from what is committed (the stream reads the log up to there).
                     newest = await self.db.read(scans.get_last_event_id, course_id)
@@ -91,6 +91,12 @@ class Relay:
     @sessions_checked_at.setter
     def sessions_checked_at(self, value: float) -> None:
         self.broadcaster.sessions_checked_at = value
+
+    def frame(self, event: Event) -> bytes:
+        return self.broadcaster.frame(event)
+
+    def give_way(self):
+        return self.broadcaster.give_way()
 
     def streams(self) -> int:
         """Event streams open on this instance, all courses."""

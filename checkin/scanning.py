@@ -256,14 +256,16 @@ def _rule_time(scan: ScanRow) -> datetime:
 
 async def record_scan(db: Database, broadcaster: Broadcaster, scan: ScanInput, now: datetime) -> ScanOutcome:
     """Record a scan; the answer exists only once its transaction has committed."""
-    outcome = await db.write(record_scan_tx, scan, now)
+    with broadcaster.give_way():
+        outcome = await db.write(record_scan_tx, scan, now)
     if outcome.event is not None:
         broadcaster.publish(outcome.event)
     return outcome
 
 
 async def undo_scan(db: Database, broadcaster: Broadcaster, course_id: int, scan_id: int, now: datetime, **who) -> UndoOutcome:
-    outcome = await db.write(lambda conn: undo_scan_tx(conn, course_id, scan_id, now, **who))
+    with broadcaster.give_way():
+        outcome = await db.write(lambda conn: undo_scan_tx(conn, course_id, scan_id, now, **who))
     if outcome.event is not None:
         broadcaster.publish(outcome.event)
     return outcome

@@ -50,6 +50,8 @@ class Settings:
     worker_seconds: int = 300  # a document worker still busy after this is stopped
     workers_at_once: int = 2  # document workers at a time; more requests wait, then get workers_busy
     worker_wait_seconds: int = 10  # how long a request waits for a free worker
+    header_timeout_seconds: int = 10
+    max_connections: int = 4000
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_tls: str = "starttls"  # starttls | tls | none
@@ -121,6 +123,10 @@ class Settings:
             raise SettingsError(f"CHECKIN_LANGUAGE must be one of {', '.join(LANGUAGES)}, not {self.language!r}")
         if not 0 < self.port < 65536:
             raise SettingsError(f"CHECKIN_PORT must be between 1 and 65535, not {self.port}")
+        if self.header_timeout_seconds < 1:
+            raise SettingsError(f"CHECKIN_HEADER_TIMEOUT_SECONDS must be at least 1, not {self.header_timeout_seconds}")
+        if self.max_connections < 10:
+            raise SettingsError(f"CHECKIN_MAX_CONNECTIONS must be at least 10, not {self.max_connections}")
         if self.smtp_tls not in ("starttls", "tls", "none"):
             raise SettingsError("CHECKIN_SMTP_TLS must be starttls, tls or none")
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):

@@ -19,6 +19,7 @@ from .common import CommandError, choose_course, connect, say
 def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
+    from .. import connections
     from ..app import create_app
 
     host = args.host
@@ -45,10 +46,16 @@ def cmd_serve(args, settings: Settings) -> int:
                 shown = f"[{address}]" if ":" in address else address
                 say(f"  phones: https://{shown}:{settings.port}/ca  (install the CA once, then /usher)")
     say(f"checkin: serving {describe(settings.database)} at {settings.public_url} as {settings.instance}")
+    files = connections.raise_file_limit()
+    budget = connections.ConnectionBudget(connections.connection_limit(settings.max_connections, files),
+                                          header_timeout=settings.header_timeout_seconds)
+    say(f"checkin: up to {budget.limit} connections ({files} file handles); a request header must arrive within"
+        f" {settings.header_timeout_seconds} s, an idle connection is closed after {connections.KEEP_ALIVE_SECONDS} s")
     # Everything imported so far lives as long as the process: keep it out of the collector's
     # full passes, whose pauses would otherwise land on scans at the door.
     gc.freeze()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **server_options(settings), **ssl)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **server_options(settings),
+                http=budget.protocol(), ws="none", timeout_keep_alive=connections.KEEP_ALIVE_SECONDS, **ssl)
     return 0
 
 

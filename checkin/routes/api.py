@@ -31,13 +31,14 @@ async def create_scan(request: Request) -> JSONResponse:
     started = time.perf_counter()
     svc = services(request)
     now = svc.now()
-    device = await require_device(request, svc.db, svc.devices, now)
-    body = parse_scan(await read_json(request), now, scanning.DEVICE_METHODS)
-    scan = ScanInput(
-        course_id=device.course_id, method=body.method, code=body.code, enrolment_id=body.enrolment_id,
-        session_id=body.session_id, nonce=body.nonce, device_time=body.device_time, device_id=device.id,
-    )
-    outcome = await scanning.record_scan(svc.db, svc.broadcaster, scan, now)
+    with svc.broadcaster.give_way():  # the big screens wait while the usher does (see broadcast.py)
+        device = await require_device(request, svc.db, svc.devices, now)
+        body = parse_scan(await read_json(request), now, scanning.DEVICE_METHODS)
+        scan = ScanInput(
+            course_id=device.course_id, method=body.method, code=body.code, enrolment_id=body.enrolment_id,
+            session_id=body.session_id, nonce=body.nonce, device_time=body.device_time, device_id=device.id,
+        )
+        outcome = await scanning.record_scan(svc.db, svc.broadcaster, scan, now)
     svc.metrics.scanned(outcome.reason, scan.method, time.perf_counter() - started)
     if outcome.reason in DEVICE_REFUSALS:
         raise device_refusal_problem(outcome.reason)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
@@ -20,7 +17,6 @@ from ..sign_in import current_session
 from ..text import whole_number
 from ..store import courses, people, reports, scans, sign_ins
 from ..store.db import Database
-from ..store.scans import Event
 from ..web import render
 from .organiser_base import Page, organiser_page
 
@@ -33,68 +29,55 @@ PING = b"event: ping\ndata: {}\n\n"
 SIGNED_OUT = b"event: signed_out\ndata: {}\n\n"
 RETRY_MS = 2000  # how long EventSource waits before reconnecting
 REPLAY_BATCH = 500
-FORMAT_CACHE = 256  # formatted events kept, so 200 screens cost one json.dumps per event
 
 
 @organiser_page(redirect=False)
 async def course_events(page: Page) -> Response:
     svc, course = page.svc, page.course
     last_id = _last_event_id(page.request)
-    cache = _format_cache(page.request)
     session = await current_session(page.request, svc.db, page.now)
     return StreamingResponse(
-        event_stream(svc.db, svc.broadcaster, course.id, last_id, cache, session_id=session.id, clock=svc.clock),
+        event_stream(svc.db, svc.broadcaster, course.id, last_id, session_id=session.id, clock=svc.clock),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
 async def event_stream(
-    db: Database, broadcaster: Broadcaster, course_id: int, last_id: int | None, cache: OrderedDict, *,
+    db: Database, broadcaster: Broadcaster, course_id: int, last_id: int | None, *,
     session_id: int | None = None, clock: Clock | None = None,
 ) -> AsyncIterator[bytes]:
     """Replay what the client missed (after last_id), then live events, with nothing lost and nothing twice.
 
-    Subscribe first, then read the log: an event committed in between is both in the log and in the queue,
-    and is sent once because queued events at or below the last id sent are skipped. Reading the log first
-    and subscribing after would lose an event committed in that gap.
+    Subscribe first, then read the log: an event committed in between is both in the log and handed to the
+    subscription, and is sent once because the subscription skips events at or below the last id sent.
+    Reading the log first and subscribing after would lose an event committed in that gap.
 
-    The stream ends when the sign-in session that opened it ends: at once when this server ended it (the
-    broadcaster is told), otherwise at the next heartbeat, when the database says so (another server, the
-    command line, or the session's expiry).
+    The stream ends when the sign-in session that opened it ends: at once when this server ended it (or, on
+    PostgreSQL, another server: relay.py hears of it), otherwise at the next heartbeat, when the database says so
+    (the command line, or the session's expiry).
     """
-    async with broadcaster.subscribe(course_id, session_id) as subscription:
+    async with broadcaster.subscribe(course_id, session_id, heartbeat=HEARTBEAT_SECONDS) as subscription:
         yield f"retry: {RETRY_MS}\n\n".encode()
         if last_id is None:  # a fresh client: only what happens from now on
             last_id = await db.read(scans.get_last_event_id, course_id)
         while True:
             missed = await db.read(scans.list_events, course_id, last_id, REPLAY_BATCH)
             if missed:
-                yield b"".join(_formatted(e, cache) for e in missed)
+                yield b"".join(broadcaster.frame(e) for e in missed)
                 last_id = missed[-1].id
             if len(missed) < REPLAY_BATCH:
                 break
         subscription.live = True
-        # A subscriber whose queue overflowed is dropped by the broadcaster; ending the stream makes the
+        # A subscriber that fell too far behind is dropped by the broadcaster; ending the stream makes the
         # browser reconnect with its Last-Event-ID and catch up from the log.
-        while not subscription.dropped and not subscription.ended:
-            try:
-                async with asyncio.timeout(HEARTBEAT_SECONDS):
-                    batch = [await subscription.get()]
-            except TimeoutError:
-                if session_id is not None and clock is not None:
-                    await _end_streams_of_ended_sessions(db, broadcaster, clock())
-                if not subscription.ended:
-                    yield PING
-                continue
-            while not subscription.queue.empty():
-                batch.append(subscription.queue.get_nowait())
-            if subscription.ended:
-                break  # nothing more for a session that has ended, not even what was queued
-            fresh = [e for e in batch if e.id > last_id]
-            if fresh:
-                yield b"".join(_formatted(e, cache) for e in fresh)
-                last_id = fresh[-1].id
+        while (sent := await subscription.next(last_id)) is not None:
+            data, last_id = sent
+            if not data and session_id is not None and clock is not None:  # a heartbeat: is the session still live?
+                await _end_streams_of_ended_sessions(db, broadcaster, clock())
+                if subscription.ended:
+                    break
+            yield data or PING
         if subscription.ended:
             yield SIGNED_OUT
 
@@ -107,25 +90,6 @@ async def _end_streams_of_ended_sessions(db: Database, broadcaster: Broadcaster,
     broadcaster.sessions_checked_at = time.monotonic()
     if open_sessions := broadcaster.open_sessions():
         broadcaster.end_sessions(await db.read(sign_ins.list_ended_sessions, open_sessions, now))
-
-
-def _formatted(event: Event, cache: OrderedDict) -> bytes:
-    key = (event.course_id, event.id)
-    text = cache.get(key)
-    if text is None:
-        data = json.dumps({"kind": event.kind, **event.payload}, ensure_ascii=False, separators=(",", ":"))
-        text = f"id: {event.id}\ndata: {data}\n\n".encode()
-        cache[key] = text
-        if len(cache) > FORMAT_CACHE:
-            cache.popitem(last=False)
-    return text
-
-
-def _format_cache(request: Request) -> OrderedDict:
-    state = request.app.state
-    if not hasattr(state, "live_event_cache"):
-        state.live_event_cache = OrderedDict()
-    return state.live_event_cache
 
 
 def _last_event_id(request: Request) -> int | None:
