@@ -41,6 +41,7 @@ class Settings:
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"
     device_undo_seconds: int = 300
+    device_sync_grace_minutes: int = 15  # see rules.device_refusal
     max_upload_bytes: int = 5_000_000
     smtp_host: str = ""
     smtp_port: int = 587
@@ -119,6 +120,8 @@ class Settings:
             raise SettingsError("CHECKIN_DATABASE_URL must start with postgresql:// (leave it empty for SQLite)")
         if not 1 <= self.database_pool_size <= 200:
             raise SettingsError("CHECKIN_DATABASE_POOL_SIZE must be between 1 and 200")
+        if not 0 <= self.device_sync_grace_minutes <= 24 * 60:
+            raise SettingsError("CHECKIN_DEVICE_SYNC_GRACE_MINUTES must be between 0 and 1440 (a day)")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("CHECKIN_TLS_CERT and CHECKIN_TLS_KEY go together: give both or neither")
         return self

@@ -308,7 +308,7 @@ async function unpaired(code, { queueSent = false } = {}) {
 
 function showExpiredQueue() {
   ui.expiredQueue.hidden = !state.expiredQueue;
-  ui.expiredQueue.textContent = state.expiredQueue ? fmt(S.expired_waiting, { n: state.queued }) : "";
+  ui.expiredQueue.textContent = state.expiredQueue ? fmt(S.expired_waiting, { n: state.queued, grace: root.dataset.syncGrace }) : "";
   root.dataset.expiredQueue = state.expiredQueue ? String(state.queued) : "";
 }
 

@@ -309,6 +309,7 @@ def test_phone_forgets_the_course_at_its_own_expiry_but_sends_the_scans_it_made_
     expect(page.locator("#pair-needed-text")).to_have_text(
         "This phone's pairing has expired. Ask an organiser for a new pairing.", timeout=20_000)
     expect(page.locator("#scanner")).to_have_attribute("data-expired-queue", "1")
+    expect(page.locator("#expired-queue")).to_contain_text("if they reach the server within 15 minutes of its end")
     assert count_stored(page) == {"badges": 0, "people": 0, "queue": 1, "meta": 0}
     assert venue.scans(device_id) == []
 
