@@ -1,16 +1,28 @@
-"""Bringing a parsed roster into a course: match people already there, add the new, update the changed."""
+"""Bringing a parsed roster into a course: match people already there, add the new, update the changed.
+
+A confirmed import is applied in chunks of CHUNK_ROWS rows, each its own short write transaction, so that the
+door's scans never wait long behind it (20,000 rows in one transaction held the single writer for over a
+second). Each chunk decides its rows against the course as it stands then (the people added or edited since
+the previous chunk, by this import or anyone else, are taken into account), which is what importing those rows
+on their own would do. Importing is idempotent (a row matching someone already there updates them, or changes
+nothing), so an import cut short (a server restarted) is completed by importing the same file again.
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .roster import RosterParse, RosterRow
 from .store import people
+from .store import offline as roster_changes
 from .store.people import PersonDetails, RosterEntry
 from .text import fold, unit_key
+
+# Rows per write transaction: about 15 ms of the writer each on this kind of machine.
+CHUNK_ROWS = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +54,17 @@ class Matcher:
     """Finds the enrolled person a roster row describes: same member code, else same phone, each only with the
     same name (ignoring case, spaces and diacritics); else same name and unit."""
 
-    def __init__(self, roster: Iterable[RosterEntry]):
+    def __init__(self, roster: Iterable[RosterEntry] = ()):
         self.by_code, self.by_phone, self.by_name = {}, {}, {}
+        self.by_enrolment: dict[int, RosterEntry] = {}
         for entry in roster:
             self.add(entry)
+
+    def copy(self) -> "Matcher":
+        twin = Matcher()
+        twin.by_code, twin.by_phone, twin.by_name = self.by_code.copy(), self.by_phone.copy(), self.by_name.copy()
+        twin.by_enrolment = self.by_enrolment.copy()
+        return twin
 
     def _keys(self, entry: RosterEntry) -> list[tuple[dict, object]]:
         keys: list[tuple[dict, object]] = [(self.by_name, (fold(entry.full_name), unit_key(entry.unit)))]
@@ -56,17 +75,29 @@ class Matcher:
         return keys
 
     def add(self, entry: RosterEntry) -> None:
+        self.by_enrolment[entry.enrolment_id] = entry
         for index, key in self._keys(entry):
             index.setdefault(key, entry)
 
     def replace(self, old: RosterEntry, new: RosterEntry) -> None:
         """After an update: a later row of the file matches the person as they are now."""
+        if self.by_enrolment.get(old.enrolment_id) is old:
+            del self.by_enrolment[old.enrolment_id]
+        self.by_enrolment[new.enrolment_id] = new
         for index, key in self._keys(old):
             if index.get(key) is old:
                 del index[key]
         for index, key in self._keys(new):
             if index.get(key) is None:
                 index[key] = new
+
+    def refresh(self, entry: RosterEntry) -> None:
+        """A person as they are now in the database (added or edited since the matcher was built)."""
+        old = self.by_enrolment.get(entry.enrolment_id)
+        if old is None:
+            self.add(entry)
+        elif old != entry:
+            self.replace(old, entry)
 
     def find(self, row: RosterRow) -> Match:
         name = fold(row.full_name)
@@ -92,18 +123,21 @@ class _Decision:
     match: Match
     details: PersonDetails  # what is stored for the person after this row
     changes: tuple[str, ...]
+    placeholder: RosterEntry | None = None  # for "add": how the new person stands in the matcher
 
 
-def _decide(roster: Iterable[RosterEntry], rows: Iterable[RosterRow]) -> Iterator[_Decision]:
+def _decide(roster: Iterable[RosterEntry] | Matcher, rows: Iterable[RosterRow]) -> Iterator[_Decision]:
     """What each row does, in order: the one rule behind both the preview and the import. A person added by an
-    earlier row of the file stands in the matcher with negative ids (-row number)."""
-    matcher = Matcher(roster)
+    earlier row of the file stands in the matcher with negative ids (-row number), until the import, once it
+    has written them, puts the real ones in their place."""
+    matcher = roster if isinstance(roster, Matcher) else Matcher(roster)
     for row in rows:
         details = _details(row)
         match = matcher.find(row)
         if match.entry is None:
-            matcher.add(RosterEntry(-row.row_number, -row.row_number, *_fields(details)))
-            yield _Decision(row, "add", match, details, ())
+            placeholder = RosterEntry(-row.row_number, -row.row_number, *_fields(details))
+            matcher.add(placeholder)
+            yield _Decision(row, "add", match, details, (), placeholder)
             continue
         old = _entry_details(match.entry)
         new = _merged(old, details)
@@ -113,24 +147,100 @@ def _decide(roster: Iterable[RosterEntry], rows: Iterable[RosterRow]) -> Iterato
         yield _Decision(row, "update" if changes else "unchanged", match, new, changes)
 
 
-def apply_roster(conn: sqlite3.Connection, course_id: int, rows: Iterable[RosterRow], now: datetime) -> ImportResult:
-    """Add and update in the caller's transaction: all rows go in together or none.
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    """Where a chunked import stands between two chunks. Never changed in place: a chunk works on a copy of the
+    matcher and returns a new progress, so a chunk that runs twice (a retried batch) starts from the same state."""
+
+    course_id: int
+    matcher: Matcher
+    change_cursor: int  # the newest roster change the matcher knows of
+    position: int = 0  # rows done
+    result: ImportResult = ImportResult(0, 0, 0)
+
+
+def start_import(conn: sqlite3.Connection, course_id: int) -> ImportProgress:
+    """The course's people and the roster change cursor, read together (a read, before the first chunk)."""
+    conn.execute("BEGIN")  # one snapshot: the cursor says which changes the roster already holds
+    try:
+        roster = people.list_roster(conn, course_id)
+        cursor = roster_changes.get_cursor(conn)[0]
+    finally:
+        conn.execute("COMMIT")
+    return ImportProgress(course_id, Matcher(roster), cursor)
+
+
+def apply_roster_chunk(
+    conn: sqlite3.Connection, rows: Sequence[RosterRow], progress: ImportProgress, now: datetime,
+    size: int = CHUNK_ROWS,
+) -> ImportProgress:
+    """Add and update the next `size` rows, in the caller's (short) write transaction.
     Nobody is removed and nobody's check-ins change: re-importing an updated file is safe."""
-    added = updated = unchanged = 0
-    inserted: dict[int, int] = {}  # -row number -> participant id, for people added by an earlier row
-    for decision in _decide(people.list_roster(conn, course_id), rows):
+    matcher = progress.matcher.copy()
+    course_id = progress.course_id
+    changed = roster_changes.list_changed_enrolments(conn, course_id, progress.change_cursor)
+    for entry in people.list_roster_entries(conn, course_id, changed):
+        matcher.refresh(entry)  # added or edited by someone else since the last chunk
+    added, updated, unchanged = progress.result.added, progress.result.updated, progress.result.unchanged
+    chunk = rows[progress.position:progress.position + size]
+    for decision in _decide(matcher, chunk):
         if decision.action == "add":
             participant_id = people.insert_participant(conn, decision.details, now)
-            people.enrol(conn, course_id, participant_id, now)
-            inserted[-decision.row.row_number] = participant_id
+            enrolment_id = people.enrol(conn, course_id, participant_id, now)
+            matcher.replace(decision.placeholder, RosterEntry(enrolment_id, participant_id, *_fields(decision.details)))
             added += 1
         elif decision.action == "update":
-            participant_id = decision.match.entry.participant_id
-            people.update_participant(conn, inserted.get(participant_id, participant_id), decision.details, now)
+            people.update_participant(conn, decision.match.entry.participant_id, decision.details, now)
             updated += 1
         else:
             unchanged += 1
-    return ImportResult(added, updated, unchanged)
+    # This chunk holds the write lock: every change up to here is in the matcher (its own writes included).
+    return ImportProgress(course_id, matcher, roster_changes.get_cursor(conn)[0], progress.position + len(chunk),
+                          ImportResult(added, updated, unchanged))
+
+
+def apply_roster(conn: sqlite3.Connection, course_id: int, rows: Sequence[RosterRow], now: datetime) -> ImportResult:
+    """Every row in the caller's one transaction (the demo, tests; imports of a real size go by chunks)."""
+    progress = ImportProgress(course_id, Matcher(people.list_roster(conn, course_id)),
+                              roster_changes.get_cursor(conn)[0])
+    while progress.position < len(rows):
+        progress = apply_roster_chunk(conn, rows, progress, now)
+    return progress.result
+
+
+def import_in_transactions(
+    conn: sqlite3.Connection, course_id: int, rows: Sequence[RosterRow], now: datetime, *,
+    transaction: Callable, size: int = CHUNK_ROWS,
+) -> ImportResult:
+    """The command line's import: a chunk per transaction(conn) (a context manager), on one connection."""
+    progress = start_import(conn, course_id)
+    while progress.position < len(rows):
+        with transaction(conn):
+            progress = apply_roster_chunk(conn, rows, progress, now, size)
+    return progress.result
+
+
+async def import_in_chunks(
+    write: Callable[..., Awaitable], read: Callable[..., Awaitable], course_id: int, rows: Sequence[RosterRow],
+    now: datetime, *, first: Callable[[sqlite3.Connection], None] | None = None,
+    last: Callable[[sqlite3.Connection, ImportResult], None] | None = None, size: int = CHUNK_ROWS,
+) -> ImportResult:
+    """The web's import: a write (db.write) per chunk; `first(conn)` runs in the first chunk's transaction (it
+    may raise to stop the import before anything is written), `last(conn, result)` in the last one's."""
+    progress = await read(start_import, course_id)
+
+    def step(conn: sqlite3.Connection, progress: ImportProgress) -> ImportProgress:
+        if progress.position == 0 and first is not None:
+            first(conn)
+        after = apply_roster_chunk(conn, rows, progress, now, size)
+        if after.position >= len(rows) and last is not None:
+            last(conn, after.result)
+        return after
+
+    while True:
+        progress = await write(step, progress)
+        if progress.position >= len(rows):
+            return progress.result
 
 
 def _fields(d: PersonDetails) -> tuple:

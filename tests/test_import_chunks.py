@@ -1,0 +1,109 @@
+"""A long roster import goes in short transactions: the door's writes get in between its chunks, each chunk sees
+the course as it stands, and an import cut short is completed by importing the same file again."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from checkin import importing
+from checkin.roster import parse_roster
+from checkin.store import people
+from checkin.store.db import Database, transaction
+from checkin.store.people import PersonDetails
+
+from .conftest import csrf, rows
+
+UNIT = "Đoàn Thanh niên Sở Xây dựng"
+
+
+def roster_csv(n: int) -> bytes:
+    lines = ["Họ và tên;Đơn vị;Số điện thoại"]
+    lines += [f"Cán bộ Số {i:04d};{UNIT};09{i:08d}" for i in range(1, n + 1)]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def enrolled(world) -> int:
+    return rows(world, "SELECT COUNT(*) FROM enrolments WHERE course_id = ?", world.course.id)[0][0]
+
+
+def test_a_write_queued_during_an_import_goes_in_between_its_chunks_and_the_next_chunk_sees_it(world):
+    parsed = parse_roster(roster_csv(600), "roster.csv")
+    now = world.clock()
+
+    async def scenario():
+        db = Database(world.settings.db_path)
+        await db.open()
+        loop = asyncio.get_running_loop()
+        inside_first_chunk = asyncio.Event()
+        queued = threading.Event()
+
+        def first(conn):  # runs on the writer's thread, inside the first chunk's transaction
+            loop.call_soon_threadsafe(inside_first_chunk.set)
+            assert queued.wait(10)
+
+        def walk_in(conn):
+            # A person at the door registered while the import runs, who is also on row 400 of the file.
+            seen = people.count_enrolments(conn, world.course.id)
+            participant_id = people.insert_participant(conn, PersonDetails("Cán bộ Số 0400", UNIT, phone="0900000400"), now)
+            people.enrol(conn, world.course.id, participant_id, now)
+            return seen
+
+        try:
+            importing_task = asyncio.create_task(importing.import_in_chunks(
+                db.write, db.read, world.course.id, parsed.rows, now, first=first, size=250))
+            await inside_first_chunk.wait()
+            walk_in_done = db.write(walk_in)  # queued while the first chunk holds the writer
+            queued.set()
+            seen = await walk_in_done
+            result = await importing_task
+        finally:
+            await db.close()
+        return seen, result
+
+    seen, result = asyncio.run(scenario())
+    assert seen == 4 + 250  # the first chunk had committed, the rest of the file had not
+    # Row 400 found the walk-in instead of adding them a second time.
+    assert (result.added, result.updated, result.unchanged) == (599, 0, 1)
+    assert enrolled(world) == 4 + 600
+    assert rows(world, "SELECT COUNT(*) FROM participants WHERE full_name = 'Cán bộ Số 0400'") == [(1,)]
+
+
+def test_an_import_cut_short_is_completed_by_importing_the_same_file_again(signed_in, world):
+    data = roster_csv(600)
+    # A server stopped after the first chunk: those rows are in, the rest are not.
+    conn = world.conn()
+    try:
+        parsed = parse_roster(data, "roster.csv")
+        progress = importing.start_import(conn, world.course.id)
+        with transaction(conn):
+            importing.apply_roster_chunk(conn, parsed.rows, progress, world.clock(), size=250)
+    finally:
+        conn.close()
+    assert enrolled(world) == 4 + 250
+
+    page = signed_in.get(f"/courses/{world.course.id}/import")
+    assert "import the same file again" in page.text
+    location = signed_in.post(f"/courses/{world.course.id}/import", data={"csrf": csrf(signed_in)},
+                              files={"roster": ("roster.csv", data, "text/csv")}, follow_redirects=False)
+    answer = signed_in.post(location.headers["location"] + "/confirm", data={"csrf": csrf(signed_in)},
+                            follow_redirects=False)
+    assert answer.status_code == 303 and "added=350&updated=0&unchanged=250" in answer.headers["location"]
+    assert enrolled(world) == 4 + 600
+    assert rows(world, "SELECT COUNT(DISTINCT p.full_name) FROM enrolments e JOIN participants p ON p.id = e.participant_id"
+                " WHERE e.course_id = ?", world.course.id) == [(4 + 600,)]
+    assert rows(world, "SELECT detail FROM audit_log WHERE action = 'roster_imported'") == [
+        ("added 350, updated 0, unchanged 250, left out 0",)]
+
+
+def test_a_file_with_problems_writes_nothing_from_the_command_line_before_the_first_chunk(world, tmp_path, capsys):
+    from checkin import cli
+
+    path = tmp_path / "roster.csv"
+    path.write_bytes(roster_csv(600) + "Không đơn vị;;\n;Đoàn Thanh niên Sở Y tế;\n".encode("utf-8"))
+    code = cli.main(["import", str(path), "--db", str(world.settings.db_path), "--course", str(world.course.id)])
+    assert code != 0 and "nothing was imported" in capsys.readouterr().err
+    assert enrolled(world) == 4
+    path.write_bytes(roster_csv(600))
+    assert cli.main(["import", str(path), "--db", str(world.settings.db_path), "--course", str(world.course.id)]) == 0
+    assert enrolled(world) == 4 + 600
