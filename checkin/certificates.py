@@ -1,11 +1,16 @@
 """Certificates of attendance: who qualifies (at least N of the M sessions), issuing them with a random
-verification code, and the PDF, one page each. The public page /verify/{code} confirms one is genuine."""
+verification code, and the PDF, one page each. The public page /verify/{code} confirms one is genuine.
+
+Issuing is planned first (a read: who qualifies, whose certificate is withdrawn), then written in short
+transactions of ISSUE_CHUNK people, so that the door's scans get the single writer in between (20,000
+certificates in one transaction held it for about two seconds). Every step is idempotent (a certificate is
+refreshed, never doubled, and keeps its code), so an issue cut short is completed by issuing again."""
 
 from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -28,6 +33,7 @@ from .store.certificates import Certificate, NewCertificate
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 10  # 50 random bits: not guessable through a web form, short enough to type
 ACCENT = (139, 26, 26)
+ISSUE_CHUNK = 300  # certificates per write transaction: a few milliseconds of the writer each
 
 
 def new_code() -> str:
@@ -113,31 +119,102 @@ def certificate_standing(conn: sqlite3.Connection, course_id: int, now: datetime
                     course.min_sessions_for_certificate)
 
 
-def issue_certificates_tx(conn: sqlite3.Connection, course_id: int, now: datetime, organiser_id: int | None = None) -> Issued:
-    """Issue (or refresh) a certificate for everyone who qualifies now, and revoke those who no longer do.
-    Runs inside the caller's write transaction."""
+@dataclass(frozen=True, slots=True)
+class IssuePlan:
+    """Who gets a certificate, decided from the attendance before anything is written."""
+
+    course_id: int
+    required: int
+    sessions_total: int
+    # (enrolment id, name, unit, ids of the sessions attended), in roster order (unit, then name)
+    people: tuple[tuple[int, str, str, tuple[int, ...]], ...]
+    withdraw: tuple[int, ...]  # enrolments whose valid certificate no longer qualifies
+
+
+def plan_certificates(conn: sqlite3.Connection, course_id: int, now: datetime) -> IssuePlan:
+    """Everyone who qualifies now, and whose certificate is to be withdrawn (a read)."""
     course, sessions, result = _attendance(conn, course_id, now)
     required = required_sessions(course, len(sessions))
     eligible = _eligible(result, required, len(sessions))
-    existing = {c.enrolment_id: c for c in store.list_certificates(conn, course_id)}
-    for person in eligible:
-        entry = person.person
-        earlier = existing.get(entry.enrolment_id)
+    people_ = tuple(
+        (p.person.enrolment_id, p.person.full_name, p.person.unit,
+         tuple(s.id for s in sessions if p.statuses[s.id] in ("present", "late")))
+        for p in eligible
+    )
+    keep = {p[0] for p in people_}
+    withdraw = tuple(c.enrolment_id for c in store.list_certificates(conn, course_id)
+                     if c.revoked_at is None and c.enrolment_id not in keep)
+    return IssuePlan(course_id, required, len(sessions), people_, withdraw)
+
+
+def issue_chunk_tx(conn: sqlite3.Connection, plan: IssuePlan, start: int, now: datetime, size: int = ISSUE_CHUNK) -> int:
+    """Issue (or refresh, keeping its code) the certificates of plan.people[start:start + size]; returns where
+    the next chunk starts. Runs in the caller's write transaction."""
+    for enrolment_id, full_name, unit, attended in plan.people[start:start + size]:
         store.upsert_certificate(conn, NewCertificate(
-            code=earlier.code if earlier else new_code(), course_id=course_id, enrolment_id=entry.enrolment_id,
-            full_name=entry.full_name, unit=entry.unit, sessions_attended=person.attended(),
-            sessions_total=len(sessions),
+            code=new_code(), course_id=plan.course_id, enrolment_id=enrolment_id, full_name=full_name, unit=unit,
+            sessions_attended=len(attended), sessions_total=plan.sessions_total,
         ), now)
-    keep = {p.person.enrolment_id for p in eligible}
-    revoked = store.revoke_certificates(conn, course_id, keep, now)
-    scans.insert_audit(conn, course_id, "certificates_issued", now, organiser_id=organiser_id,
-                       detail=f"{len(keep)} valid, {revoked} revoked, at least {required} of {len(sessions)} sessions")
-    by_enrolment = {c.enrolment_id: c for c in store.list_certificates(conn, course_id)}
-    ordered = [by_enrolment[p.person.enrolment_id] for p in eligible]
-    attended = {
-        p.person.enrolment_id: [s for s in sessions if p.statuses[s.id] in ("present", "late")] for p in eligible
-    }
-    return Issued(course, sessions, ordered, attended, revoked)
+    return min(start + size, len(plan.people))
+
+
+def withdraw_chunk_tx(conn: sqlite3.Connection, plan: IssuePlan, start: int, now: datetime,
+                      size: int = ISSUE_CHUNK) -> int:
+    """Withdraw the certificates of plan.withdraw[start:start + size]; returns how many were still valid."""
+    return store.revoke_enrolment_certificates(conn, plan.course_id, plan.withdraw[start:start + size], now)
+
+
+def record_issue_tx(conn: sqlite3.Connection, plan: IssuePlan, revoked: int, organiser_id: int | None,
+                    now: datetime) -> None:
+    scans.insert_audit(conn, plan.course_id, "certificates_issued", now, organiser_id=organiser_id,
+                       detail=f"{len(plan.people)} valid, {revoked} revoked, at least {plan.required} of "
+                              f"{plan.sessions_total} sessions")
+
+
+def issued_certificates(conn: sqlite3.Connection, plan: IssuePlan) -> Issued:
+    """The certificates the plan issued, as stored, in its order: what the PDF prints (a read)."""
+    course = courses.get_course(conn, plan.course_id)
+    sessions = courses.list_sessions(conn, plan.course_id)
+    by_enrolment = {c.enrolment_id: c for c in store.list_certificates(conn, plan.course_id)}
+    by_id = {s.id: s for s in sessions}
+    ordered = [by_enrolment[p[0]] for p in plan.people if p[0] in by_enrolment]
+    attended = {p[0]: [by_id[i] for i in p[3] if i in by_id] for p in plan.people}
+    return Issued(course, sessions, ordered, attended, len(plan.withdraw))
+
+
+async def issue_in_chunks(
+    write: Callable[..., Awaitable], read: Callable[..., Awaitable], course_id: int, now: datetime,
+    organiser_id: int | None = None, progress: Callable[[int, int], Awaitable[None]] | None = None,
+) -> Issued:
+    """Plan, then issue and withdraw a chunk per write (db.write), then record it in the audit trail; returns
+    what to print. `read` runs a read function (a whole course's attendance: best on a connection of its own)."""
+    plan = await read(plan_certificates, course_id, now)
+    done = 0
+    while done < len(plan.people):
+        done = await write(issue_chunk_tx, plan, done, now)
+        if progress is not None:
+            await progress(done, len(plan.people))
+    revoked = 0
+    for start in range(0, len(plan.withdraw), ISSUE_CHUNK):
+        revoked += await write(withdraw_chunk_tx, plan, start, now)
+    await write(record_issue_tx, plan, revoked, organiser_id, now)
+    return await read(issued_certificates, plan)
+
+
+def issue_in_transactions(conn: sqlite3.Connection, course_id: int, now: datetime, *, transaction: Callable,
+                          organiser_id: int | None = None) -> Issued:
+    """The command line's issue: the same steps, a transaction(conn) (a context manager) each."""
+    plan = plan_certificates(conn, course_id, now)
+    done = revoked = 0
+    while done < len(plan.people):
+        with transaction(conn):
+            done = issue_chunk_tx(conn, plan, done, now)
+    for start in range(0, len(plan.withdraw), ISSUE_CHUNK):
+        with transaction(conn):
+            revoked += withdraw_chunk_tx(conn, plan, start, now)
+    with transaction(conn):
+        record_issue_tx(conn, plan, revoked, organiser_id, now)
+    return issued_certificates(conn, plan)
 
 
 # --- the PDF ---------------------------------------------------------------------------------------
@@ -145,14 +222,17 @@ def issue_certificates_tx(conn: sqlite3.Connection, course_id: int, now: datetim
 PAGE_W, PAGE_H = 297.0, 210.0
 
 
-def certificates_pdf(issued: Issued, base_url: str) -> bytes:
+def certificates_pdf(issued: Issued, base_url: str, progress: Callable[[int, int], None] | None = None) -> bytes:
     """One A4 landscape page per certificate, in the current language (Vietnamese unless the organiser chose
-    English for the document)."""
+    English for the document). `progress(done, total)` hears of every page drawn."""
     pdf = new_document(title=_("Certificate – %(course)s") % {"course": issued.course.title}, orientation="L")
     zone = ZoneInfo(issued.course.time_zone)
-    for certificate in issued.certificates:
+    total = len(issued.certificates)
+    for done, certificate in enumerate(issued.certificates, 1):
         pdf.add_page()
         _page(pdf, issued, certificate, zone, base_url.rstrip("/"))
+        if progress is not None:
+            progress(done, total)
     if not issued.certificates:
         pdf.add_page()
         draw_text_lines(pdf, fit_text(_("No participant qualifies for a certificate yet."), 240, max_pt=16,
