@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .roster import RosterParse, RosterRow
@@ -123,21 +123,18 @@ class _Decision:
     match: Match
     details: PersonDetails  # what is stored for the person after this row
     changes: tuple[str, ...]
-    placeholder: RosterEntry | None = None  # for "add": how the new person stands in the matcher
 
 
 def _decide(roster: Iterable[RosterEntry] | Matcher, rows: Iterable[RosterRow]) -> Iterator[_Decision]:
     """What each row does, in order: the one rule behind both the preview and the import. A person added by an
-    earlier row of the file stands in the matcher with negative ids (-row number), until the import, once it
-    has written them, puts the real ones in their place."""
+    earlier row of the file stands in the matcher with negative ids (-row number)."""
     matcher = roster if isinstance(roster, Matcher) else Matcher(roster)
     for row in rows:
         details = _details(row)
         match = matcher.find(row)
         if match.entry is None:
-            placeholder = RosterEntry(-row.row_number, -row.row_number, *_fields(details))
-            matcher.add(placeholder)
-            yield _Decision(row, "add", match, details, (), placeholder)
+            matcher.add(RosterEntry(-row.row_number, -row.row_number, *_fields(details)))
+            yield _Decision(row, "add", match, details, ())
             continue
         old = _entry_details(match.entry)
         new = _merged(old, details)
@@ -157,6 +154,9 @@ class ImportProgress:
     change_cursor: int  # the newest roster change the matcher knows of
     position: int = 0  # rows done
     result: ImportResult = ImportResult(0, 0, 0)
+    # A person added by an earlier row stands in the matcher with negative ids (-row number): their real
+    # participant id, for a later row of the file that updates them.
+    inserted: dict[int, int] = field(default_factory=dict)
 
 
 def start_import(conn: sqlite3.Connection, course_id: int) -> ImportProgress:
@@ -176,7 +176,7 @@ def apply_roster_chunk(
 ) -> ImportProgress:
     """Add and update the next `size` rows, in the caller's (short) write transaction.
     Nobody is removed and nobody's check-ins change: re-importing an updated file is safe."""
-    matcher = progress.matcher.copy()
+    matcher, inserted = progress.matcher.copy(), dict(progress.inserted)
     course_id = progress.course_id
     changed = roster_changes.list_changed_enrolments(conn, course_id, progress.change_cursor)
     for entry in people.list_roster_entries(conn, course_id, changed):
@@ -186,17 +186,18 @@ def apply_roster_chunk(
     for decision in _decide(matcher, chunk):
         if decision.action == "add":
             participant_id = people.insert_participant(conn, decision.details, now)
-            enrolment_id = people.enrol(conn, course_id, participant_id, now)
-            matcher.replace(decision.placeholder, RosterEntry(enrolment_id, participant_id, *_fields(decision.details)))
+            people.enrol(conn, course_id, participant_id, now)
+            inserted[-decision.row.row_number] = participant_id
             added += 1
         elif decision.action == "update":
-            people.update_participant(conn, decision.match.entry.participant_id, decision.details, now)
+            participant_id = decision.match.entry.participant_id
+            people.update_participant(conn, inserted.get(participant_id, participant_id), decision.details, now)
             updated += 1
         else:
             unchanged += 1
     # This chunk holds the write lock: every change up to here is in the matcher (its own writes included).
     return ImportProgress(course_id, matcher, roster_changes.get_cursor(conn)[0], progress.position + len(chunk),
-                          ImportResult(added, updated, unchanged))
+                          ImportResult(added, updated, unchanged), inserted)
 
 
 def apply_roster(conn: sqlite3.Connection, course_id: int, rows: Sequence[RosterRow], now: datetime) -> ImportResult:

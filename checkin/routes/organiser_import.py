@@ -130,7 +130,7 @@ async def import_confirm(page: Page) -> Response:
 
     # In short transactions of a few hundred rows, so that the door's scans get the writer in between.
     db = page.svc.db
-    result = await importing.import_in_chunks(db.write, db.read, page.course_id, parsed.rows, page.now,
+    result = await importing.import_in_chunks(db.write, page.svc.db.read_aside, page.course_id, parsed.rows, page.now,
                                               first=claim, last=audit)
     for key in [key for key in _PARSED if key[0] == pending.id]:
         del _PARSED[key]
