@@ -22,7 +22,7 @@ from .store import jobs as store
 from .store.db import Database
 from .store.jobs import Job
 
-JOB_TTL = timedelta(minutes=30)  # a job and its file are deleted this long after it started
+JOB_TTL = timedelta(minutes=30)  # a job and its file go when the next job starts after this long
 SILENT_AFTER = timedelta(minutes=2)  # a running job that said nothing for so long was cut short
 PART_BYTES = 512 * 1024
 PROGRESS_EVERY = 1.0  # seconds between two progress writes within a stage
@@ -93,10 +93,10 @@ async def start(
 async def _run(db: Database, job_id: str, clock: Callable[[], datetime], work) -> None:
     try:
         result = await work(Progress(db, job_id, clock))
-        parts = [result.data[i:i + PART_BYTES] for i in range(0, len(result.data), PART_BYTES)] or [b""]
-        for number, part in enumerate(parts):  # one short write per part, each a sign of life
-            await db.write(store.insert_job_part, job_id, number, part)
-            await db.write(store.update_job_stage, job_id, "saving", clock())
+        data = memoryview(result.data)
+        for number, start in enumerate(range(0, max(len(data), 1), PART_BYTES)):  # a short write per part
+            await db.write(store.insert_job_part, job_id, number, bytes(data[start:start + PART_BYTES]))
+            await db.write(store.update_job_stage, job_id, "saving", clock())  # a sign of life
         await db.write(store.finish_job, job_id, result.filename, result.media_type, len(result.data), clock())
     except Exception as exc:  # told to the organiser's page instead of dying unseen in a task
         message = exc.message if isinstance(exc, Problem) else f"{type(exc).__name__}: {exc}"

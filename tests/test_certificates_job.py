@@ -204,3 +204,22 @@ def test_a_job_needs_the_form_token_and_a_known_language(organiser, world):
     refused = organiser.post(url, data={"csrf": csrf(organiser, f"/courses/{world.course.id}/reports"), "lang": "fr"})
     assert refused.status_code == 422 and "bad_language" in refused.text
     assert rows(world, "SELECT COUNT(*) FROM jobs") == [(0,)]
+
+
+def test_jobs_older_than_half_an_hour_go_with_their_file_when_the_next_one_starts(organiser, world):
+    conn = world.conn()
+    with transaction(conn):
+        for job_id, course_id, stage, updated in (("old-done", world.course.id, "done", local(10, 0)),
+                                                  ("old-running", world.other.id, "drawing", local(10, 59))):
+            conn.execute("INSERT INTO jobs (id, kind, course_id, organiser_id, stage, created_at, updated_at)"
+                         " VALUES (?, 'certificates', ?, 1, ?, ?, ?)",
+                         (job_id, course_id, stage, to_db(local(10, 0)), to_db(updated)))
+            conn.execute("INSERT INTO job_parts (job_id, part, data) VALUES (?, 0, ?)", (job_id, b"%PDF"))
+    conn.close()
+    started = organiser.post(f"/courses/{world.course.id}/certificates/jobs",
+                             data={"csrf": csrf(organiser, f"/courses/{world.course.id}/reports")},
+                             headers={"Accept": "application/json"}).json()
+    assert wait_for(organiser, started["status_url"])["state"] == "done"
+    # The finished one went; the one still running (it spoke a minute ago) stays.
+    assert rows(world, "SELECT id FROM jobs WHERE id LIKE 'old-%'") == [("old-running",)]
+    assert rows(world, "SELECT job_id FROM job_parts WHERE job_id LIKE 'old-%'") == [("old-running",)]
