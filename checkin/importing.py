@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 
 from .roster import RosterParse, RosterRow
 from .store import people
@@ -21,8 +22,8 @@ from .store import offline as roster_changes
 from .store.people import PersonDetails, RosterEntry
 from .text import fold, unit_key
 
-# Rows per write transaction: about 15 ms of the writer each on this kind of machine.
-CHUNK_ROWS = 250
+# Rows per write transaction: about 15 ms of the writer each on this kind of machine (2 shared cores).
+CHUNK_ROWS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,24 +51,48 @@ class Match:
     lookalike_basis: str = ""
 
 
+# A row's name is folded to look it up and again to index it: a small cache saves the second time (and units
+# repeat all through a file).
+_fold = lru_cache(maxsize=64)(fold)
+_unit_key = lru_cache(maxsize=4096)(unit_key)
+_MISSING = object()
+
+
 class Matcher:
     """Finds the enrolled person a roster row describes: same member code, else same phone, each only with the
-    same name (ignoring case, spaces and diacritics); else same name and unit."""
+    same name (ignoring case, spaces and diacritics); else same name and unit.
+
+    For a chunked import it records what a chunk changes (start_chunk), so that a chunk run a second time (its
+    write batch rolled back and retried) first undoes its first attempt: no copy of the indexes per chunk."""
 
     def __init__(self, roster: Iterable[RosterEntry] = ()):
         self.by_code, self.by_phone, self.by_name = {}, {}, {}
         self.by_enrolment: dict[int, RosterEntry] = {}
+        self._chunk: object = None
+        self._undo: list[tuple[dict, object, object]] | None = None
         for entry in roster:
             self.add(entry)
 
-    def copy(self) -> "Matcher":
-        twin = Matcher()
-        twin.by_code, twin.by_phone, twin.by_name = self.by_code.copy(), self.by_phone.copy(), self.by_name.copy()
-        twin.by_enrolment = self.by_enrolment.copy()
-        return twin
+    def start_chunk(self, chunk: object) -> None:
+        """Begin recording the changes of `chunk`; if the last recording was of this same chunk, undo it first."""
+        if self._undo and self._chunk == chunk:
+            for index, key, previous in reversed(self._undo):
+                if previous is _MISSING:
+                    index.pop(key, None)
+                else:
+                    index[key] = previous
+        self._chunk, self._undo = chunk, []
+
+    def _set(self, index: dict, key: object, value: RosterEntry | None) -> None:
+        if self._undo is not None:
+            self._undo.append((index, key, index.get(key, _MISSING)))
+        if value is None:
+            del index[key]
+        else:
+            index[key] = value
 
     def _keys(self, entry: RosterEntry) -> list[tuple[dict, object]]:
-        keys: list[tuple[dict, object]] = [(self.by_name, (fold(entry.full_name), unit_key(entry.unit)))]
+        keys: list[tuple[dict, object]] = [(self.by_name, (_fold(entry.full_name), _unit_key(entry.unit)))]
         if entry.member_code:
             keys.append((self.by_code, entry.member_code.lower()))
         if entry.phone:
@@ -75,21 +100,22 @@ class Matcher:
         return keys
 
     def add(self, entry: RosterEntry) -> None:
-        self.by_enrolment[entry.enrolment_id] = entry
+        self._set(self.by_enrolment, entry.enrolment_id, entry)
         for index, key in self._keys(entry):
-            index.setdefault(key, entry)
+            if key not in index:
+                self._set(index, key, entry)
 
     def replace(self, old: RosterEntry, new: RosterEntry) -> None:
         """After an update: a later row of the file matches the person as they are now."""
         if self.by_enrolment.get(old.enrolment_id) is old:
-            del self.by_enrolment[old.enrolment_id]
-        self.by_enrolment[new.enrolment_id] = new
+            self._set(self.by_enrolment, old.enrolment_id, None)
+        self._set(self.by_enrolment, new.enrolment_id, new)
         for index, key in self._keys(old):
             if index.get(key) is old:
-                del index[key]
+                self._set(index, key, None)
         for index, key in self._keys(new):
             if index.get(key) is None:
-                index[key] = new
+                self._set(index, key, new)
 
     def refresh(self, entry: RosterEntry) -> None:
         """A person as they are now in the database (added or edited since the matcher was built)."""
@@ -100,17 +126,17 @@ class Matcher:
             self.replace(old, entry)
 
     def find(self, row: RosterRow) -> Match:
-        name = fold(row.full_name)
+        name = _fold(row.full_name)
         lookalike: tuple[RosterEntry, str] | None = None
         for index, key, basis in ((self.by_code, row.member_code.lower(), "member_code"),
                                   (self.by_phone, row.phone, "phone")):
             entry = index.get(key) if key else None
             if entry is None:
                 continue
-            if fold(entry.full_name) == name:
+            if _fold(entry.full_name) == name:
                 return Match(entry, basis)
             lookalike = lookalike or (entry, basis)
-        entry = self.by_name.get((name, unit_key(row.unit)))
+        entry = self.by_name.get((name, _unit_key(row.unit)))
         if entry is not None:
             return Match(entry, "name_unit")
         return Match(None, "", *lookalike) if lookalike else Match(None, "")
@@ -146,8 +172,9 @@ def _decide(roster: Iterable[RosterEntry] | Matcher, rows: Iterable[RosterRow]) 
 
 @dataclass(frozen=True, slots=True)
 class ImportProgress:
-    """Where a chunked import stands between two chunks. Never changed in place: a chunk works on a copy of the
-    matcher and returns a new progress, so a chunk that runs twice (a retried batch) starts from the same state."""
+    """Where a chunked import stands between two chunks. A chunk returns a new progress; the matcher (and the
+    ids of people added) it shares with the last one, and the matcher undoes a chunk's first attempt when that
+    chunk runs again (a retried write batch), so a chunk always starts from the state its progress describes."""
 
     course_id: int
     matcher: Matcher
@@ -156,7 +183,7 @@ class ImportProgress:
     result: ImportResult = ImportResult(0, 0, 0)
     # A person added by an earlier row stands in the matcher with negative ids (-row number): their real
     # participant id, for a later row of the file that updates them.
-    inserted: dict[int, int] = field(default_factory=dict)
+    inserted: dict[int, int] = field(default_factory=dict, repr=False)
 
 
 def start_import(conn: sqlite3.Connection, course_id: int) -> ImportProgress:
@@ -176,7 +203,8 @@ def apply_roster_chunk(
 ) -> ImportProgress:
     """Add and update the next `size` rows, in the caller's (short) write transaction.
     Nobody is removed and nobody's check-ins change: re-importing an updated file is safe."""
-    matcher, inserted = progress.matcher.copy(), dict(progress.inserted)
+    matcher, inserted = progress.matcher, progress.inserted  # a rerun overwrites its first attempt's ids
+    matcher.start_chunk(progress.position)
     course_id = progress.course_id
     changed = roster_changes.list_changed_enrolments(conn, course_id, progress.change_cursor)
     for entry in people.list_roster_entries(conn, course_id, changed):

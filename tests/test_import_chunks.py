@@ -107,3 +107,26 @@ def test_a_file_with_problems_writes_nothing_from_the_command_line_before_the_fi
     path.write_bytes(roster_csv(600))
     assert cli.main(["import", str(path), "--db", str(world.settings.db_path), "--course", str(world.course.id)]) == 0
     assert enrolled(world) == 4 + 600
+
+
+def test_a_chunk_run_again_after_its_transaction_was_rolled_back_gives_the_same_import(world):
+    # The group commit runs a batch again (with savepoints) when another write in it fails: a chunk may run twice,
+    # and its second run must not find the people its rolled-back first run added.
+    rows_ = parse_roster(roster_csv(300), "r.csv").rows
+    conn = world.conn()
+    try:
+        progress = importing.start_import(conn, world.course.id)
+        for _ in range(2):
+            conn.execute("BEGIN IMMEDIATE")
+            first_try = importing.apply_roster_chunk(conn, rows_, progress, world.clock(), size=200)
+            conn.execute("ROLLBACK")
+            assert first_try.result.added == 200
+        while progress.position < len(rows_):
+            with transaction(conn):
+                progress = importing.apply_roster_chunk(conn, rows_, progress, world.clock(), size=200)
+    finally:
+        conn.close()
+    assert (progress.result.added, progress.result.updated, progress.result.unchanged) == (300, 0, 0)
+    assert enrolled(world) == 4 + 300
+    assert rows(world, "SELECT COUNT(DISTINCT p.full_name) FROM enrolments e JOIN participants p"
+                " ON p.id = e.participant_id WHERE e.course_id = ?", world.course.id) == [(4 + 300,)]
