@@ -135,6 +135,44 @@ def loadavg() -> str:
     return " ".join(path.read_text().split()[:3]) if path.exists() else "?"
 
 
+def import_roster(client: httpx.Client, course_id: int, rows: int, windows: list, notes: list) -> None:
+    """Upload, preview and confirm a roster of `rows` new people, as the import pages do."""
+    data = roster_csv(rows)
+    start = time.monotonic()
+    upload = client.post(f"/courses/{course_id}/import", data={"csrf": csrf(client, f"/courses/{course_id}/import")},
+                         files={"roster": ("roster.csv", data, "text/csv")})
+    preview_url = upload.headers["location"]
+    preview = client.get(preview_url)
+    windows.append(("import: upload + preview", start, time.monotonic()))
+    token = re.search(r'name="csrf" value="([^"]+)"', preview.text).group(1)
+    start = time.monotonic()
+    confirmed = client.post(preview_url + "/confirm", data={"csrf": token})
+    windows.append((f"import: confirm ({rows:,} rows)", start, time.monotonic()))
+    notes.append(f"import answered {confirmed.status_code} -> {confirmed.headers.get('location')}")
+    time.sleep(2)
+
+
+def issue_certificates(client: httpx.Client, course_id: int, timeout: float, windows: list, notes: list) -> str:
+    """Start the certificates job as the reports page does and follow it to its end; returns its state."""
+    start = time.monotonic()
+    job = client.post(f"/courses/{course_id}/certificates/jobs", headers={"Accept": "application/json"},
+                      data={"csrf": csrf(client, f"/courses/{course_id}/reports")}).json()
+    stage, stage_start = "issuing", start
+    while job["state"] == "running" and time.monotonic() - start < timeout:
+        time.sleep(0.25)
+        job = client.get(job["status_url"], headers={"Accept": "application/json"}).json()
+        if job["stage"] != stage:
+            windows.append((f"certificates: {stage}", stage_start, time.monotonic()))
+            stage, stage_start = job["stage"], time.monotonic()
+            if stage == "drawing":
+                notes.append(f"certificates issued: {job['total']:,}")
+    if stage not in ("done", "failed"):
+        windows.append((f"certificates: {stage}", stage_start, time.monotonic()))
+    windows.append(("certificates: whole job", start, time.monotonic()))
+    notes.append(f"certificates job: {job['state']} {job.get('error') or ''}, PDF {job.get('size', 0) / 1e6:.1f} MB")
+    return job["state"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--participants", type=int, default=20_000)
@@ -143,6 +181,7 @@ def main() -> int:
     parser.add_argument("--doors", type=int, default=4, help="connections the scans come from")
     parser.add_argument("--alone", type=float, default=10.0, help="seconds of door scans with nothing else")
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up on the certificates after this")
+    parser.add_argument("--only", choices=("import", "certificates"), help="run one of the two long writes")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="checkin-bench-"))
@@ -178,37 +217,10 @@ def main() -> int:
         with httpx.Client(base_url=base, timeout=600, follow_redirects=False) as client:
             client.cookies.set("lang", "en")
             sign_in(client, password)
-            data = roster_csv(args.rows)
-            start = time.monotonic()
-            upload = client.post(f"/courses/{course_id}/import", data={"csrf": csrf(client, f"/courses/{course_id}/import")},
-                                 files={"roster": ("roster.csv", data, "text/csv")})
-            preview_url = upload.headers["location"]
-            preview = client.get(preview_url)
-            windows.append(("import: upload + preview", start, time.monotonic()))
-            token_value = re.search(r'name="csrf" value="([^"]+)"', preview.text).group(1)
-            start = time.monotonic()
-            confirmed = client.post(preview_url + "/confirm", data={"csrf": token_value})
-            windows.append((f"import: confirm ({args.rows:,} rows)", start, time.monotonic()))
-            notes.append(f"import answered {confirmed.status_code} -> {confirmed.headers.get('location')}")
-
-            time.sleep(2)
-            start = time.monotonic()
-            job = client.post(f"/courses/{course_id}/certificates/jobs", headers={"Accept": "application/json"},
-                              data={"csrf": csrf(client, f"/courses/{course_id}/reports")}).json()
-            stage, stage_start = "issuing", start
-            while job["state"] == "running" and time.monotonic() - start < args.timeout:
-                time.sleep(0.25)
-                job = client.get(job["status_url"], headers={"Accept": "application/json"}).json()
-                if job["stage"] != stage:
-                    windows.append((f"certificates: {stage}", stage_start, time.monotonic()))
-                    stage, stage_start = job["stage"], time.monotonic()
-                    if stage == "drawing":
-                        notes.append(f"certificates issued: {job['total']:,}")
-            if stage not in ("done", "failed"):
-                windows.append((f"certificates: {stage}", stage_start, time.monotonic()))
-            windows.append(("certificates: whole job", start, time.monotonic()))
-            job_state = job["state"]
-            notes.append(f"certificates job: {job['state']} {job.get('error') or ''}, PDF {job.get('size', 0) / 1e6:.1f} MB")
+            if args.only != "certificates":
+                import_roster(client, course_id, args.rows, windows, notes)
+            if args.only != "import":
+                job_state = issue_certificates(client, course_id, args.timeout, windows, notes)
         time.sleep(1)
     finally:
         stop_event.set()
@@ -230,11 +242,12 @@ def main() -> int:
     for note in notes:
         print(f"  ({note})")
     failed = sum(1 for r in records if r[2] != 200)
-    ok &= failed == 0 and job_state == "done"
+    ok &= failed == 0 and job_state in ("done", "not started")
     print(f"  target: door p99 < {TARGET_P99_MS:.0f} ms while the import is confirmed and while the certificates "
           f"job runs, no errors: {'MET' if ok else 'NOT MET'}")
+    only = f" --only {args.only}" if args.only else ""
     print(f"\nReproduce: .venv/bin/python bench/long_writes.py --participants {args.participants} --rows {args.rows} "
-          f"--rate {args.rate:.0f} --doors {args.doors}")
+          f"--rate {args.rate:.0f} --doors {args.doors}{only}")
     return 0 if ok else 1
 
 

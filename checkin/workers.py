@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from .i18n import current_language, set_language
 
 _PRELOAD = ["checkin.badges", "checkin.certificates", "checkin.signin_sheets", "checkin.exports_xlsx", "checkin.roster"]
 _POLL_SECONDS = 0.1
+CHILD_NICENESS = 10  # documents are drawn at a lower CPU priority than the server that answers the door
 _context = None
 log = logging.getLogger("checkin.workers")
 
@@ -83,6 +85,9 @@ def _in_thread(fn, args, kwargs, progress, language: str) -> Any:
 
 def _child(sender, counter, fn, args, kwargs, with_progress: bool, language: str) -> None:
     set_language(language)  # the words of the document in the language its caller chose
+    if hasattr(os, "nice"):
+        # A document can wait a moment; the door cannot. On a busy machine the server's scans go first.
+        os.nice(CHILD_NICENESS)
 
     def progress(done: int, total: int | None = None) -> None:
         counter.value = done
