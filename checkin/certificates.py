@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,8 +36,12 @@ from .store.certificates import Certificate, NewCertificate
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 10  # 50 random bits: not guessable through a web form, short enough to type
 ACCENT = (139, 26, 26)
-ISSUE_CHUNK = 150  # certificates per write transaction: about 10 ms of the writer each
-PAUSE_SECONDS = 0.005  # between two chunks
+# A chunk is at most ISSUE_CHUNK certificates and CHUNK_SECONDS of the writer; between two chunks the issue rests
+# as long as the last one took (PAUSE_SECONDS to PAUSE_MAX), as the roster import does.
+ISSUE_CHUNK = 150
+CHUNK_SECONDS = 0.010
+PAUSE_SECONDS = 0.005
+PAUSE_MAX = 0.05
 
 
 def new_code() -> str:
@@ -163,15 +168,21 @@ def plan_certificates(conn: sqlite3.Connection, course_id: int, now: datetime) -
     return IssuePlan(course_id, required, len(sessions), people_, withdraw)
 
 
-def issue_chunk_tx(conn: sqlite3.Connection, plan: IssuePlan, start: int, now: datetime, size: int = ISSUE_CHUNK) -> int:
-    """Issue (or refresh, keeping its code) the certificates of plan.people[start:start + size]; returns where
-    the next chunk starts. Runs in the caller's write transaction."""
+def issue_chunk_tx(conn: sqlite3.Connection, plan: IssuePlan, start: int, now: datetime, size: int = ISSUE_CHUNK,
+                   budget: float | None = None) -> int:
+    """Issue (or refresh, keeping its code) the certificates of plan.people[start:start + size], fewer if `budget`
+    seconds run out first; returns where the next chunk starts. Runs in the caller's write transaction."""
+    started = time.perf_counter()
+    position = start
     for enrolment_id, full_name, unit, attended in plan.people[start:start + size]:
         store.upsert_certificate(conn, NewCertificate(
             code=new_code(), course_id=plan.course_id, enrolment_id=enrolment_id, full_name=full_name, unit=unit,
             sessions_attended=len(attended), sessions_total=plan.sessions_total,
         ), now)
-    return min(start + size, len(plan.people))
+        position += 1
+        if budget is not None and time.perf_counter() - started > budget:
+            break
+    return position
 
 
 def withdraw_chunk_tx(conn: sqlite3.Connection, plan: IssuePlan, start: int, now: datetime,
@@ -201,16 +212,19 @@ def issued_certificates(conn: sqlite3.Connection, plan: IssuePlan) -> Issued:
 async def issue_in_chunks(
     write: Callable[..., Awaitable], read: Callable[..., Awaitable], course_id: int, now: datetime,
     organiser_id: int | None = None, progress: Callable[[int, int], Awaitable[None]] | None = None,
+    budget: float | None = CHUNK_SECONDS,
 ) -> Issued:
     """Plan, then issue and withdraw a chunk per write (db.write), then record it in the audit trail; returns
     what to print. `read` runs a read function (a whole course's attendance: best on a connection of its own)."""
     plan = await read(plan_certificates, course_id, now)
     done = 0
     while done < len(plan.people):
-        done = await write(issue_chunk_tx, plan, done, now)
+        started = time.perf_counter()
+        done = await write(issue_chunk_tx, plan, done, now, ISSUE_CHUNK, budget)
         if progress is not None:
             await progress(done, len(plan.people))
-        await asyncio.sleep(PAUSE_SECONDS)  # the door's scans waiting meanwhile go first
+        # The door's scans waiting meanwhile go first, and the writer's thread rests.
+        await asyncio.sleep(min(PAUSE_MAX, max(PAUSE_SECONDS, time.perf_counter() - started)))
     revoked = 0
     for start in range(0, len(plan.withdraw), ISSUE_CHUNK):
         revoked += await write(withdraw_chunk_tx, plan, start, now)

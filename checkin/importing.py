@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -23,10 +24,13 @@ from .store import offline as roster_changes
 from .store.people import PersonDetails, RosterEntry
 from .text import fold, unit_key
 
-# Rows per write transaction: about 15 ms of the writer each on this kind of machine (2 shared cores), and a
-# short pause between two chunks.
+# A chunk is at most CHUNK_ROWS rows and CHUNK_SECONDS of the writer (at least one row): on a busy machine a row
+# takes longer, and the chunk holds fewer. Between two chunks the import rests as long as the last one took (at
+# least PAUSE_SECONDS, at most PAUSE_MAX): the door's scans always get at least half of the writer.
 CHUNK_ROWS = 100
+CHUNK_SECONDS = 0.010
 PAUSE_SECONDS = 0.005
+PAUSE_MAX = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +206,11 @@ def start_import(conn: sqlite3.Connection, course_id: int) -> ImportProgress:
 
 def apply_roster_chunk(
     conn: sqlite3.Connection, rows: Sequence[RosterRow], progress: ImportProgress, now: datetime,
-    size: int = CHUNK_ROWS,
+    size: int = CHUNK_ROWS, budget: float | None = None,
 ) -> ImportProgress:
-    """Add and update the next `size` rows, in the caller's (short) write transaction.
-    Nobody is removed and nobody's check-ins change: re-importing an updated file is safe."""
+    """Add and update the next `size` rows (fewer if `budget` seconds run out first), in the caller's (short)
+    write transaction. Nobody is removed and nobody's check-ins change: re-importing an updated file is safe."""
+    started = time.perf_counter()
     matcher, inserted = progress.matcher, progress.inserted  # a rerun overwrites its first attempt's ids
     matcher.start_chunk(progress.position)
     course_id = progress.course_id
@@ -213,8 +218,9 @@ def apply_roster_chunk(
     for entry in people.list_roster_entries(conn, course_id, changed):
         matcher.refresh(entry)  # added or edited by someone else since the last chunk
     added, updated, unchanged = progress.result.added, progress.result.updated, progress.result.unchanged
-    chunk = rows[progress.position:progress.position + size]
-    for decision in _decide(matcher, chunk):
+    done = 0
+    for decision in _decide(matcher, rows[progress.position:progress.position + size]):
+        done += 1
         if decision.action == "add":
             participant_id = people.insert_participant(conn, decision.details, now)
             people.enrol(conn, course_id, participant_id, now)
@@ -226,8 +232,10 @@ def apply_roster_chunk(
             updated += 1
         else:
             unchanged += 1
+        if budget is not None and time.perf_counter() - started > budget:
+            break  # the next row is not decided yet: the next chunk starts with it
     # This chunk holds the write lock: every change up to here is in the matcher (its own writes included).
-    return ImportProgress(course_id, matcher, roster_changes.get_cursor(conn)[0], progress.position + len(chunk),
+    return ImportProgress(course_id, matcher, roster_changes.get_cursor(conn)[0], progress.position + done,
                           ImportResult(added, updated, unchanged), inserted)
 
 
@@ -256,6 +264,7 @@ async def import_in_chunks(
     write: Callable[..., Awaitable], read: Callable[..., Awaitable], course_id: int, rows: Sequence[RosterRow],
     now: datetime, *, first: Callable[[sqlite3.Connection], None] | None = None,
     last: Callable[[sqlite3.Connection, ImportResult], None] | None = None, size: int = CHUNK_ROWS,
+    budget: float | None = CHUNK_SECONDS,
 ) -> ImportResult:
     """The web's import: a write (db.write) per chunk; `first(conn)` runs in the first chunk's transaction (it
     may raise to stop the import before anything is written), `last(conn, result)` in the last one's."""
@@ -264,16 +273,18 @@ async def import_in_chunks(
     def step(conn: sqlite3.Connection, progress: ImportProgress) -> ImportProgress:
         if progress.position == 0 and first is not None:
             first(conn)
-        after = apply_roster_chunk(conn, rows, progress, now, size)
+        after = apply_roster_chunk(conn, rows, progress, now, size, budget)
         if after.position >= len(rows) and last is not None:
             last(conn, after.result)
         return after
 
     while True:
+        started = time.perf_counter()
         progress = await write(step, progress)
         if progress.position >= len(rows):
             return progress.result
-        await asyncio.sleep(PAUSE_SECONDS)  # the door's scans waiting meanwhile go first, and this thread rests
+        # The door's scans waiting meanwhile go first, and the writer's thread rests.
+        await asyncio.sleep(min(PAUSE_MAX, max(PAUSE_SECONDS, time.perf_counter() - started)))
 
 
 def _fields(d: PersonDetails) -> tuple:

@@ -84,7 +84,7 @@ def test_issuing_commits_a_chunk_at_a_time_so_other_writes_get_in_between(world)
                                                          (to_db(world.clock()),)))
 
             return await certificates.issue_in_chunks(db.write, db.read, world.course.id, local(11, 0), 1,
-                                                      progress=progress)
+                                                      progress=progress, budget=None)  # chunks of 150
         finally:
             await db.close()
 

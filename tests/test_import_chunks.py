@@ -51,7 +51,7 @@ def test_a_write_queued_during_an_import_goes_in_between_its_chunks_and_the_next
 
         try:
             importing_task = asyncio.create_task(importing.import_in_chunks(
-                db.write, db.read, world.course.id, parsed.rows, now, first=first, size=250))
+                db.write, db.read, world.course.id, parsed.rows, now, first=first, size=250, budget=None))
             await inside_first_chunk.wait()
             walk_in_done = db.write(walk_in)  # queued while the first chunk holds the writer
             queued.set()
@@ -130,3 +130,19 @@ def test_a_chunk_run_again_after_its_transaction_was_rolled_back_gives_the_same_
     assert enrolled(world) == 4 + 300
     assert rows(world, "SELECT COUNT(DISTINCT p.full_name) FROM enrolments e JOIN participants p"
                 " ON p.id = e.participant_id WHERE e.course_id = ?", world.course.id) == [(4 + 300,)]
+
+
+def test_a_chunk_whose_time_runs_out_stops_after_the_row_in_hand_and_the_next_goes_on_from_there(world):
+    rows_ = parse_roster(roster_csv(5), "r.csv").rows
+    conn = world.conn()
+    try:
+        progress = importing.start_import(conn, world.course.id)
+        positions = []
+        while progress.position < len(rows_):
+            with transaction(conn):
+                progress = importing.apply_roster_chunk(conn, rows_, progress, world.clock(), budget=0)
+            positions.append(progress.position)
+    finally:
+        conn.close()
+    assert positions == [1, 2, 3, 4, 5] and progress.result.added == 5
+    assert enrolled(world) == 4 + 5
