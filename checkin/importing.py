@@ -21,6 +21,7 @@ from functools import lru_cache
 from .roster import RosterParse, RosterRow
 from .store import people
 from .store import offline as roster_changes
+from .store.db import read_snapshot
 from .store.people import PersonDetails, RosterEntry
 from .text import fold, unit_key
 
@@ -195,12 +196,9 @@ class ImportProgress:
 
 def start_import(conn: sqlite3.Connection, course_id: int) -> ImportProgress:
     """The course's people and the roster change cursor, read together (a read, before the first chunk)."""
-    conn.execute("BEGIN")  # one snapshot: the cursor says which changes the roster already holds
-    try:
+    with read_snapshot(conn):  # the cursor says which changes the roster already holds
         roster = people.list_roster(conn, course_id)
-        cursor = roster_changes.get_cursor(conn)[0]
-    finally:
-        conn.execute("COMMIT")
+        cursor = roster_changes.get_cursor(conn, course_id)[0]
     return ImportProgress(course_id, Matcher(roster), cursor)
 
 
@@ -235,14 +233,14 @@ def apply_roster_chunk(
         if budget is not None and time.perf_counter() - started > budget:
             break  # the next row is not decided yet: the next chunk starts with it
     # This chunk holds the write lock: every change up to here is in the matcher (its own writes included).
-    return ImportProgress(course_id, matcher, roster_changes.get_cursor(conn)[0], progress.position + done,
+    return ImportProgress(course_id, matcher, roster_changes.get_cursor(conn, course_id)[0], progress.position + done,
                           ImportResult(added, updated, unchanged), inserted)
 
 
 def apply_roster(conn: sqlite3.Connection, course_id: int, rows: Sequence[RosterRow], now: datetime) -> ImportResult:
     """Every row in the caller's one transaction (the demo, tests; imports of a real size go by chunks)."""
     progress = ImportProgress(course_id, Matcher(people.list_roster(conn, course_id)),
-                              roster_changes.get_cursor(conn)[0])
+                              roster_changes.get_cursor(conn, course_id)[0])
     while progress.position < len(rows):
         progress = apply_roster_chunk(conn, rows, progress, now)
     return progress.result

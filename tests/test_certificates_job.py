@@ -4,7 +4,6 @@ any server sharing the database, drawn, then downloaded; with or without JavaScr
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 
 import pypdfium2 as pdfium
@@ -15,7 +14,7 @@ from checkin import certificates
 from checkin.app import create_app
 from checkin.clock import to_db
 from checkin.store import people, scans
-from checkin.store.db import Database, transaction
+from checkin.store.db import connect, open_database, transaction
 from checkin.store.people import PersonDetails
 
 from .conftest import csrf, local, rows, sign_in
@@ -70,12 +69,11 @@ def test_issuing_commits_a_chunk_at_a_time_so_other_writes_get_in_between(world)
     seen = []
 
     async def scenario():
-        db = Database(world.settings.db_path)
-        await db.open()
+        db = await open_database(world.settings.database)
         try:
             async def progress(done, total):
                 # Another process's view (its own connection) between two chunks, and a door's write.
-                other = sqlite3.connect(world.settings.db_path)
+                other = connect(world.settings.database)
                 try:
                     seen.append((done, other.execute("SELECT COUNT(*) FROM certificates").fetchone()[0]))
                 finally:

@@ -87,7 +87,7 @@ async def _pending(page: Page) -> imports.PendingImport:
 async def import_preview(page: Page) -> Response:
     pending = await _pending(page)
     parsed = await _parsed(page, pending)
-    roster = await page.svc.read_aside(people.list_roster, page.course_id)  # the whole course: not on the door's reader
+    roster = await page.svc.db.read_aside(people.list_roster, page.course_id)  # the whole course: not on the door's reader
     preview = await run_in_threadpool(importing.preview_roster, parsed, roster)
     notes: dict[str, list] = {}
     for note in parsed.warnings:
