@@ -1,16 +1,37 @@
-"""Bringing a parsed roster into a course: match people already there, add the new, update the changed."""
+"""Bringing a parsed roster into a course: match people already there, add the new, update the changed.
+
+A confirmed import is applied in chunks of CHUNK_ROWS rows, each its own short write transaction, so that the
+door's scans never wait long behind it (20,000 rows in one transaction held the single writer for over a
+second). Each chunk decides its rows against the course as it stands then (the people added or edited since
+the previous chunk, by this import or anyone else, are taken into account), which is what importing those rows
+on their own would do. Importing is idempotent (a row matching someone already there updates them, or changes
+nothing), so an import cut short (a server restarted) is completed by importing the same file again.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 
 from .roster import RosterParse, RosterRow
 from .store import people
+from .store import offline as roster_changes
+from .store.db import read_snapshot
 from .store.people import PersonDetails, RosterEntry
 from .text import fold, unit_key
+
+# A chunk is at most CHUNK_ROWS rows and CHUNK_SECONDS of the writer (at least one row): on a busy machine a row
+# takes longer, and the chunk holds fewer. Between two chunks the import rests as long as the last one took (at
+# least PAUSE_SECONDS, at most PAUSE_MAX): the door's scans always get at least half of the writer.
+CHUNK_ROWS = 100
+CHUNK_SECONDS = 0.010
+PAUSE_SECONDS = 0.005
+PAUSE_MAX = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +59,48 @@ class Match:
     lookalike_basis: str = ""
 
 
+# A row's name is folded to look it up and again to index it: a small cache saves the second time (and units
+# repeat all through a file).
+_fold = lru_cache(maxsize=64)(fold)
+_unit_key = lru_cache(maxsize=4096)(unit_key)
+_MISSING = object()
+
+
 class Matcher:
     """Finds the enrolled person a roster row describes: same member code, else same phone, each only with the
-    same name (ignoring case, spaces and diacritics); else same name and unit."""
+    same name (ignoring case, spaces and diacritics); else same name and unit.
 
-    def __init__(self, roster: Iterable[RosterEntry]):
+    For a chunked import it records what a chunk changes (start_chunk), so that a chunk run a second time (its
+    write batch rolled back and retried) first undoes its first attempt: no copy of the indexes per chunk."""
+
+    def __init__(self, roster: Iterable[RosterEntry] = ()):
         self.by_code, self.by_phone, self.by_name = {}, {}, {}
+        self.by_enrolment: dict[int, RosterEntry] = {}
+        self._chunk: object = None
+        self._undo: list[tuple[dict, object, object]] | None = None
         for entry in roster:
             self.add(entry)
 
+    def start_chunk(self, chunk: object) -> None:
+        """Begin recording the changes of `chunk`; if the last recording was of this same chunk, undo it first."""
+        if self._undo and self._chunk == chunk:
+            for index, key, previous in reversed(self._undo):
+                if previous is _MISSING:
+                    index.pop(key, None)
+                else:
+                    index[key] = previous
+        self._chunk, self._undo = chunk, []
+
+    def _set(self, index: dict, key: object, value: RosterEntry | None) -> None:
+        if self._undo is not None:
+            self._undo.append((index, key, index.get(key, _MISSING)))
+        if value is None:
+            del index[key]
+        else:
+            index[key] = value
+
     def _keys(self, entry: RosterEntry) -> list[tuple[dict, object]]:
-        keys: list[tuple[dict, object]] = [(self.by_name, (fold(entry.full_name), unit_key(entry.unit)))]
+        keys: list[tuple[dict, object]] = [(self.by_name, (_fold(entry.full_name), _unit_key(entry.unit)))]
         if entry.member_code:
             keys.append((self.by_code, entry.member_code.lower()))
         if entry.phone:
@@ -56,30 +108,43 @@ class Matcher:
         return keys
 
     def add(self, entry: RosterEntry) -> None:
+        self._set(self.by_enrolment, entry.enrolment_id, entry)
         for index, key in self._keys(entry):
-            index.setdefault(key, entry)
+            if key not in index:
+                self._set(index, key, entry)
 
     def replace(self, old: RosterEntry, new: RosterEntry) -> None:
         """After an update: a later row of the file matches the person as they are now."""
+        if self.by_enrolment.get(old.enrolment_id) is old:
+            self._set(self.by_enrolment, old.enrolment_id, None)
+        self._set(self.by_enrolment, new.enrolment_id, new)
         for index, key in self._keys(old):
             if index.get(key) is old:
-                del index[key]
+                self._set(index, key, None)
         for index, key in self._keys(new):
             if index.get(key) is None:
-                index[key] = new
+                self._set(index, key, new)
+
+    def refresh(self, entry: RosterEntry) -> None:
+        """A person as they are now in the database (added or edited since the matcher was built)."""
+        old = self.by_enrolment.get(entry.enrolment_id)
+        if old is None:
+            self.add(entry)
+        elif old != entry:
+            self.replace(old, entry)
 
     def find(self, row: RosterRow) -> Match:
-        name = fold(row.full_name)
+        name = _fold(row.full_name)
         lookalike: tuple[RosterEntry, str] | None = None
         for index, key, basis in ((self.by_code, row.member_code.lower(), "member_code"),
                                   (self.by_phone, row.phone, "phone")):
             entry = index.get(key) if key else None
             if entry is None:
                 continue
-            if fold(entry.full_name) == name:
+            if _fold(entry.full_name) == name:
                 return Match(entry, basis)
             lookalike = lookalike or (entry, basis)
-        entry = self.by_name.get((name, unit_key(row.unit)))
+        entry = self.by_name.get((name, _unit_key(row.unit)))
         if entry is not None:
             return Match(entry, "name_unit")
         return Match(None, "", *lookalike) if lookalike else Match(None, "")
@@ -94,10 +159,10 @@ class _Decision:
     changes: tuple[str, ...]
 
 
-def _decide(roster: Iterable[RosterEntry], rows: Iterable[RosterRow]) -> Iterator[_Decision]:
+def _decide(roster: Iterable[RosterEntry] | Matcher, rows: Iterable[RosterRow]) -> Iterator[_Decision]:
     """What each row does, in order: the one rule behind both the preview and the import. A person added by an
     earlier row of the file stands in the matcher with negative ids (-row number)."""
-    matcher = Matcher(roster)
+    matcher = roster if isinstance(roster, Matcher) else Matcher(roster)
     for row in rows:
         details = _details(row)
         match = matcher.find(row)
@@ -113,12 +178,47 @@ def _decide(roster: Iterable[RosterEntry], rows: Iterable[RosterRow]) -> Iterato
         yield _Decision(row, "update" if changes else "unchanged", match, new, changes)
 
 
-def apply_roster(conn: sqlite3.Connection, course_id: int, rows: Iterable[RosterRow], now: datetime) -> ImportResult:
-    """Add and update in the caller's transaction: all rows go in together or none.
-    Nobody is removed and nobody's check-ins change: re-importing an updated file is safe."""
-    added = updated = unchanged = 0
-    inserted: dict[int, int] = {}  # -row number -> participant id, for people added by an earlier row
-    for decision in _decide(people.list_roster(conn, course_id), rows):
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    """Where a chunked import stands between two chunks. A chunk returns a new progress; the matcher (and the
+    ids of people added) it shares with the last one, and the matcher undoes a chunk's first attempt when that
+    chunk runs again (a retried write batch), so a chunk always starts from the state its progress describes."""
+
+    course_id: int
+    matcher: Matcher
+    change_cursor: int  # the newest roster change the matcher knows of
+    position: int = 0  # rows done
+    result: ImportResult = ImportResult(0, 0, 0)
+    # A person added by an earlier row stands in the matcher with negative ids (-row number): their real
+    # participant id, for a later row of the file that updates them.
+    inserted: dict[int, int] = field(default_factory=dict, repr=False)
+
+
+def start_import(conn: sqlite3.Connection, course_id: int) -> ImportProgress:
+    """The course's people and the roster change cursor, read together (a read, before the first chunk)."""
+    with read_snapshot(conn):  # the cursor says which changes the roster already holds
+        roster = people.list_roster(conn, course_id)
+        cursor = roster_changes.get_cursor(conn, course_id)[0]
+    return ImportProgress(course_id, Matcher(roster), cursor)
+
+
+def apply_roster_chunk(
+    conn: sqlite3.Connection, rows: Sequence[RosterRow], progress: ImportProgress, now: datetime,
+    size: int = CHUNK_ROWS, budget: float | None = None,
+) -> ImportProgress:
+    """Add and update the next `size` rows (fewer if `budget` seconds run out first), in the caller's (short)
+    write transaction. Nobody is removed and nobody's check-ins change: re-importing an updated file is safe."""
+    started = time.perf_counter()
+    matcher, inserted = progress.matcher, progress.inserted  # a rerun overwrites its first attempt's ids
+    matcher.start_chunk(progress.position)
+    course_id = progress.course_id
+    changed = roster_changes.list_changed_enrolments(conn, course_id, progress.change_cursor)
+    for entry in people.list_roster_entries(conn, course_id, changed):
+        matcher.refresh(entry)  # added or edited by someone else since the last chunk
+    added, updated, unchanged = progress.result.added, progress.result.updated, progress.result.unchanged
+    done = 0
+    for decision in _decide(matcher, rows[progress.position:progress.position + size]):
+        done += 1
         if decision.action == "add":
             participant_id = people.insert_participant(conn, decision.details, now)
             people.enrol(conn, course_id, participant_id, now)
@@ -130,7 +230,59 @@ def apply_roster(conn: sqlite3.Connection, course_id: int, rows: Iterable[Roster
             updated += 1
         else:
             unchanged += 1
-    return ImportResult(added, updated, unchanged)
+        if budget is not None and time.perf_counter() - started > budget:
+            break  # the next row is not decided yet: the next chunk starts with it
+    # This chunk holds the write lock: every change up to here is in the matcher (its own writes included).
+    return ImportProgress(course_id, matcher, roster_changes.get_cursor(conn, course_id)[0], progress.position + done,
+                          ImportResult(added, updated, unchanged), inserted)
+
+
+def apply_roster(conn: sqlite3.Connection, course_id: int, rows: Sequence[RosterRow], now: datetime) -> ImportResult:
+    """Every row in the caller's one transaction (the demo, tests; imports of a real size go by chunks)."""
+    progress = ImportProgress(course_id, Matcher(people.list_roster(conn, course_id)),
+                              roster_changes.get_cursor(conn, course_id)[0])
+    while progress.position < len(rows):
+        progress = apply_roster_chunk(conn, rows, progress, now)
+    return progress.result
+
+
+def import_in_transactions(
+    conn: sqlite3.Connection, course_id: int, rows: Sequence[RosterRow], now: datetime, *,
+    transaction: Callable, size: int = CHUNK_ROWS,
+) -> ImportResult:
+    """The command line's import: a chunk per transaction(conn) (a context manager), on one connection."""
+    progress = start_import(conn, course_id)
+    while progress.position < len(rows):
+        with transaction(conn):
+            progress = apply_roster_chunk(conn, rows, progress, now, size)
+    return progress.result
+
+
+async def import_in_chunks(
+    write: Callable[..., Awaitable], read: Callable[..., Awaitable], course_id: int, rows: Sequence[RosterRow],
+    now: datetime, *, first: Callable[[sqlite3.Connection], None] | None = None,
+    last: Callable[[sqlite3.Connection, ImportResult], None] | None = None, size: int = CHUNK_ROWS,
+    budget: float | None = CHUNK_SECONDS,
+) -> ImportResult:
+    """The web's import: a write (db.write) per chunk; `first(conn)` runs in the first chunk's transaction (it
+    may raise to stop the import before anything is written), `last(conn, result)` in the last one's."""
+    progress = await read(start_import, course_id)
+
+    def step(conn: sqlite3.Connection, progress: ImportProgress) -> ImportProgress:
+        if progress.position == 0 and first is not None:
+            first(conn)
+        after = apply_roster_chunk(conn, rows, progress, now, size, budget)
+        if after.position >= len(rows) and last is not None:
+            last(conn, after.result)
+        return after
+
+    while True:
+        started = time.perf_counter()
+        progress = await write(step, progress)
+        if progress.position >= len(rows):
+            return progress.result
+        # The door's scans waiting meanwhile go first, and the writer's thread rests.
+        await asyncio.sleep(min(PAUSE_MAX, max(PAUSE_SECONDS, time.perf_counter() - started)))
 
 
 def _fields(d: PersonDetails) -> tuple:

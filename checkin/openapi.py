@@ -26,7 +26,8 @@ ERROR_CODES = {
     "query_too_short": "422: a search needs at least 3 letters",
     "device_token_missing": "401: no bearer token",
     "device_token_invalid": "401: the token is not a paired device's",
-    "device_expired": "401: the device's pairing has expired (the attempt is logged)",
+    "device_expired": "401: the device's pairing has expired, or an offline scan reached the server after the grace"
+                      " that follows the expiry (the attempt is logged)",
     "device_revoked": "403: an organiser revoked the device (the attempt is logged)",
     "scan_not_found": "404: no such scan on this course",
     "scan_not_accepted": "409: only accepted check-ins can be undone",

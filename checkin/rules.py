@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from .models import BadgeHolder, Checkin, CourseSession
@@ -32,6 +32,9 @@ class Reason(StrEnum):
 
 
 ACCEPTED = frozenset({Reason.CHECKED_IN, Reason.CHECKED_IN_LATE})
+# How long after a device's expiry the scans it made offline before it may still reach the server
+# (CHECKIN_DEVICE_SYNC_GRACE_MINUTES); see device_refusal.
+SYNC_GRACE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,30 @@ class Decision:
     @property
     def accepted(self) -> bool:
         return self.reason in ACCEPTED
+
+
+def device_refusal(
+    *, revoked: bool, expires_at: datetime, now: datetime, stated_at: datetime | None,
+    sync_grace: timedelta = SYNC_GRACE,
+) -> Reason | None:
+    """Whether a device may record a scan now, or why not (device_revoked, device_expired).
+
+    now: when the scan reaches the server. stated_at: for a scan made offline and synced later, the
+    time the device says it was made (None: the scan is judged at `now`).
+
+    A revoked device is refused whatever the time. A scan judged at `now` needs an unexpired device.
+    A synced scan is judged at its stated time only if it was made before the expiry *and* reaches the
+    server before the expiry + sync_grace: a queue that was under way when the pairing ran out still
+    drains, but a stated time proves nothing on its own (a phone can say anything), so once the grace is
+    over an expired device is refused whatever `scanned_at` says.
+    """
+    if revoked:
+        return Reason.DEVICE_REVOKED
+    if stated_at is None:
+        return Reason.DEVICE_EXPIRED if now >= expires_at else None
+    if now >= expires_at + sync_grace or stated_at >= expires_at:
+        return Reason.DEVICE_EXPIRED
+    return None
 
 
 def pick_session(sessions: Sequence[CourseSession], at: datetime) -> CourseSession | None:

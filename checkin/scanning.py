@@ -34,6 +34,8 @@ class ScanInput:
     device_id: int | None = None
     organiser_id: int | None = None
     note: str = ""
+    # How long after the device's expiry its offline scans may still arrive (CHECKIN_DEVICE_SYNC_GRACE_MINUTES).
+    sync_grace: timedelta = rules.SYNC_GRACE
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +92,12 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
 
     if scan.device_id is not None:
         device = devices.get_device(conn, scan.device_id)
-        # A scan made offline before the device expired still counts when it syncs later; a revoked
-        # device is refused whatever the time, and nothing it sends is counted.
-        judged_at = scanned_at if scan.method in STATED_TIME_METHODS else now
-        refusal = device.refusal(judged_at) if device else "device_revoked"
+        # A scan made offline before the device expired still counts when it syncs within the grace after
+        # the expiry (rules.device_refusal); after it, or from a revoked device, nothing it sends is counted.
+        refusal = rules.device_refusal(
+            revoked=device.revoked_at is not None, expires_at=device.expires_at, now=now,
+            stated_at=scanned_at if scan.method in STATED_TIME_METHODS else None, sync_grace=scan.sync_grace,
+        ) if device else rules.Reason.DEVICE_REVOKED
         if refusal:
             if scan.nonce and scans.get_scan_by_nonce(conn, scan.device_id, scan.nonce) is not None:
                 return _refused_device(refusal, scanned_at, now)  # its retry: already logged

@@ -45,6 +45,7 @@ class Settings:
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"
     device_undo_seconds: int = 300
+    device_sync_grace_minutes: int = 15  # see rules.device_refusal
     max_upload_bytes: int = 5_000_000
     worker_memory_mb: int = 1024  # address space of one document worker (badge sheets, rosters, workbooks)
     worker_seconds: int = 300  # a document worker still busy after this is stopped
@@ -145,6 +146,8 @@ class Settings:
                 raise SettingsError(f"CHECKIN_{name.upper()} must be at least 1, not {getattr(self, name)}")
         if self.worker_wait_seconds < 0:
             raise SettingsError(f"CHECKIN_WORKER_WAIT_SECONDS must be 0 or more, not {self.worker_wait_seconds}")
+        if not 0 <= self.device_sync_grace_minutes <= 24 * 60:
+            raise SettingsError("CHECKIN_DEVICE_SYNC_GRACE_MINUTES must be between 0 and 1440 (a day)")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("CHECKIN_TLS_CERT and CHECKIN_TLS_KEY go together: give both or neither")
         return self

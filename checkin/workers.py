@@ -36,6 +36,7 @@ except ImportError:  # Windows: no address-space limit there; the time and at-on
 
 _PRELOAD = ["checkin.badges", "checkin.certificates", "checkin.signin_sheets", "checkin.exports_xlsx", "checkin.roster"]
 _POLL_SECONDS = 0.1
+CHILD_NICENESS = 10  # documents are drawn at a lower CPU priority than the server that answers the door
 _context = None
 log = logging.getLogger("checkin.workers")
 
@@ -274,6 +275,9 @@ def _in_thread(fn, args, kwargs, progress, language: str) -> Any:
 
 def _child(sender, counter, fn, args, kwargs, with_progress: bool, language: str, memory: int | None) -> None:
     set_language(language)  # the words of the document in the language its caller chose
+    if hasattr(os, "nice"):
+        # A document can wait a moment; the door cannot. On a busy machine the server's scans go first.
+        os.nice(CHILD_NICENESS)
 
     def progress(done: int, total: int | None = None) -> None:
         counter.value = done

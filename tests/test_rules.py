@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from checkin.models import BadgeHolder, Checkin, CourseSession
-from checkin.rules import Reason, decide_scan, pick_session
+from checkin.rules import SYNC_GRACE, Reason, decide_scan, device_refusal, pick_session
 
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)  # 8:00 in Hanoi
 
@@ -115,3 +115,37 @@ def test_a_superseding_scan_outside_the_window_changes_nothing():
     decision = decide_scan(badge=badge(), course_id=7, session=session(), earlier=counted, at=T0 - M(45),
                            stated_time=True)
     assert decision.reason == Reason.SESSION_NOT_OPEN and decision.supersedes is None
+
+
+EXPIRY = T0 + M(600)  # the device's pairing runs out at 18:00 in Hanoi
+
+
+@pytest.mark.parametrize(
+    "case, revoked, now, stated_at, grace, expected",
+    [
+        ("live scan before expiry", False, EXPIRY - M(1), None, SYNC_GRACE, None),
+        ("live scan at expiry", False, EXPIRY, None, SYNC_GRACE, Reason.DEVICE_EXPIRED),
+        ("live scan after expiry, inside the grace", False, EXPIRY + M(5), None, SYNC_GRACE, Reason.DEVICE_EXPIRED),
+        ("sync before expiry", False, EXPIRY - M(1), EXPIRY - M(30), SYNC_GRACE, None),
+        ("sync inside the grace, made before expiry", False, EXPIRY + M(14), EXPIRY - M(2), SYNC_GRACE, None),
+        ("sync at the end of the grace", False, EXPIRY + SYNC_GRACE, EXPIRY - M(2), SYNC_GRACE,
+         Reason.DEVICE_EXPIRED),
+        ("sync 45 minutes after expiry, backdated", False, EXPIRY + M(45), EXPIRY - M(1), SYNC_GRACE,
+         Reason.DEVICE_EXPIRED),
+        ("sync a day after expiry, backdated to the morning", False, EXPIRY + M(24 * 60), T0, SYNC_GRACE,
+         Reason.DEVICE_EXPIRED),
+        ("sync inside the grace, made after expiry", False, EXPIRY + M(5), EXPIRY + M(1), SYNC_GRACE,
+         Reason.DEVICE_EXPIRED),
+        ("sync inside the grace, stated at the expiry", False, EXPIRY + M(5), EXPIRY, SYNC_GRACE,
+         Reason.DEVICE_EXPIRED),
+        ("no grace: sync after expiry", False, EXPIRY + timedelta(seconds=1), EXPIRY - M(1), M(0),
+         Reason.DEVICE_EXPIRED),
+        ("a longer grace", False, EXPIRY + M(45), EXPIRY - M(1), M(60), None),
+        ("revoked, live", True, T0, None, SYNC_GRACE, Reason.DEVICE_REVOKED),
+        ("revoked, sync of a scan made before", True, T0, T0 - M(30), SYNC_GRACE, Reason.DEVICE_REVOKED),
+        ("revoked and expired", True, EXPIRY + M(60), None, SYNC_GRACE, Reason.DEVICE_REVOKED),
+    ],
+)
+def test_device_refusal(case, revoked, now, stated_at, grace, expected):
+    refusal = device_refusal(revoked=revoked, expires_at=EXPIRY, now=now, stated_at=stated_at, sync_grace=grace)
+    assert refusal == expected, case

@@ -6,13 +6,14 @@ import asyncio
 
 import httpx2 as httpx
 import pytest
+from starlette.testclient import TestClient
 
 from checkin.app import create_app
 from checkin.clock import to_db
 from checkin.store import devices, people
 from checkin.store.db import transaction
 
-from .conftest import bearer, local
+from .conftest import bearer, local, rows
 
 
 def scan(client, token, code, **body):
@@ -253,6 +254,56 @@ def test_scans_made_before_the_device_expired_count_when_synced_after(client, wo
     assert body["reason"] == "checked_in"
     live = scan(client, world.course.token, world.course.codes[1])
     assert (live.status_code, live.json()["error"]["code"]) == (401, "device_expired")
+
+
+def expire_device(world, at):
+    conn = world.conn()
+    conn.execute("UPDATE devices SET expires_at = ? WHERE id = ?", (to_db(at), world.course.device_id))
+    conn.close()
+
+
+def test_an_expired_device_cannot_backdate_a_sync_scan_after_the_grace(client, world):
+    expire_device(world, local(8, 0))
+    world.clock.set(local(8, 45))  # 45 minutes after the expiry, the grace is 15
+    answer = scan(client, world.course.token, world.course.codes[0], method="sync", nonce="late-1",
+                  scanned_at=local(7, 59).isoformat())
+    assert (answer.status_code, answer.json()["error"]["code"]) == (401, "device_expired")
+    # Logged as a refused scan for the organiser to see; nobody counts.
+    assert rows(world, "SELECT method, reason, accepted FROM scans") == [("sync", "device_expired", 0)]
+    assert count(world, "SELECT COUNT(*) FROM attendance") == 0
+    assert count(world, "SELECT COUNT(*) FROM events") == 0
+    again = scan(client, world.course.token, world.course.codes[0], method="sync", nonce="late-1",
+                 scanned_at=local(7, 59).isoformat())
+    assert again.json()["error"]["code"] == "device_expired" and count(world, "SELECT COUNT(*) FROM scans") == 1
+
+
+def test_a_sync_scan_inside_the_grace_counts_only_if_made_before_the_expiry(client, world):
+    expire_device(world, local(8, 0))
+    world.clock.set(local(8, 14))
+    made_before = scan(client, world.course.token, world.course.codes[0], method="sync", nonce="g1",
+                       scanned_at=local(7, 59).isoformat())
+    assert made_before.json()["reason"] == "checked_in"
+    made_after = scan(client, world.course.token, world.course.codes[1], method="sync", nonce="g2",
+                      scanned_at=local(8, 1).isoformat())
+    assert (made_after.status_code, made_after.json()["error"]["code"]) == (401, "device_expired")
+    world.clock.set(local(8, 15))  # the grace is over
+    too_late = scan(client, world.course.token, world.course.codes[2], method="sync", nonce="g3",
+                    scanned_at=local(7, 59).isoformat())
+    assert (too_late.status_code, too_late.json()["error"]["code"]) == (401, "device_expired")
+    assert rows(world, "SELECT nonce, reason FROM scans ORDER BY id") == [
+        ("g1", "checked_in"), ("g2", "device_expired"), ("g3", "device_expired")]
+
+
+def test_the_sync_grace_is_a_setting(world):
+    from dataclasses import replace
+
+    expire_device(world, local(8, 0))
+    world.clock.set(local(8, 45))
+    settings = replace(world.settings, device_sync_grace_minutes=60)
+    with TestClient(create_app(settings, clock=world.clock)) as client:
+        answer = scan(client, world.course.token, world.course.codes[0], method="sync", nonce="s1",
+                      scanned_at=local(7, 59).isoformat())
+    assert answer.json()["reason"] == "checked_in"
 
 
 def test_revoked_device_retrying_an_old_nonce_is_refused_and_nothing_stored(client, world):

@@ -153,7 +153,7 @@ def _say_demo_added_to_real_data(course_id: int, where: str, base: str, *, has_a
 
 def cmd_import(args, settings: Settings) -> int:
     from ..i18n import reset_language, set_language
-    from ..importing import apply_roster, preview_roster
+    from ..importing import import_in_transactions, preview_roster
     from ..roster import RosterError, parse_roster
     from ..store import people
 
@@ -185,8 +185,8 @@ def cmd_import(args, settings: Settings) -> int:
     if args.dry_run:
         say(f"{len(parsed.rows)} rows are ready to import into course {course_id} (dry run: nothing written).")
         return 0
-    with transaction(conn):
-        result = apply_roster(conn, course_id, parsed.rows, system_clock())
+    # A few hundred rows per transaction, so that a server using the same database keeps answering the door.
+    result = import_in_transactions(conn, course_id, parsed.rows, system_clock(), transaction=transaction)
     say(f"Imported into course {course_id}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged.")
     return 0
 

@@ -37,6 +37,7 @@ async def create_scan(request: Request) -> JSONResponse:
         scan = ScanInput(
             course_id=device.course_id, method=body.method, code=body.code, enrolment_id=body.enrolment_id,
             session_id=body.session_id, nonce=body.nonce, device_time=body.device_time, device_id=device.id,
+            sync_grace=timedelta(minutes=svc.settings.device_sync_grace_minutes),
         )
         outcome = await scanning.record_scan(svc.db, svc.broadcaster, scan, now)
     svc.metrics.scanned(outcome.reason, scan.method, time.perf_counter() - started)

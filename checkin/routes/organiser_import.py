@@ -106,7 +106,7 @@ async def _pending(page: Page) -> imports.PendingImport:
 async def import_preview(page: Page) -> Response:
     pending = await _pending(page)
     parsed = await _parsed(page, pending)
-    roster = await page.svc.db.read(people.list_roster, page.course_id)
+    roster = await page.svc.db.read_aside(people.list_roster, page.course_id)  # the whole course: not on the door's reader
     preview = await run_in_threadpool(importing.preview_roster, parsed, roster)
     notes: dict[str, list] = {}
     for note in parsed.warnings:
@@ -133,21 +133,24 @@ async def import_confirm(page: Page) -> Response:
     if not parsed.rows:
         raise Problem(422, "nothing_to_import", "No row of this file can be imported; fix the problems and upload it again.")
 
-    def apply(conn):
-        # Re-checked inside the transaction, so a double click imports once.
+    def claim(conn):
+        # In the first chunk's transaction, so a double click imports once.
         if not imports.delete_pending_import(conn, pending.id):
             raise Problem(404, "import_not_found", "This upload was already imported, cancelled or has expired. "
                           "Upload the file again.")
-        result = importing.apply_roster(conn, page.course_id, parsed.rows, page.now)
+
+    def audit(conn, result: importing.ImportResult):
         scans.insert_audit(
             conn, page.course_id, "roster_imported", page.now, organiser_id=page.organiser.id,
             subject=f"file {pending.filename}",
             detail=f"added {result.added}, updated {result.updated}, unchanged {result.unchanged}, "
                    f"left out {len(parsed.problems)}",
         )
-        return result
 
-    result = await page.svc.db.write(apply)
+    # In short transactions of a few hundred rows, so that the door's scans get the writer in between.
+    db = page.svc.db
+    result = await importing.import_in_chunks(db.write, page.svc.db.read_aside, page.course_id, parsed.rows, page.now,
+                                              first=claim, last=audit)
     for key in [key for key in _PARSED if key[0] == pending.id]:
         del _PARSED[key]
     return page.redirect(f"/courses/{page.course_id}/people?added={result.added}&updated={result.updated}"

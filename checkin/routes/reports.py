@@ -1,16 +1,18 @@
-"""Organiser reports: exports (xlsx, CSV, scan log, audit), sign-in sheets and paper entry, certificates;
-and the public page that confirms a certificate is genuine."""
+"""Organiser reports: exports (xlsx, CSV, scan log, audit), sign-in sheets and paper entry, certificates (issued
+as a job with its progress); and the public page that confirms a certificate is genuine."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import certificates, exports, exports_xlsx, signin_sheets
+from .. import certificates, exports, exports_xlsx, jobs, signin_sheets
 from ..bodies import KB, limit
 from ..errors import Problem
 from ..text import whole_number
@@ -189,11 +191,91 @@ async def certificate_rule(page: Page) -> Response:
 
 @organiser_page
 async def issue_certificates(page: Page) -> Response:
+    """Issue and answer with the PDF at once (scripts, small courses); the page starts a job instead."""
     svc, organiser, course = page.svc, page.organiser, page.course
     language = _document_language(page.form.get("lang"))  # before anything is issued
-    issued = await svc.db.write(certificates.issue_certificates_tx, course.id, svc.now(), organiser.id)
+    issued = await certificates.issue_in_chunks(svc.db.write, _reader(svc), course.id, svc.now(), organiser.id)
     data = await svc.workers.run(certificates.certificates_pdf, issued, svc.settings.public_url, language=language)
     return _download(data, PDF, f"certificates-{_stem(course)}.pdf")
+
+
+def _reader(svc: Services):
+    return lambda fn, *args: _read_aside(svc, fn, *args)
+
+
+CERTIFICATES = "certificates"
+
+
+def _wants_json(page: Page) -> bool:
+    return "application/json" in page.request.headers.get("accept", "")
+
+
+def _job_url(course_id: int, job_id: str) -> str:
+    return f"/courses/{course_id}/certificates/jobs/{job_id}"
+
+
+def _job_json(page: Page, job) -> dict:
+    shown = jobs.view(job, page.svc.now())
+    url = _job_url(page.course_id, job.id)
+    return {**shown, "status_url": url, "download_url": url + "/pdf" if shown["state"] == "done" else None}
+
+
+@organiser_page
+async def start_certificates_job(page: Page) -> Response:
+    """Issue the certificates in short transactions, then draw them in a worker: a job the page follows."""
+    svc, organiser, course, now = page.svc, page.organiser, page.course, page.now
+    language = _document_language(page.form.get("lang"))  # before anything is issued
+
+    async def work(progress: jobs.Progress) -> jobs.JobFile:
+        issued = await certificates.issue_in_chunks(
+            svc.db.write, _reader(svc), course.id, now, organiser.id,
+            progress=lambda done, total: progress.report("issuing", done, total))
+        drawn = [0]
+        total = len(issued.certificates)
+        follower = asyncio.create_task(progress.follow("drawing", lambda: drawn[0], total))
+        try:
+            data = await svc.workers.run(certificates.certificates_pdf, issued, svc.settings.public_url,
+                                        language=language, progress=lambda done: drawn.__setitem__(0, done))
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+        await progress.report("saving", total, total, force=True)
+        return jobs.JobFile(data, f"certificates-{_stem(course)}.pdf", PDF)
+
+    job, _started = await jobs.start(svc.db, CERTIFICATES, course.id, organiser.id, svc.now, "issuing", work)
+    if job.organiser_id != organiser.id:  # one issue per course at a time
+        raise Problem(409, "job_running", "Another organiser is issuing this course's certificates right now. "
+                      "Wait for them to finish, then issue again if needed.")
+    if _wants_json(page):
+        return JSONResponse(_job_json(page, job), status_code=202, headers={"Cache-Control": "no-store"})
+    return page.redirect(_job_url(course.id, job.id))
+
+
+async def _certificates_job(page: Page):
+    job = await jobs.get(page.svc.db, page.param("job_id"), page.course_id, page.organiser.id)
+    if job.kind != CERTIFICATES:
+        raise Problem(404, "job_not_found", "This job is not known (or no longer kept). Start it again.")
+    return job
+
+
+@organiser_page
+async def certificates_job(page: Page) -> Response:
+    """How far the job is: JSON for the reports page's script, else a page that reloads itself until done."""
+    job = await _certificates_job(page)
+    if _wants_json(page):
+        return JSONResponse(_job_json(page, job), headers={"Cache-Control": "no-store"})
+    return page.render("reports/certificates_job.html", {"job": _job_json(page, job)})
+
+
+@download
+async def certificates_job_pdf(page: Page) -> Response:
+    job = await _certificates_job(page)
+    parts = await jobs.read_file(page.svc.db, job)
+    return StreamingResponse(parts, media_type=job.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{job.filename}"', "Cache-Control": "no-store",
+        "Content-Length": str(job.size),
+    })
 
 
 async def verify_certificate(request: Request) -> Response:
@@ -244,6 +326,11 @@ routes = [
     Route("/courses/{course_id:int}/paper", paper_entry, methods=["POST"], name="paper_entry", middleware=limit(PAPER_FORM)),
     Route("/courses/{course_id:int}/certificates/rule", certificate_rule, methods=["POST"], name="certificate_rule"),
     Route("/courses/{course_id:int}/certificates.pdf", issue_certificates, methods=["POST"], name="issue_certificates"),
+    Route("/courses/{course_id:int}/certificates/jobs", start_certificates_job, methods=["POST"],
+          name="start_certificates_job"),
+    Route("/courses/{course_id:int}/certificates/jobs/{job_id:str}", certificates_job, name="certificates_job"),
+    Route("/courses/{course_id:int}/certificates/jobs/{job_id:str}/pdf", certificates_job_pdf,
+          name="certificates_job_pdf"),
     Route("/verify", verify_certificate, name="verify_form"),
     Route("/verify/{code}", verify_certificate, name="verify_certificate"),
 ]

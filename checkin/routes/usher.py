@@ -16,7 +16,10 @@ from ..web import render, services
 
 async def scanner(request: Request) -> Response:
     # The page holds no personal data: the phone's token (in its storage) unlocks the API it calls.
-    return render(request, "usher/scanner.html", {"undo_seconds": services(request).settings.device_undo_seconds})
+    settings = services(request).settings
+    return render(request, "usher/scanner.html", {
+        "undo_seconds": settings.device_undo_seconds, "sync_grace_minutes": settings.device_sync_grace_minutes,
+    })
 
 
 async def service_worker(request: Request) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -70,13 +71,15 @@ def upsert_certificate(conn: sqlite3.Connection, new: NewCertificate, now: datet
     )
 
 
-def revoke_certificates(conn: sqlite3.Connection, course_id: int, keep: set[int], now: datetime) -> int:
-    """Revoke the course's certificates of enrolments not in `keep`; returns how many were revoked."""
+def revoke_enrolment_certificates(conn: sqlite3.Connection, course_id: int, enrolment_ids: Sequence[int],
+                                  now: datetime) -> int:
+    """Revoke the course's valid certificates of these enrolments; returns how many were revoked."""
     revoked = 0
-    for certificate in list_certificates(conn, course_id):
-        if certificate.enrolment_id not in keep and certificate.revoked_at is None:
-            conn.execute("UPDATE certificates SET revoked_at = ? WHERE id = ?", (to_db(now), certificate.id))
-            revoked += 1
+    for enrolment_id in enrolment_ids:
+        revoked += conn.execute(
+            "UPDATE certificates SET revoked_at = ? WHERE course_id = ? AND enrolment_id = ? AND revoked_at IS NULL",
+            (to_db(now), course_id, enrolment_id),
+        ).rowcount
     return revoked
 
 

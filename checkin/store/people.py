@@ -214,15 +214,29 @@ class RosterEntry:
     member_code: str
 
 
+_ROSTER = (
+    "SELECT e.id, p.id, p.full_name, COALESCE(u.name, ''), p.position, p.phone, p.email, p.member_code"
+    " FROM enrolments e JOIN participants p ON p.id = e.participant_id LEFT JOIN units u ON u.id = p.unit_id"
+    " WHERE e.course_id = ?"
+)
+
+
 def list_roster(conn: sqlite3.Connection, course_id: int) -> list[RosterEntry]:
     """Everyone on the course, sorted by unit then name."""
-    rows = conn.execute(
-        "SELECT e.id, p.id, p.full_name, COALESCE(u.name, ''), p.position, p.phone, p.email, p.member_code"
-        " FROM enrolments e JOIN participants p ON p.id = e.participant_id LEFT JOIN units u ON u.id = p.unit_id"
-        " WHERE e.course_id = ? ORDER BY u.name_key, p.name_key, e.id",
-        (course_id,),
-    )
+    rows = conn.execute(_ROSTER + " ORDER BY u.name_key, p.name_key, e.id", (course_id,))
     return [RosterEntry(*r) for r in rows]
+
+
+def list_roster_entries(conn: sqlite3.Connection, course_id: int, enrolment_ids: Iterable[int]) -> list[RosterEntry]:
+    """These enrolments of the course (others are left out), in id order."""
+    ids = sorted(set(enrolment_ids))
+    entries: list[RosterEntry] = []
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        marks = ", ".join("?" * len(part))
+        rows = conn.execute(_ROSTER + f" AND e.id IN ({marks}) ORDER BY e.id", (course_id, *part))
+        entries.extend(RosterEntry(*r) for r in rows)
+    return entries
 
 
 def list_badge_links(

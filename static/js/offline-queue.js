@@ -4,6 +4,7 @@
 
 import * as idb from "./offline-store.js";
 import { ACCEPTED } from "./offline-copy.js";
+import * as counts from "./offline-counts.js";
 
 export const DEVICE_REFUSALS = new Set(["device_revoked", "device_expired", "device_token_invalid", "device_token_missing"]);
 const CHANGES_KEPT = 20;
@@ -40,13 +41,14 @@ const SEND_AT_ONCE = 6; // Chromium's connections per server over HTTP/1.1
 
 /**
  * Drop synced scans from the queue, with their local admissions (the server's verdict replaces them),
- * and note that verdict in the copy, all in one transaction. Not flushed at once: if a crash loses
- * this, those scans are sent again, and their nonces make them replays.
+ * and note that verdict in the copy and in the kept counters, all in one transaction. Not flushed at
+ * once: if a crash loses this, those scans are sent again, and their nonces make them replays.
  */
 function settle(done) {
   if (!done.length) return Promise.resolve();
-  return idb.run(["queue", "local", "checkins"], "readwrite", async (tx) => {
+  return idb.run(["queue", "local", "checkins", "meta"], "readwrite", async (tx) => {
     const local = tx.objectStore("local");
+    await counts.settled(tx, done.filter((d) => d.acceptedIn).map((d) => d.acceptedIn));
     for (const { item, checkin } of done) {
       tx.objectStore("queue").delete(item.seq);
       if (checkin) tx.objectStore("checkins").put(checkin.at, pairKey(checkin.enrolmentId, checkin.sessionId));
@@ -142,7 +144,7 @@ export async function sync(api, { timeoutMs = 8000 } = {}) {
       // Refused as a request (a clock far off, a session deleted since): nothing was stored.
       result.changes.push({ item, answer: { reason: outcome.code || "error", accepted: false } });
     }
-    done.push({ item, checkin });
+    done.push({ item, checkin, acceptedIn: data && data.accepted && data.session ? data.session.id : null });
   }
   await settle(done);
   return result;

@@ -20,6 +20,7 @@ const PAGE = [
   "/static/js/offline-store.js",
   "/static/js/offline-copy.js",
   "/static/js/offline-queue.js",
+  "/static/js/offline-counts.js",
 ];
 const ASSETS = PAGE.concat(DECODER);
 

@@ -9,6 +9,7 @@ import { createDetector, scanLoop } from "./qr-decoder.js";
 import * as offlineCopy from "./offline-copy.js";
 import * as queue from "./offline-queue.js";
 import * as idb from "./offline-store.js";
+import * as counts from "./offline-counts.js";
 
 const TOKEN_KEY = "checkin.deviceToken";
 const DEVICE_REFUSALS = new Set(["device_revoked", "device_expired", "device_token_invalid", "device_token_missing"]);
@@ -46,6 +47,7 @@ const UNDO_VISIBLE_MS = Math.min(20_000, Number(root.dataset.undoSeconds || 300)
 
 const state = {
   token: null,
+  deviceId: null,
   course: null,
   sessions: [],
   currentSessionId: null,
@@ -179,10 +181,12 @@ async function loadDoorFromCopy() {
   state.expiresAt = meta.expiresAt || null;
   const current = offlineCopy.pickSession(meta.sessions, serverNow());
   showDoor(meta.device, meta.course, meta.sessions, current ? current.id : null);
+  await showCounts();
   return true;
 }
 
 function showDoor(device, course, sessions, current) {
+  state.deviceId = device.id;
   state.course = course;
   state.sessions = sessions;
   state.currentSessionId = current;
@@ -221,24 +225,41 @@ function showSession() {
   root.dataset.sessionId = session ? String(session.id) : "";
 }
 
+// The counters: the server's count when it answers (kept on the phone), otherwise the last one kept plus
+// what this phone admitted offline since (offline-counts.js).
 async function refreshCounts() {
   const sessionId = shownSessionId();
-  if (!sessionId) {
-    ui.countDevice.textContent = "–";
-    ui.countSession.textContent = "–";
-    return;
-  }
-  try {
-    const answer = await api(`/api/v1/sessions/${sessionId}/count`);
-    if (answer.status === 200 && sessionId === shownSessionId()) {
-      ui.countDevice.textContent = String(answer.data.this_device);
-      ui.countSession.textContent = String(answer.data.checked_in);
-    } else if (DEVICE_REFUSALS.has(errorCode(answer))) {
-      unpaired(errorCode(answer));
+  if (sessionId && state.net !== "offline") {
+    try {
+      const answer = await api(`/api/v1/sessions/${sessionId}/count`);
+      if (answer.status === 200) {
+        await counts.remember(state.deviceId, sessionId, {
+          device: answer.data.this_device, session: answer.data.checked_in,
+        });
+      } else if (DEVICE_REFUSALS.has(errorCode(answer))) {
+        unpaired(errorCode(answer));
+        return;
+      }
+    } catch {
+      // The next scan or the next tick tries again; the counter is a hint, not a record.
     }
-  } catch {
-    // The next scan or the next tick tries again; the counter is a hint, not a record.
   }
+  await showCounts();
+}
+
+async function showCounts() {
+  const sessionId = shownSessionId();
+  let shown = null;
+  if (sessionId) {
+    try {
+      shown = await counts.estimate(state.deviceId, sessionId);
+    } catch (err) {
+      console.warn("counters:", err);
+    }
+  }
+  if (sessionId !== shownSessionId()) return; // the usher chose another session meanwhile
+  ui.countDevice.textContent = shown ? String(shown.device) : "–";
+  ui.countSession.textContent = shown ? String(shown.session) : "–";
 }
 
 // The server refused this phone (or its pairing ran out): what it queued is still sent, then the
@@ -308,7 +329,7 @@ async function unpaired(code, { queueSent = false } = {}) {
 
 function showExpiredQueue() {
   ui.expiredQueue.hidden = !state.expiredQueue;
-  ui.expiredQueue.textContent = state.expiredQueue ? fmt(S.expired_waiting, { n: state.queued }) : "";
+  ui.expiredQueue.textContent = state.expiredQueue ? fmt(S.expired_waiting, { n: state.queued, grace: root.dataset.syncGrace }) : "";
   root.dataset.expiredQueue = state.expiredQueue ? String(state.queued) : "";
 }
 
@@ -542,6 +563,7 @@ async function answerOffline(payload, seq, decodedAt) {
   state.queued += 1;
   state.statusDirty = true;
   showNet();
+  showCounts();
 }
 
 function handleAnswer(answer, seq, payload) {
@@ -588,12 +610,6 @@ function showOfflineAnswer(result, decodedAt) {
   }, "offline");
   stats.answers.push({ at: performance.now(), reason, name: person ? person.name : "", scanId: null, offline: true,
     decodedAt });
-  if (result.accepted) {
-    for (const el of [ui.countDevice, ui.countSession]) {
-      const n = Number(el.textContent);
-      if (Number.isFinite(n)) el.textContent = String(n + 1);
-    }
-  }
   feedback(kind);
 }
 
@@ -1014,6 +1030,7 @@ async function tickOnce() {
       state.currentSessionId = id;
       fillSessions();
       showSession();
+      showCounts();
     }
   }
   if (state.queued) {

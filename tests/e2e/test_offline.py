@@ -16,6 +16,7 @@ import fakecam
 from checkin.app import create_app
 from checkin.settings import Settings
 from checkin.store import devices, offline as offline_store, organisers
+from checkin import scanning
 from checkin.scanning import ScanInput, record_scan_tx
 from checkin.store.db import open_sync, transaction
 from tests.conftest import FakeClock, local, seed_course
@@ -309,6 +310,7 @@ def test_phone_forgets_the_course_at_its_own_expiry_but_sends_the_scans_it_made_
     expect(page.locator("#pair-needed-text")).to_have_text(
         "This phone's pairing has expired. Ask an organiser for a new pairing.", timeout=20_000)
     expect(page.locator("#scanner")).to_have_attribute("data-expired-queue", "1")
+    expect(page.locator("#expired-queue")).to_contain_text("if they reach the server within 15 minutes of its end")
     assert count_stored(page) == {"badges": 0, "people": 0, "queue": 1, "meta": 0}
     assert venue.scans(device_id) == []
 
@@ -322,6 +324,63 @@ def test_phone_forgets_the_course_at_its_own_expiry_but_sends_the_scans_it_made_
     [scan] = venue.scans(device_id)
     assert (scan["method"], scan["reason"]) == ("sync", "checked_in")  # judged at its own time: before expiry
     assert len(venue.attendance(enrolment_id)) == 1
+    no_page_errors(page_factory, page)
+
+
+def expect_counters(page, this_phone: int, session_total: int) -> None:
+    expect(page.locator("#count-device")).to_have_text(str(this_phone), timeout=10_000)
+    expect(page.locator("#count-session")).to_have_text(str(session_total), timeout=10_000)
+
+
+def scanner_gun(page, code: str) -> None:
+    page.locator("#wedge").focus()
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")
+
+
+def test_counters_keep_what_the_phone_admitted_offline_across_a_reload_and_follow_the_server_once_back(
+        venue, browser_factory, page_factory, tmp_path):
+    venue.clock.set(local(7, 55))
+    other_door, _ = venue.new_device("Cổng B")
+    conn = open_sync(venue.settings.db_path)
+    try:
+        with transaction(conn):
+            other = record_scan_tx(conn, ScanInput(course_id=venue.course.id, method="camera",
+                                                   code=venue.course.codes[3], device_id=other_door), venue.clock())
+    finally:
+        conn.close()
+    page, device_id = open_phone(venue, badge_browser(browser_factory, tmp_path, venue.course.codes[1]), page_factory)
+    expect_counters(page, 0, 1)
+    scanner_gun(page, venue.course.codes[0])  # online: the server counts
+    expect(page.locator("#result")).to_have_attribute("data-source", "server")
+    expect(page.locator("#result-name")).to_have_text("Nguyễn Thị Hương")
+    expect_counters(page, 1, 2)
+
+    page.context.set_offline(True)
+    start_camera(page)  # the camera admits Nam offline...
+    expect_offline_answer(page, "ok", "Checked in", "Trần Văn Nam")
+    expect_counters(page, 2, 3)
+    scanner_gun(page, venue.course.codes[2])  # ...and the scanner gun Đức
+    expect_offline_answer(page, "ok", "Checked in", "Lê Minh Đức")
+    expect_counters(page, 3, 4)
+
+    # A reload without network: the last count the server gave, plus the two admitted offline since.
+    page.reload()
+    expect(page.locator("#door")).to_be_visible(timeout=10_000)
+    expect_counters(page, 3, 4)
+
+    # Meanwhile an organiser undid the other door's check-in: once back online, the server's figures win.
+    conn = open_sync(venue.settings.db_path)
+    try:
+        with transaction(conn):
+            scanning.undo_scan_tx(conn, venue.course.id, other.scan_id, venue.clock(), organiser_id=1, reason="mistake")
+    finally:
+        conn.close()
+    page.context.set_offline(False)
+    expect_queue(page, 0, timeout=20_000)
+    expect_counters(page, 3, 3)
+    assert [(s["method"], s["reason"]) for s in venue.scans(device_id)][:3] == [
+        ("camera", "checked_in"), ("sync", "checked_in"), ("sync", "checked_in")]
     no_page_errors(page_factory, page)
 
 
