@@ -95,7 +95,6 @@ class LocalCluster:
         wait_for(f"{self.url}/healthz", self.caddy, self.folder / "caddy" / "caddy.log")
         say("")
         say(f"checkin: {self.count} instances on one PostgreSQL, behind Caddy (deploy/Caddyfile.cluster):")
-        say(f"  Open {self.url}/login   user: demo   password: {password}")
         for line in demo.stderr.splitlines()[1:]:
             say(line)
         say(f"  Instances: {', '.join(f'{n} on 127.0.0.1:{p}' for n, p, _ in self.instances)}; Caddy checks their"

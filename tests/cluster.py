@@ -93,7 +93,8 @@ class Cluster:
         """Caddy in front of the instances, as deploy/Caddyfile.cluster ships, on a free port of 127.0.0.1."""
         health = caddyproxy.health_uri(instances[0].url)
         port = free_port()
-        process = caddyproxy.start(self.folder / f"caddy-{port}", port, [f"127.0.0.1:{i.port}" for i in instances], health)
+        upstreams = [f"127.0.0.1:{i.port}" for i in instances]
+        process = caddyproxy.start(self.folder / f"caddy-{port}", port, upstreams, health)
         proxy = Proxy(port, process, health)
         self.proxies.append(proxy)
         return proxy

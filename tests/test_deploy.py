@@ -1,0 +1,137 @@
+"""What deploy/ ships is valid for the programs that read it: Caddy, nginx, systemd.
+
+Caddy and nginx come from Debian's packages (`make test` installs them when root, as it does Chromium and
+PostgreSQL); the kill test runs the cluster Caddyfile itself (tests/test_cluster_failures.py). Each program
+reads a copy in a temporary folder, so nothing of the machine's own configuration is read or changed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from .cluster import free_port
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+
+
+def program(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    assert found, f"{name} is missing: `make test` installs it as root (apt-get install {name})"
+    return found
+
+
+def caddy(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess:
+    environ = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_DATA_HOME": str(home / "data"),
+               "XDG_CONFIG_HOME": str(home / "config"), **env}
+    return subprocess.run([program("caddy"), *args], env=environ, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("name", ["Caddyfile.cluster", "Caddyfile"])
+def test_shipped_caddyfile_is_valid(name, tmp_path):
+    done = caddy("validate", "--adapter", "caddyfile", "--config", str(DEPLOY / name), home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Valid configuration" in done.stdout
+
+
+def test_cluster_caddyfile_balances_checks_health_and_streams_events_unbuffered(tmp_path):
+    import json
+
+    done = caddy("adapt", "--adapter", "caddyfile", "--config", str(DEPLOY / "Caddyfile.cluster"), home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    proxy = find_handler(json.loads(done.stdout), "reverse_proxy")
+    assert [u["dial"] for u in proxy["upstreams"]] == ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"]
+    assert proxy["flush_interval"] == -1
+    assert proxy["health_checks"]["active"]["uri"] == "/readyz"
+    assert proxy["health_checks"]["passive"]["max_fails"] == 1
+    # The environment sets what `make cluster` and the tests change: site, instances, health path.
+    done = caddy("adapt", "--adapter", "caddyfile", "--config", str(DEPLOY / "Caddyfile.cluster"), home=tmp_path,
+                 CHECKIN_SITE="http://127.0.0.1:18080", CHECKIN_UPSTREAMS="127.0.0.1:9001 127.0.0.1:9002",
+                 CHECKIN_HEALTH_URI="/healthz", CHECKIN_CADDY_ADMIN="off")
+    assert done.returncode == 0, done.stderr
+    adapted = json.loads(done.stdout)
+    assert adapted["admin"]["disabled"] is True
+    proxy = find_handler(adapted, "reverse_proxy")
+    assert [u["dial"] for u in proxy["upstreams"]] == ["127.0.0.1:9001", "127.0.0.1:9002"]
+    assert proxy["health_checks"]["active"]["uri"] == "/healthz"
+
+
+def find_handler(node, name: str) -> dict:
+    """The first handler of that name anywhere in Caddy's JSON configuration."""
+    if isinstance(node, dict):
+        if node.get("handler") == name:
+            return node
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        children = []
+    for child in children:
+        found = find_handler(child, name)
+        if found:
+            return found
+    return {}
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "checkin.example.org")])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "fullchain.pem", folder / "privkey.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_shipped_nginx_config_is_valid(tmp_path):
+    """nginx -t on the shipped file inside a minimal nginx.conf of a temporary prefix, with a throwaway
+    certificate where the file names certbot's, and free ports of 127.0.0.1 for 80 and 443 (nginx -t binds
+    them: as root they may be taken, and anyone else may not bind them)."""
+    cert, key = self_signed(tmp_path)
+    text = (DEPLOY / "nginx-checkin.conf").read_text()
+    live = "/etc/letsencrypt/live/checkin.example.org/"
+    assert f"{live}fullchain.pem" in text and f"{live}privkey.pem" in text
+    text = text.replace(f"{live}fullchain.pem", str(cert)).replace(f"{live}privkey.pem", str(key))
+    listens = {"listen 80;": f"listen 127.0.0.1:{free_port()};", "listen [::]:80;": "",
+               "listen 443 ssl http2;": f"listen 127.0.0.1:{free_port()} ssl http2;", "listen [::]:443 ssl http2;": ""}
+    for shipped, local in listens.items():
+        assert shipped in text
+        text = text.replace(shipped, local)
+    site = tmp_path / "checkin.conf"
+    site.write_text(text)
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    temp = "\n".join(f"    {kind}_temp_path {tmp_path / kind};" for kind in kinds)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path / 'nginx.pid'};\nerror_log stderr;\nevents {{}}\n"
+        f"http {{\n    access_log off;\n{temp}\n    include {site};\n}}\n")
+    command = [program("nginx"), "-t", "-e", "stderr", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "test is successful" in done.stderr
+    assert "[warn]" not in done.stderr.replace('the "user" directive makes sense only', ""), done.stderr
+
+
+def test_shipped_systemd_template_unit_is_valid(tmp_path):
+    """systemd-analyze verify on an instance of the template (its ExecStart pointed at a program that exists)."""
+    text = (DEPLOY / "checkin@.service").read_text()
+    assert "ExecStart=/opt/checkin/bin/checkin serve" in text
+    for line in ("Environment=CHECKIN_INSTANCE_NAME=%i", "EnvironmentFile=/etc/checkin/env",
+                 "EnvironmentFile=/etc/checkin/%i.env", "LimitNOFILE=65536"):
+        assert line in text.splitlines()
+    (tmp_path / "checkin@.service").write_text(text.replace("/opt/checkin/bin/checkin", "/bin/true"))
+    done = subprocess.run([program("systemd-analyze"), "verify", "checkin@a.service"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
