@@ -1,7 +1,7 @@
 """Caddy in front of local checkin instances, running the shipped deploy/Caddyfile.cluster: for `make cluster`
 and the cluster tests (tests/cluster.py).
 
-The Caddyfile takes its site, upstreams and health path from the environment; here the site is plain HTTP on
+The Caddyfile takes its site and upstreams from the environment; here the site is plain HTTP on
 127.0.0.1, the admin API is off (two of these may run at once), and Caddy keeps its files in the given folder.
 """
 
@@ -29,11 +29,6 @@ def find_caddy() -> str:
     return found
 
 
-def health_uri(instance_url: str) -> str:
-    """/readyz when the instance has it (ready, not draining), else /healthz (older versions: "the process runs")."""
-    return "/readyz" if status(instance_url + "/readyz") not in (None, 404) else "/healthz"
-
-
 def status(url: str) -> int | None:
     """The HTTP status of GET url, or None when nothing answers."""
     try:
@@ -45,18 +40,18 @@ def status(url: str) -> int | None:
         return None
 
 
-def environment(folder: Path, port: int, upstreams: list[str], health: str) -> dict:
+def environment(folder: Path, port: int, upstreams: list[str]) -> dict:
     """Caddy's environment for deploy/Caddyfile.cluster: plain HTTP on 127.0.0.1:port, files in folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHECKIN_", "XDG_"))}
     env.update(
         CHECKIN_SITE=f"http://127.0.0.1:{port}", CHECKIN_UPSTREAMS=" ".join(upstreams),
-        CHECKIN_HEALTH_URI=health, CHECKIN_CADDY_ADMIN="off",
+        CHECKIN_CADDY_ADMIN="off",
         HOME=str(folder), XDG_DATA_HOME=str(folder / "data"), XDG_CONFIG_HOME=str(folder / "config"),
     )
     return env
 
 
-def start(folder: Path, port: int, upstreams: list[str], health: str, *, new_session: bool = False) -> subprocess.Popen:
+def start(folder: Path, port: int, upstreams: list[str], *, new_session: bool = False) -> subprocess.Popen:
     """Run Caddy in front of the upstreams ("127.0.0.1:PORT" each) and wait until it answers on the port.
 
     Its output goes to FOLDER/caddy.log. new_session: out of the terminal's process group, so that Ctrl+C
@@ -66,7 +61,7 @@ def start(folder: Path, port: int, upstreams: list[str], health: str, *, new_ses
     with log.open("ab") as out:
         process = subprocess.Popen(
             [find_caddy(), "run", "--adapter", "caddyfile", "--config", str(CADDYFILE)],
-            env=environment(folder, port, upstreams, health), stdout=out, stderr=subprocess.STDOUT,
+            env=environment(folder, port, upstreams), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=new_session,
         )
     deadline = time.monotonic() + 20

@@ -87,10 +87,9 @@ class LocalCluster:
             upstreams.append(f"127.0.0.1:{port}")
         for name, port, process in self.instances:
             wait_for(f"http://127.0.0.1:{port}/healthz", process, self.folder / f"{name}.log")
-        health = caddyproxy.health_uri(f"http://127.0.0.1:{self.instances[0][1]}")
         if self.port != requested_port:
             say(f"Port {requested_port} is taken; Caddy listens on {self.port} instead.")
-        self.caddy = caddyproxy.start(self.folder / "caddy", self.port, upstreams, health, new_session=True)
+        self.caddy = caddyproxy.start(self.folder / "caddy", self.port, upstreams, new_session=True)
         self.record_children()
         wait_for(f"{self.url}/healthz", self.caddy, self.folder / "caddy" / "caddy.log")
         say("")
@@ -98,7 +97,7 @@ class LocalCluster:
         for line in demo.stderr.splitlines()[1:]:
             say(line)
         say(f"  Instances: {', '.join(f'{n} on 127.0.0.1:{p}' for n, p, _ in self.instances)}; Caddy checks their"
-            f" {health}; PostgreSQL at {database_url}")
+            f" /readyz; PostgreSQL at {database_url}")
         say(f"  Logs and settings in {self.folder}. Try stopping one: kill {self.instances[0][2].pid}")
         say("  Ctrl+C stops everything (or `make cluster-stop` from another terminal).")
 

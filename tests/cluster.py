@@ -48,7 +48,6 @@ class Proxy:
 
     port: int
     process: subprocess.Popen
-    health: str  # the path Caddy checks: /readyz, or /healthz where the instances have no /readyz
 
     @property
     def url(self) -> str:
@@ -91,11 +90,10 @@ class Cluster:
 
     def proxy(self, instances: list[Instance]) -> Proxy:
         """Caddy in front of the instances, as deploy/Caddyfile.cluster ships, on a free port of 127.0.0.1."""
-        health = caddyproxy.health_uri(instances[0].url)
         port = free_port()
         upstreams = [f"127.0.0.1:{i.port}" for i in instances]
-        process = caddyproxy.start(self.folder / f"caddy-{port}", port, upstreams, health)
-        proxy = Proxy(port, process, health)
+        process = caddyproxy.start(self.folder / f"caddy-{port}", port, upstreams)
+        proxy = Proxy(port, process)
         self.proxies.append(proxy)
         return proxy
 
