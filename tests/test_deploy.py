@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -134,3 +135,54 @@ def test_shipped_systemd_template_unit_is_valid(tmp_path):
     done = subprocess.run([program("systemd-analyze"), "verify", "checkin@a.service"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+
+
+def test_make_cluster_serves_the_demo_behind_caddy_and_ctrl_c_stops_everything():
+    """scripts/cluster.py (`make cluster`): PostgreSQL, two instances and Caddy, the demo's links on Caddy's
+    address; SIGINT (Ctrl+C) stops Caddy, the instances and the database server."""
+    import os
+    import re
+    import signal
+    import sys
+    import threading
+
+    import httpx2 as httpx
+
+    from .cluster import wait_until
+    from .conftest import pgcluster
+
+    # Not under tmp_path: run as root, the database server runs as `postgres`, which must reach its folder.
+    folder, port = Path(tempfile.mkdtemp(prefix="checkin-make-cluster-")), free_port()
+    script = Path(__file__).resolve().parent.parent / "scripts" / "cluster.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKIN_")}
+    process = subprocess.Popen([sys.executable, str(script), "--folder", str(folder), "--port", str(port)],
+                               stderr=subprocess.PIPE, text=True, env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")), daemon=True)
+    reader.start()
+    try:
+        wait_until(lambda: any("Ctrl+C stops everything" in line for line in lines) or process.poll() is not None,
+                   120, "make cluster did not come up")
+        said = "".join(lines)
+        assert process.poll() is None, said
+        password = re.search(rf"http://127\.0\.0\.1:{port}/login\s+\(user: demo\s+password: (\S+)\)", said).group(1)
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").json()["status"] == "ready"
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+            signed_in = client.post("/login", data={"username": "demo", "password": password, "csrf": csrf})
+            assert signed_in.status_code == 303, said
+        children = [int(pid) for pid in (folder / "children.pid").read_text().split()]
+        assert len(children) == 3  # two instances and Caddy
+    finally:
+        process.send_signal(signal.SIGINT)
+        stopped = process.wait(60)
+        reader.join(5)
+        process.stderr.close()
+        postmaster = (folder / "pg" / "data" / "postmaster.pid").exists()
+        if postmaster:  # the script failed to stop it: do not leave a server behind
+            pgcluster.stop(folder / "pg")
+        shutil.rmtree(folder, ignore_errors=True)
+    assert stopped == 0 and "Stopped." in "".join(lines)
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    assert not postmaster, "the database server was stopped"
