@@ -1,19 +1,29 @@
 # Two commands: `make run` serves the demo course, `make test` runs every test (browser tests included).
+# `make cluster`: several instances on PostgreSQL behind Caddy, to try on one machine.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DB ?= data/demo.sqlite3
 HOST ?= 127.0.0.1
 PORT ?= 8000
+CLUSTER_PORT ?= 8080
 
-.PHONY: run test install install-test browser postgresql bench vendor clean
+.PHONY: run test cluster cluster-stop install install-test browser postgresql proxies bench vendor clean
 
 run: install
 	@CHECKIN_DB=$(DEMO_DB) CHECKIN_HOST=$(HOST) CHECKIN_PORT=$(PORT) $(VENV)/bin/checkin demo --reset >/dev/null
 	@CHECKIN_DB=$(DEMO_DB) CHECKIN_HOST=$(HOST) CHECKIN_PORT=$(PORT) $(VENV)/bin/checkin serve
 
-test: install-test browser postgresql
+test: install-test browser postgresql proxies
 	$(PY) -m pytest -q
+
+# Two instances on a throwaway PostgreSQL behind Caddy, with the demo course (data/cluster; Ctrl+C stops it).
+cluster: install postgresql
+	@scripts/ensure-proxies.sh
+	@$(PY) scripts/cluster.py --port $(CLUSTER_PORT)
+
+cluster-stop:
+	@$(PY) scripts/cluster.py stop
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
@@ -41,6 +51,11 @@ browser:
 # PostgreSQL's server binaries for the tests' throwaway server: the system's, or Debian's package when we are root.
 postgresql:
 	@scripts/ensure-postgresql.sh
+
+# Caddy (the cluster tests run it in front of two instances) and nginx (its shipped config is checked):
+# the system's, or Debian's packages when we are root.
+proxies:
+	@scripts/ensure-proxies.sh --nginx
 
 # Every benchmark of the README, one after another (a few minutes; run it on an otherwise idle machine).
 bench: install-test browser

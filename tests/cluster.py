@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2 as httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import caddyproxy  # noqa: E402
 
 SECRET = "cluster-test-secret-key-shared-by-every-instance"
 
@@ -39,11 +43,24 @@ class Instance:
 
 
 @dataclass
+class Proxy:
+    """Caddy with the shipped deploy/Caddyfile.cluster in front of some instances."""
+
+    port: int
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
 class Cluster:
     database_url: str
     folder: Path
     instances: list[Instance] = field(default_factory=list)
     clients: list = field(default_factory=list)  # HTTP clients the test opened, closed with the cluster
+    proxies: list[Proxy] = field(default_factory=list)
 
     def env(self, **extra: str) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKIN_")}
@@ -71,7 +88,29 @@ class Cluster:
         self.instances.append(instance)
         return instance
 
+    def proxy(self, instances: list[Instance]) -> Proxy:
+        """Caddy in front of the instances, as deploy/Caddyfile.cluster ships, on a free port of 127.0.0.1."""
+        port = free_port()
+        upstreams = [f"127.0.0.1:{i.port}" for i in instances]
+        process = caddyproxy.start(self.folder / f"caddy-{port}", port, upstreams)
+        proxy = Proxy(port, process)
+        self.proxies.append(proxy)
+        return proxy
+
+    def kill(self, instance: Instance) -> None:
+        """SIGKILL: the instance dies at once, in the middle of whatever it was doing."""
+        instance.process.send_signal(signal.SIGKILL)
+        instance.process.wait(10)
+
+    def restart(self, instance: Instance, **extra: str) -> Instance:
+        """The same instance (name, port, log) started again after it died."""
+        assert not instance.alive()
+        self.instances.remove(instance)
+        return self.start(instance.name, instance.port, **extra)
+
     def stop_all(self) -> None:
+        for proxy in self.proxies:
+            caddyproxy.stop(proxy.process)
         for client in self.clients:
             client.close()
         for instance in self.instances:
