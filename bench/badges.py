@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from checkin.badges import BadgeCard, badge_png, badge_sheets_pdf  # noqa: E402
+from checkin.documents.badges import BadgeCard, badge_png, badge_sheets_pdf  # noqa: E402
 
 PDF_SECONDS, PDF_MB, PNG_MS = 10.0, 20.0, 50.0
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ"]
@@ -79,7 +79,7 @@ def http_figures(participants: int = 1000) -> None:
     from starlette.testclient import TestClient
 
     from checkin.app import create_app
-    from checkin.demo import create_demo
+    from checkin.course.demo import create_demo
     from checkin.settings import Settings
     from checkin.store import organisers, people
     from checkin.store.db import open_sync, transaction

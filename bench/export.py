@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import openpyxl  # noqa: E402
 
-from checkin import exports  # noqa: E402
-from checkin.demo import create_demo  # noqa: E402
-from checkin.exports_xlsx import attendance_workbook  # noqa: E402
+from checkin.documents import exports  # noqa: E402
+from checkin.course.demo import create_demo  # noqa: E402
+from checkin.documents.exports_xlsx import attendance_workbook  # noqa: E402
 from checkin.store.db import open_sync, transaction  # noqa: E402
 
 TARGET_S = 5.0

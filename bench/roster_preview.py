@@ -19,7 +19,7 @@ import openpyxl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from checkin.clock import system_clock  # noqa: E402
-from checkin.importing import apply_roster, preview_roster  # noqa: E402
+from checkin.course.importing import apply_roster, preview_roster  # noqa: E402
 from checkin.roster import parse_roster  # noqa: E402
 from checkin.store import courses, people  # noqa: E402
 from checkin.store.courses import NewCourse  # noqa: E402

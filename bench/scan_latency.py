@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from PIL import Image  # noqa: E402
 
 import fakecam  # noqa: E402
-from checkin import badges  # noqa: E402
+from checkin.documents import badges  # noqa: E402
 from checkin.app import create_app  # noqa: E402
 from checkin.settings import Settings  # noqa: E402
 from checkin.store import courses, devices, people  # noqa: E402

@@ -13,10 +13,10 @@ from starlette.staticfiles import StaticFiles
 
 from . import bodies, i18n
 from .auth import DeviceCache
-from .badge_images import BadgeImages
-from .broadcast import Broadcaster
+from .documents.badge_images import BadgeImages
+from .live.broadcast import Broadcaster
 from .metrics import Metrics
-from .relay import Relay
+from .live.relay import Relay
 from .clock import Clock, system_clock
 from .errors import Problem
 from .routes import api, operator, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
@@ -26,7 +26,7 @@ from .settings import Settings
 from .sign_in import SignInLimiter
 from .store.db import open_database
 from .web import Services, http_error_handler, make_templates, overflow_handler, problem_handler, server_error_handler
-from .workers import WorkerLimits, Workers, warm_up
+from .documents.workers import WorkerLimits, Workers, warm_up
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:

@@ -13,15 +13,15 @@ from starlette.templating import Jinja2Templates
 
 from . import i18n
 from .auth import DeviceCache, csrf_token
-from .badge_images import BadgeImages
+from .documents.badge_images import BadgeImages
 from .metrics import Metrics
-from .relay import Relay
+from .live.relay import Relay
 from .clock import Clock
 from .errors import Problem
 from .settings import Settings
 from .sign_in import SignInLimiter
 from .store.db import Database
-from .workers import Workers
+from .documents.workers import Workers
 
 
 @dataclass

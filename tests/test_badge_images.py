@@ -11,8 +11,8 @@ import httpx2 as httpx
 import pytest
 from PIL import Image, ImageDraw
 
-from checkin.badge_images import BadgeImages
-from checkin.badges import LOGO_KEPT_SIDE, BadgeCard
+from checkin.documents.badge_images import BadgeImages
+from checkin.documents.badges import LOGO_KEPT_SIDE, BadgeCard
 from checkin.errors import Problem
 from checkin.store import logos, people
 from checkin.store.db import transaction

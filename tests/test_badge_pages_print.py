@@ -137,7 +137,7 @@ def test_preview_is_one_badge_of_the_layout(organiser, world, layout):
     answer = organiser.get(f"/courses/{world.course.id}/badges/preview.png?layout={layout}")
     assert answer.headers["content-type"] == "image/png"
     image = Image.open(io.BytesIO(answer.content))
-    from checkin.badges import LAYOUTS
+    from checkin.documents.badges import LAYOUTS
     assert image.size == (round(LAYOUTS[layout].badge_w / 25.4 * 150), round(LAYOUTS[layout].badge_h / 25.4 * 150))
     assert zxingcpp.read_barcodes(image)[0].text in world.course.codes
 

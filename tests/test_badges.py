@@ -13,8 +13,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from checkin.badges import LAYOUTS, BadgeCard, badge_png, badge_sheets_pdf, qr_matrix, qr_png, qr_svg, sort_cards
-from checkin.pdf import fit_text, text_width_em
+from checkin.documents.badges import LAYOUTS, BadgeCard, badge_png, badge_sheets_pdf, qr_matrix, qr_png, qr_svg, sort_cards
+from checkin.documents.pdf import fit_text, text_width_em
 
 LONGEST_NAME = "Tôn Nữ Hoàng Thị Phương Quỳnh Nguyễn Ngọc Bảo Châu"
 LONGEST_UNIT = "Đoàn Thanh niên Ban Quản lý các Khu chế xuất và Khu công nghiệp thành phố Hải Phòng"

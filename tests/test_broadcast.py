@@ -6,7 +6,7 @@ import asyncio
 from contextlib import AsyncExitStack, ExitStack
 from datetime import datetime, timezone
 
-from checkin.broadcast import WAKE_SLICE, Broadcaster, encode_event
+from checkin.live.broadcast import WAKE_SLICE, Broadcaster, encode_event
 from checkin.store.scans import Event
 
 AT = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)

@@ -8,7 +8,8 @@ import pypdfium2 as pdfium
 import pytest
 from starlette.testclient import TestClient
 
-from checkin import certificates, scanning
+from checkin.documents import certificates
+from checkin.door import scanning
 from checkin.store import certificates as certificate_store
 from checkin.store.db import transaction
 

@@ -10,7 +10,7 @@ import pypdfium2 as pdfium
 import pytest
 from starlette.testclient import TestClient
 
-from checkin import certificates
+from checkin.documents import certificates
 from checkin.app import create_app
 from checkin.clock import to_db
 from checkin.store import people, scans

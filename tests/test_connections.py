@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 
 from checkin import connections
-from checkin.demo import create_demo
+from checkin.course.demo import create_demo
 from checkin.store import organisers
 from checkin.store.db import open_sync, transaction
 

@@ -174,8 +174,8 @@ def test_cli_xlsx_needs_an_output_file(day, capsys):
 
 
 def test_xlsx_writer_keeps_awkward_text_readable():
-    from checkin.exports_xlsx import _sheet_name
-    from checkin.exports_xlsx_writer import Cell, Style, Workbook
+    from checkin.documents.exports_xlsx import _sheet_name
+    from checkin.documents.exports_xlsx_writer import Cell, Style, Workbook
 
     buffer = io.BytesIO()
     book = Workbook(buffer)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from checkin import importing
+from checkin.course import importing
 from checkin.roster import parse_roster
 from checkin.store import people
 from checkin.store.db import open_database, transaction

@@ -220,7 +220,7 @@ def test_cancel_deletes_the_upload(signed_in, world):
 # ---------------------------------------------------------------- the pure preview
 
 
-from checkin.importing import preview_roster  # noqa: E402
+from checkin.course.importing import preview_roster  # noqa: E402
 from checkin.roster import RosterParse, RosterRow  # noqa: E402
 from checkin.store.people import RosterEntry  # noqa: E402
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checkin import dashboard
+from checkin.live import dashboard
 from checkin.store import reports, scans
 
 from .conftest import bearer, local, sign_in

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from checkin import offline
+from checkin.door import offline
 from checkin.store import devices, people
 from checkin.store import offline as offline_store
 from checkin.store.db import transaction

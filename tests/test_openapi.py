@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from checkin import openapi
+from checkin.door import openapi
 
 from .conftest import bearer
 from .servers import serving

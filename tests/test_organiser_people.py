@@ -226,8 +226,8 @@ def test_correction_forms_without_csrf_are_refused(signed_in, world):
 # ---------------------------------------------------------------- the pure filter
 
 
-from checkin.attendance import PersonAttendance  # noqa: E402
-from checkin.people_filter import PeopleFilter, filter_people  # noqa: E402
+from checkin.course.attendance import PersonAttendance  # noqa: E402
+from checkin.course.people_filter import PeopleFilter, filter_people  # noqa: E402
 from checkin.store.people import RosterEntry  # noqa: E402
 
 

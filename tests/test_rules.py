@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from checkin.models import BadgeHolder, Checkin, CourseSession
-from checkin.rules import SYNC_GRACE, Reason, decide_scan, device_refusal, pick_session
+from checkin.door.rules import SYNC_GRACE, Reason, decide_scan, device_refusal, pick_session
 
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)  # 8:00 in Hanoi
 

@@ -10,7 +10,7 @@ import signal
 import pytest
 
 from checkin.i18n import reset_language, set_language
-from checkin.workers import WorkerStopped, run_in_process
+from checkin.documents.workers import WorkerStopped, run_in_process
 
 from .worker_jobs import allocates, sleeps
 
@@ -94,7 +94,7 @@ def test_our_own_errors_arrive_whole():
 
 
 def test_without_a_worker_process_the_document_is_made_in_a_thread(monkeypatch, caplog):
-    from checkin import workers
+    from checkin.documents import workers
 
     real = workers._get_context()
 
@@ -127,7 +127,7 @@ def test_without_a_worker_process_the_document_is_made_in_a_thread(monkeypatch, 
 
 def test_a_document_over_the_memory_limit_is_document_too_large_and_the_next_one_works():
     from checkin.errors import Problem
-    from checkin.workers import WorkerLimits
+    from checkin.documents.workers import WorkerLimits
 
     limits = WorkerLimits(memory_mb=256)
     with pytest.raises(Problem) as caught:
@@ -139,7 +139,7 @@ def test_a_document_over_the_memory_limit_is_document_too_large_and_the_next_one
 
 def test_a_document_over_the_time_limit_is_stopped_and_said_so(tmp_path):
     from checkin.errors import Problem
-    from checkin.workers import WorkerLimits
+    from checkin.documents.workers import WorkerLimits
 
     pid_file = tmp_path / "pid"
     with pytest.raises(Problem) as caught:
@@ -151,7 +151,7 @@ def test_a_document_over_the_time_limit_is_stopped_and_said_so(tmp_path):
 
 def test_beyond_the_workers_at_once_a_request_waits_then_is_told_the_server_is_busy():
     from checkin.errors import Problem
-    from checkin.workers import WorkerLimits, Workers
+    from checkin.documents.workers import WorkerLimits, Workers
 
     async def scenario():
         workers = Workers(WorkerLimits(at_once=1, wait_seconds=0.5))
@@ -168,7 +168,7 @@ def test_beyond_the_workers_at_once_a_request_waits_then_is_told_the_server_is_b
 
 
 def test_a_request_that_finds_the_workers_busy_waits_for_a_free_one():
-    from checkin.workers import WorkerLimits, Workers
+    from checkin.documents.workers import WorkerLimits, Workers
 
     async def scenario():
         workers = Workers(WorkerLimits(at_once=1, wait_seconds=60))
@@ -239,7 +239,7 @@ def test_a_memory_limit_below_what_any_document_needs_is_said_plainly_not_a_500(
 
 def test_a_pool_process_over_a_limit_is_replaced_and_the_pool_keeps_working():
     from checkin.errors import Problem
-    from checkin.workers import ProcessPool, WorkerLimits, workers_busy
+    from checkin.documents.workers import ProcessPool, WorkerLimits, workers_busy
 
     async def scenario():
         pool = ProcessPool(WorkerLimits(memory_mb=256, seconds=3, at_once=1, wait_seconds=5), workers_busy)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from ..clock import system_clock
-from ..pairing import default_device_expiry
+from ..door.pairing import default_device_expiry
 from ..settings import Settings
 from ..store import courses, devices, organisers
 from ..store.db import transaction

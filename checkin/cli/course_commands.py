@@ -89,7 +89,7 @@ def cmd_migrate(args, settings: Settings) -> int:
 
 
 def cmd_demo(args, settings: Settings) -> int:
-    from ..demo import USERNAME, create_demo
+    from ..course.demo import USERNAME, create_demo
 
     if args.participants < 1 or args.participants > 200_000:
         raise CommandError("--participants must be between 1 and 200000")
@@ -134,7 +134,7 @@ def cmd_demo(args, settings: Settings) -> int:
 
 def _say_demo_added_to_real_data(course_id: int, where: str, base: str, *, has_account: bool,
                                  password_given: bool) -> None:
-    from ..demo import USERNAME
+    from ..course.demo import USERNAME
 
     say(f"Demo course {course_id} added to {where}, which already holds real data (courses or organisers that "
         "the demo did not make).")
@@ -153,7 +153,7 @@ def _say_demo_added_to_real_data(course_id: int, where: str, base: str, *, has_a
 
 def cmd_import(args, settings: Settings) -> int:
     from ..i18n import reset_language, set_language
-    from ..importing import import_in_transactions, preview_roster
+    from ..course.importing import import_in_transactions, preview_roster
     from ..roster import RosterError, parse_roster
     from ..store import people
 

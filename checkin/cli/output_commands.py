@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from .. import exports
+from ..documents import exports
 from ..clock import system_clock
 from ..settings import Settings
 from ..store import courses, people
@@ -20,8 +20,8 @@ def cmd_badges_export(args, settings: Settings) -> int:
 
 
 def cmd_badges_pdf(args, settings: Settings) -> int:
-    from ..badges import LAYOUTS, badge_sheets_pdf
-    from ..printing import cards_for
+    from ..documents.badges import LAYOUTS, badge_sheets_pdf
+    from ..documents.printing import cards_for
     from ..store import logos
 
     if args.layout not in LAYOUTS:
@@ -42,7 +42,7 @@ def cmd_badges_pdf(args, settings: Settings) -> int:
 def cmd_badges_send(args, settings: Settings) -> int:
     import asyncio
 
-    from .. import mailing
+    from ..course import mailing
     from ..store import mailings
     from ..store.db import open_database
 
@@ -83,7 +83,7 @@ def cmd_export(args, settings: Settings) -> int:
     course_id = choose_course(conn, args.course)
     zone = ZoneInfo(courses.get_course(conn, course_id).time_zone)
     if args.format == "xlsx":
-        from ..exports_xlsx import attendance_workbook
+        from ..documents.exports_xlsx import attendance_workbook
 
         if args.out is None:
             raise CommandError("an xlsx workbook is a binary file: give --out FILE.xlsx")
@@ -99,7 +99,7 @@ def cmd_export(args, settings: Settings) -> int:
 
 
 def cmd_certificates(args, settings: Settings) -> int:
-    from ..certificates import certificates_pdf, issue_in_transactions
+    from ..documents.certificates import certificates_pdf, issue_in_transactions
     from ..i18n import reset_language, set_language
 
     conn = connect(settings)

@@ -121,7 +121,7 @@ def _sheet_rows(ws, merged: dict[int, list[tuple[int, int]]]) -> Iterator[tuple[
                         filled[col] = anchors.get((col, first), "")
                 cells = tuple(filled)
             yield n, cells
-    except (RosterError, MemoryError):  # MemoryError: the worker's limit, said as such by checkin.workers
+    except (RosterError, MemoryError):  # MemoryError: the worker's limit, said as such by checkin.documents.workers
         raise
     except Exception as exc:  # openpyxl raises many kinds on damaged files; none of them is ours to handle
         raise RosterError("not_a_spreadsheet", _('The sheet "%(sheet)s" cannot be read (%(error)s); open the file in '

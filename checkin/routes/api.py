@@ -11,12 +11,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import attendance, offline, openapi, rules, scanning
+from ..course import attendance
+from ..door import offline, openapi, rules, scanning
 from ..bodies import API, STATUS_REPORT, limit, read_json
 from ..auth import device_refusal_problem, require_device
 from ..errors import Problem
-from ..payloads import parse_scan
-from ..scanning import ScanInput
+from ..door.payloads import parse_scan
+from ..door.scanning import ScanInput
 from ..store import courses, pairings, people, scans
 from ..store import offline as offline_store
 from ..text import fold

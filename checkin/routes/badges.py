@@ -15,9 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import attendance, badges, i18n, rules
+from ..course import attendance
+from ..documents import badges
+from .. import i18n
+from ..door import rules
 from ..models import BadgeHolder, Course, CourseSession
-from ..printing import card_for
+from ..documents.printing import card_for
 from ..store import courses, logos, people
 from ..store.people import BadgeLink
 from ..store.scans import AttendanceRow

@@ -10,11 +10,11 @@ from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import badges, exports
+from ..documents import badges, exports
 from ..bodies import upload_limit
 from ..errors import Problem
 from ..text import whole_number
-from ..printing import PdfJobs, card_for, cards_for
+from ..documents.printing import PdfJobs, card_for, cards_for
 from ..store import logos, participants, people, scans
 from ..store.people import BadgeLink
 from .organiser_base import Page, organiser_page

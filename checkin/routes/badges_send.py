@@ -8,9 +8,9 @@ import asyncio
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import mailing
+from ..course import mailing
 from ..errors import Problem
-from ..mailing import MailRun
+from ..course.mailing import MailRun
 from ..store import mailings, scans
 from ..store.mailings import Recipient
 from .organiser_base import Page, organiser_page

@@ -9,7 +9,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import badges, pairing, tls
+from ..documents import badges
+from ..door import pairing
+from .. import tls
 from ..errors import Problem
 from ..store import courses, devices, pairings
 from ..store import offline as offline_store

@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import attendance, dashboard
-from ..broadcast import Broadcaster
+from ..course import attendance
+from ..live import dashboard
+from ..live.broadcast import Broadcaster
 from ..clock import Clock
 from ..errors import Problem
 from ..sign_in import current_session

@@ -8,7 +8,9 @@ from datetime import timedelta
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import attendance, forms, rules
+from ..course import attendance
+from .. import forms
+from ..door import rules
 from ..errors import Problem
 from ..forms import Form
 from ..i18n import gettext as _

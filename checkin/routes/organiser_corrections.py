@@ -8,7 +8,9 @@ from datetime import datetime
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import corrections, forms, importing, rules, scanning
+from ..course import corrections, importing
+from .. import forms
+from ..door import rules, scanning
 from ..errors import Problem
 from ..text import whole_number
 from ..forms import Form

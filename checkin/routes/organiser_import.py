@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import importing
+from ..course import importing
 from ..bodies import upload_limit
 from ..errors import Problem
 from ..i18n import current_language

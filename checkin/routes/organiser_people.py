@@ -6,12 +6,14 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import attendance, forms, importing, rules
+from ..course import attendance, importing
+from .. import forms
+from ..door import rules
 from ..errors import Problem
 from ..text import whole_number
 from ..forms import Form
 from ..i18n import gettext as _
-from ..people_filter import STATUS_FILTERS, PeopleFilter, filter_people
+from ..course.people_filter import STATUS_FILTERS, PeopleFilter, filter_people
 from ..store import courses, participants, people, scans
 from ..store.audit import enrolment_subject, list_audit, scan_subject
 from .organiser_base import Page, organiser_page

@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import certificates, exports, exports_xlsx, jobs, signin_sheets
+from ..documents import certificates, exports, exports_xlsx, signin_sheets
+from .. import jobs
 from ..bodies import KB, limit
 from ..errors import Problem
 from ..text import whole_number

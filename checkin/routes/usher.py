@@ -6,7 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import pairing, tls
+from ..door import pairing
+from .. import tls
 from ..auth import check_csrf
 from ..bodies import SIGN_IN, limit, read_form
 from ..errors import Problem

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..clock import from_db, to_db
-from ..rules import ACCEPTED
+from ..door.rules import ACCEPTED
 
 CHUNK = 400  # ids per IN (...) list, well under SQLite's parameter limit
 

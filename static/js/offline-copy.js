@@ -14,7 +14,7 @@ export function badgeCode(raw) {
   return match ? match[1] : text;
 }
 
-/** base64url(SHA-256(salt ":" code)[:16]): the same as checkin.offline.code_hash on the server. */
+/** base64url(SHA-256(salt ":" code)[:16]): the same as checkin.door.offline.code_hash on the server. */
 export async function codeHash(salt, code) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(`${salt}:${code}`)));
   let binary = "";
@@ -144,7 +144,7 @@ export function pickSession(sessions, at) {
  * The door's rule, as a best-effort local copy for the minutes the server is out of reach.
  *
  * This is not a second source of truth: every scan answered here is queued and sent to the server
- * (method "sync", with the time it happened), where checkin.rules.decide_scan decides it again and
+ * (method "sync", with the time it happened), where checkin.door.rules.decide_scan decides it again and
  * its decision is what is stored and counted. The page shows this answer marked "offline", and shows
  * afterwards where the server decided otherwise. It knows less than the server: badges of other
  * courses are not in the copy (they answer unknown_code here), and another door's offline admissions

@@ -16,8 +16,8 @@ import fakecam
 from checkin.app import create_app
 from checkin.settings import Settings
 from checkin.store import devices, offline as offline_store, organisers
-from checkin import scanning
-from checkin.scanning import ScanInput, record_scan_tx
+from checkin.door import scanning
+from checkin.door.scanning import ScanInput, record_scan_tx
 from checkin.store.db import open_sync, transaction
 from tests.conftest import FakeClock, local, seed_course
 
@@ -453,9 +453,9 @@ def _decide_cases():
 
 
 def test_offline_rule_copy_answers_as_the_server_rule(venue, browser_factory, page_factory):
-    """The phone's offline answer is a copy of checkin.rules.decide_scan (the server decides again at sync);
+    """The phone's offline answer is a copy of checkin.door.rules.decide_scan (the server decides again at sync);
     this table keeps the two from drifting apart."""
-    from checkin import rules
+    from checkin.door import rules
 
     page = page_factory(browser_factory())
     page.goto(f"{venue.url}/usher")

@@ -18,7 +18,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 import fakecam
-from checkin import badges
+from checkin.documents import badges
 from checkin.app import create_app
 from checkin.settings import Settings
 from checkin.store import devices, organisers, people
@@ -231,7 +231,7 @@ def test_second_scan_is_already_checked_in_with_the_first_time(door, open_scanne
     first_device, _ = door.new_device("Cổng B")
     conn = door.conn()
     try:
-        from checkin.scanning import ScanInput, record_scan_tx
+        from checkin.door.scanning import ScanInput, record_scan_tx
 
         with transaction(conn):
             record_scan_tx(conn, ScanInput(course_id=door.course_id, method="camera", code=person.code,

@@ -17,14 +17,14 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from .clock import parse_client_time
-from .errors import Problem
-from .models import Device
+from ..clock import parse_client_time
+from ..errors import Problem
+from ..models import Device
 from .payloads import json_whole_number
-from .store import courses
-from .store import offline as store
-from .store.db import read_snapshot
-from .text import has_surrogate
+from ..store import courses
+from ..store import offline as store
+from ..store.db import read_snapshot
+from ..text import has_surrogate
 
 VERSION = 1
 DELTA_MAX = 1000  # more changed enrolments than this and the phone gets the whole copy again

@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from . import rules
-from .models import Course, CourseSession
-from .scanning import iso
-from .store.reports import LiveState
+from ..door import rules
+from ..models import Course, CourseSession
+from ..door.scanning import iso
+from ..store.reports import LiveState
 
 RECENT = 15
 

@@ -25,20 +25,20 @@ from typing import Any
 
 import anyio.to_thread
 
-from .errors import Problem
-from .i18n import current_language, set_language
-from .slots import Slots
+from ..errors import Problem
+from ..i18n import current_language, set_language
+from ..slots import Slots
 
 try:
     import resource
 except ImportError:  # Windows: no address-space limit there; the time and at-once limits still hold
     resource = None  # type: ignore[assignment]
 
-_PRELOAD = ["checkin.badges", "checkin.certificates", "checkin.signin_sheets", "checkin.exports_xlsx", "checkin.roster"]
+_PRELOAD = ["checkin.documents.badges", "checkin.documents.certificates", "checkin.documents.signin_sheets", "checkin.documents.exports_xlsx", "checkin.roster"]
 _POLL_SECONDS = 0.1
 CHILD_NICENESS = 10  # documents are drawn at a lower CPU priority than the server that answers the door
 _context = None
-log = logging.getLogger("checkin.workers")
+log = logging.getLogger("checkin.documents.workers")
 
 
 class WorkerStopped(RuntimeError):

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .attendance import PersonAttendance, people_attendance
-from .i18n import gettext as _
-from .models import Course, CourseSession
-from .store import courses, people, reports, scans
-from .store.people import BadgeLink
-from .store.audit import AuditEntry
-from .store.reports import CheckinDetail, ScanLogEntry
-from .store.db import read_snapshot
+from ..course.attendance import PersonAttendance, people_attendance
+from ..i18n import gettext as _
+from ..models import Course, CourseSession
+from ..store import courses, people, reports, scans
+from ..store.people import BadgeLink
+from ..store.audit import AuditEntry
+from ..store.reports import CheckinDetail, ScanLogEntry
+from ..store.db import read_snapshot
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -20,10 +20,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 
 from .broadcast import Broadcaster
-from .store import scans
-from .store.scans import Event
+from ..store import scans
+from ..store.scans import Event
 
-log = logging.getLogger("checkin.relay")
+log = logging.getLogger("checkin.live.relay")
 
 CATCH_UP_SECONDS = 5.0  # a missed notification, or a listener that died without a word, costs at most this
 RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .models import CourseSession
-from .store.people import RosterEntry
-from .store.scans import AttendanceRow
+from ..models import CourseSession
+from ..store.people import RosterEntry
+from ..store.scans import AttendanceRow
 
 STATUSES = ("present", "late", "excused", "absent", "pending")
 

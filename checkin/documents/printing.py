@@ -9,10 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .badges import BadgeCard, badge_sheets_pdf, sort_cards
-from .errors import Problem
-from .i18n import gettext
-from .models import Course
-from .store.people import BadgeLink
+from ..errors import Problem
+from ..i18n import gettext
+from ..models import Course
+from ..store.people import BadgeLink
 from .workers import Workers
 
 JOB_TTL_SECONDS = 30 * 60

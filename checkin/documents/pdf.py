@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Sequence
 from fpdf import FPDF
 from PIL import ImageFont
 
-FONT_DIR = Path(__file__).with_name("fonts")
+FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"  # checkin/fonts: package data, with its licence
 FONT_FAMILY = "BeVietnamPro"
 _FONT_FILES = {False: "BeVietnamPro-Regular.ttf", True: "BeVietnamPro-Bold.ttf"}
 

@@ -13,19 +13,7 @@ from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
 from qrcode.constants import ERROR_CORRECT_M
 
-from checkin.pdf import (
-    BASELINE_EM,
-    PT_MM,
-    FittedText,
-    draw_cut_marks,
-    draw_text_lines,
-    fill_rects,
-    fit_text,
-    shrink_to_fit,
-    stack_height,
-    font_path,
-    new_document,
-)
+from checkin.documents.pdf import BASELINE_EM, PT_MM, FittedText, draw_cut_marks, draw_text_lines, fill_rects, fit_text, shrink_to_fit, stack_height, font_path, new_document
 from checkin.text import clean, fold
 
 QUIET_ZONE = 4  # modules of white around the code, as the QR standard asks

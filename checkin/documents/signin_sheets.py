@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 
-from .errors import Problem
-from .i18n import gettext as _
-from .models import Course, CourseSession
+from ..errors import Problem
+from ..i18n import gettext as _
+from ..models import Course, CourseSession
 from .pdf import FONT_FAMILY, PT_MM, draw_text_lines, fit_text, new_document, text_width_em
-from .scanning import ScanInput, ScanOutcome, record_scan_tx
-from .store import people, scans
-from .store.people import RosterEntry
-from .text import whole_number
+from ..door.scanning import ScanInput, ScanOutcome, record_scan_tx
+from ..store import people, scans
+from ..store.people import RosterEntry
+from ..text import whole_number
 
 NUMBER = re.compile(r"[0-9]+")  # ASCII only: \d also matches other scripts' digits
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from .models import BadgeHolder, Checkin, CourseSession
+from ..models import BadgeHolder, Checkin, CourseSession
 
 
 class Reason(StrEnum):

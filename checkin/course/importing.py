@@ -18,12 +18,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 
-from .roster import RosterParse, RosterRow
-from .store import people
-from .store import offline as roster_changes
-from .store.db import read_snapshot
-from .store.people import PersonDetails, RosterEntry
-from .text import fold, unit_key
+from ..roster import RosterParse, RosterRow
+from ..store import people
+from ..store import offline as roster_changes
+from ..store.db import read_snapshot
+from ..store.people import PersonDetails, RosterEntry
+from ..text import fold, unit_key
 
 # A chunk is at most CHUNK_ROWS rows and CHUNK_SECONDS of the writer (at least one row): on a busy machine a row
 # takes longer, and the chunk holds fewer. Between two chunks the import rests as long as the last one took (at

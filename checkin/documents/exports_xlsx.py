@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from .exports import AttendanceReport, method_label, neutralise, status_label
 from .exports_xlsx_writer import Cell, Style, Workbook
-from .i18n import gettext as _
+from ..i18n import gettext as _
 
 STATUS_STYLES = {"present": Style.GOOD, "late": Style.WARN, "excused": Style.MUTED, "absent": Style.BAD}
 MAX_WIDTH = 60

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .clock import parse_client_time
-from .errors import Problem
-from .text import has_surrogate
+from ..clock import parse_client_time
+from ..errors import Problem
+from ..text import has_surrogate
 
 MAX_CODE = 512
 MAX_NONCE = 100

@@ -15,11 +15,11 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 import anyio.to_thread
 
-from .models import Course
-from .settings import Settings
-from .store import mailings
-from .store.db import Database
-from .store.mailings import Recipient
+from ..models import Course
+from ..settings import Settings
+from ..store import mailings
+from ..store.db import Database
+from ..store.mailings import Recipient
 
 SMTP_TIMEOUT = 20.0
 

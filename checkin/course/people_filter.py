@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .attendance import PersonAttendance
-from .text import fold
+from ..text import fold
 
 STATUS_FILTERS = ("", "arrived", "none", "present", "late", "excused", "absent", "pending")
 

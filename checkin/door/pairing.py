@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .errors import Problem
-from .store import courses, devices, pairings, scans
-from .text import clean
+from ..errors import Problem
+from ..store import courses, devices, pairings, scans
+from ..text import clean
 
 LABEL_MAX = 80
 # What an organiser may choose on the devices page: how long a code lives and how many phones it pairs.

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .scanning import ScanInput, record_scan_tx
-from .store import courses, devices, people, scans
-from .store.courses import NewCourse, NewSession
-from .store.people import PersonDetails
-from .text import fold
+from ..door.scanning import ScanInput, record_scan_tx
+from ..store import courses, devices, people, scans
+from ..store.courses import NewCourse, NewSession
+from ..store.people import PersonDetails
+from ..text import fold
 
 USERNAME = "demo"  # the demo's administrator account
 TITLE = "Lớp bồi dưỡng kiến thức, nghiệp vụ cho cán bộ Đoàn cơ sở"

@@ -21,16 +21,16 @@ import qrcode
 from fpdf import FPDF
 from qrcode.constants import ERROR_CORRECT_M
 
-from .attendance import PersonAttendance, people_attendance
-from .clock import from_db, to_db
-from .errors import Problem
-from .i18n import gettext as _
-from .text import whole_number
-from .models import Course, CourseSession
+from ..course.attendance import PersonAttendance, people_attendance
+from ..clock import from_db, to_db
+from ..errors import Problem
+from ..i18n import gettext as _
+from ..text import whole_number
+from ..models import Course, CourseSession
 from .pdf import BASELINE_EM, FONT_FAMILY, PT_MM, draw_text_lines, fill_rects, fit_text, new_document
-from .store import certificates as store
-from .store import courses, people, scans
-from .store.certificates import Certificate, NewCertificate
+from ..store import certificates as store
+from ..store import courses, people, scans
+from ..store.certificates import Certificate, NewCertificate
 
 # Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper is hard to get wrong.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -6,7 +6,7 @@ described here, and a request this description calls valid is never refused for 
 
 from __future__ import annotations
 
-from .bodies import API, STATUS_REPORT
+from ..bodies import API, STATUS_REPORT
 from .offline import STATUS_OVERRULES_MAX, STATUS_QUEUED_MAX
 from .payloads import MAX_CODE, MAX_NONCE
 from .rules import Reason

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import rules
-from .broadcast import Broadcaster
-from .errors import Problem
-from .models import STATED_TIME_METHODS, BadgeHolder, CourseSession
-from .store import courses, devices, people, scans
-from .store.db import Database
-from .store.scans import Event, NewScan, ScanRow
+from ..live.broadcast import Broadcaster
+from ..errors import Problem
+from ..models import STATED_TIME_METHODS, BadgeHolder, CourseSession
+from ..store import courses, devices, people, scans
+from ..store.db import Database
+from ..store.scans import Event, NewScan, ScanRow
 
 METHODS = ("camera", "search", "api", "sync", "manual", "paper")
 DEVICE_METHODS = ("camera", "search", "api", "sync")

@@ -6,7 +6,7 @@ for them at once cannot take the server down or slow the door.
 - A drawn badge is kept under everything that changes it (the card: code, name, unit, position, course title,
   date and venue; the logo version; size, resolution and language), so asking again costs nothing, and requests
   for the same badge that arrive together wait for one drawing.
-- Logos are decoded and badges drawn in a small pool of worker processes (checkin.workers.ProcessPool), not in the
+- Logos are decoded and badges drawn in a small pool of worker processes (checkin.documents.workers.ProcessPool), not in the
   server: a badge is ~50 ms of the interpreter lock (the QR's masks in Python, text through FreeType), which in a
   thread would make the door's scans wait. AT_ONCE at a time; a request that finds them all busy waits
   WAIT_SECONDS, then gets 503 `images_busy` with Retry-After.
@@ -28,8 +28,8 @@ from PIL import Image
 
 from . import badges
 from .badges import BadgeCard
-from .errors import Problem
-from .i18n import current_language
+from ..errors import Problem
+from ..i18n import current_language
 from .workers import ProcessPool, WorkerLimits
 
 AT_ONCE = 2  # one per core
@@ -38,7 +38,7 @@ RETRY_AFTER = 10
 SECONDS = 60  # a badge takes ~0.1 s; a process still busy after this is stopped
 CACHE_BYTES = 48_000_000  # ~500 badges of ~90 kB; the oldest go first
 MARKS = 16  # decoded logos kept (a few courses at a time, a size or two each)
-log = logging.getLogger("checkin.badge_images")
+log = logging.getLogger("checkin.documents.badge_images")
 
 
 def images_busy() -> Problem:

@@ -7,12 +7,12 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from . import scanning
-from .scanning import ScanInput, ScanOutcome
-from .store import participants, people, scans
-from .store.audit import enrolment_subject
-from .store.participants import PersonLink
-from .store.people import PersonDetails
+from ..door import scanning
+from ..door.scanning import ScanInput, ScanOutcome
+from ..store import participants, people, scans
+from ..store.audit import enrolment_subject
+from ..store.participants import PersonLink
+from ..store.people import PersonDetails
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
-from .store.scans import Event
+from ..store.scans import Event
 
 QUEUE_SIZE = 256  # events a subscriber may have waiting before it is dropped
 ROUND_SECONDS = 0.25  # the longest wait between two rounds of a course
