@@ -62,6 +62,7 @@ bench: install-test browser
 	-$(PY) bench/scan_load.py
 	-$(PY) bench/scan_latency.py
 	-$(PY) bench/live.py
+	-$(PY) bench/streams.py
 	-$(PY) bench/offline.py
 	-$(PY) bench/badges.py
 	-$(PY) bench/export.py
