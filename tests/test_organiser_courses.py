@@ -6,6 +6,10 @@ import re
 
 import pytest
 
+from checkin.store import course_setup, courses
+from checkin.store.courses import NewCourse
+from checkin.store.db import transaction
+
 from .conftest import rows, sign_in
 
 
@@ -211,3 +215,19 @@ def test_course_dates_at_the_ends_of_the_range_are_accepted(signed_in, world, da
     answer = signed_in.post("/courses/new", data={**COURSE, "course_date": day, "csrf": csrf(signed_in)},
                             follow_redirects=False)
     assert answer.status_code == 303
+
+
+def test_courses_naming_the_same_organising_body_share_it_and_an_edit_follows_the_name(world):
+    from checkin.store import bodies
+
+    conn = world.conn()
+    mine, other = (bodies.get_course_body(conn, c) for c in (world.course.id, world.other.id))
+    assert mine == other and mine.name == "Đoàn Khối"  # both test courses print the same body
+    with transaction(conn):
+        course = courses.get_course(conn, world.other.id)
+        course_setup.update_course(conn, world.other.id, NewCourse(
+            title=course.title, course_date=course.course_date, time_zone=course.time_zone, venue=course.venue,
+            organiser_name="  Thành đoàn   Hải Phòng "))
+    moved = bodies.get_course_body(conn, world.other.id)
+    assert moved.name == "Thành đoàn Hải Phòng" and moved.id != mine.id
+    assert bodies.get_course_body(conn, world.course.id) == mine

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from ..clock import to_db
 from ..models import Course, CourseSession, Organiser
+from .bodies import get_or_insert_body
 from .courses import NewCourse, NewSession, get_course, insert_course, insert_session, list_sessions, lock_course
 
 
@@ -43,12 +44,14 @@ def update_course(conn: sqlite3.Connection, course_id: int, course: NewCourse) -
                     s.id,
                 ),
             )
+    # The organising body follows the name the course prints (store/bodies.py).
+    body_id = get_or_insert_body(conn, course.organiser_name, datetime.now(timezone.utc))
     conn.execute(
         "UPDATE courses SET title = ?, course_date = ?, venue = ?, organiser_name = ?, time_zone = ?,"
-        " open_before_min = ?, late_after_min = ?, after_end = ? WHERE id = ?",
+        " open_before_min = ?, late_after_min = ?, after_end = ?, body_id = ? WHERE id = ?",
         (
             course.title, course.course_date.isoformat(), course.venue, course.organiser_name, course.time_zone,
-            course.open_before_min, course.late_after_min, course.after_end, course_id,
+            course.open_before_min, course.late_after_min, course.after_end, body_id, course_id,
         ),
     )
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from ..clock import from_db, to_db
 from ..models import Course, CourseSession
+from .bodies import get_or_insert_body
 from .dialect import for_update
 
 _COURSE_COLUMNS = (
@@ -55,12 +56,13 @@ def _course(row: sqlite3.Row) -> Course:
 
 def insert_course(conn: sqlite3.Connection, course: NewCourse, now: datetime, organiser_id: int | None = None) -> int:
     """Create a course (and make `organiser_id` one of its organisers); returns its id."""
+    body_id = get_or_insert_body(conn, course.organiser_name, now)
     cur = conn.execute(
         "INSERT INTO courses (title, course_date, venue, organiser_name, time_zone, open_before_min,"
-        " late_after_min, after_end, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " late_after_min, after_end, created_at, body_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             course.title, course.course_date.isoformat(), course.venue, course.organiser_name,
-            course.time_zone, course.open_before_min, course.late_after_min, course.after_end, to_db(now),
+            course.time_zone, course.open_before_min, course.late_after_min, course.after_end, to_db(now), body_id,
         ),
     )
     course_id = cur.fetchone()[0]
