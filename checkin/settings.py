@@ -27,6 +27,7 @@ class Settings:
     database_url: str = field(default="", repr=False)  # postgresql://...: several instances on one PostgreSQL
     database_pool_size: int = 10  # PostgreSQL connections per instance
     instance_name: str = ""  # in log lines and /metrics; default host:port
+    drain_seconds: int = 5  # on SIGTERM: not ready this long before leaving (the load balancer moves away)
     metrics_token: str = field(default="", repr=False)  # bearer token for /metrics
     metrics_allow: str = "127.0.0.1,::1"  # addresses (or networks) that may read /metrics without the token
     host: str = "127.0.0.1"

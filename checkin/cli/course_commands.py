@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import os
 import secrets
@@ -10,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..clock import system_clock
+from ..draining import DrainingServer
 from ..settings import Settings
 from ..store import courses, organisers
 from ..store.db import describe, transaction
@@ -54,9 +56,26 @@ def cmd_serve(args, settings: Settings) -> int:
     # Everything imported so far lives as long as the process: keep it out of the collector's
     # full passes, whose pauses would otherwise land on scans at the door.
     gc.freeze()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **server_options(settings),
-                http=budget.protocol(), ws="none", timeout_keep_alive=connections.KEEP_ALIVE_SECONDS, **ssl)
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, **server_options(settings),
+                            http=budget.protocol(), ws="none", timeout_keep_alive=connections.KEEP_ALIVE_SECONDS,
+                            timeout_graceful_shutdown=30, log_config=log_config(settings), **ssl)
+    DrainingServer(config, app, settings.drain_seconds).run()
     return 0
+
+
+def log_config(settings: Settings) -> dict:
+    """uvicorn's logging, with the instance's name on every line (several instances write to one journal)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    name = settings.instance.replace("%", "%%")
+    config["formatters"]["default"]["fmt"] = f"%(levelprefix)s [{name}] %(message)s"
+    config["formatters"]["access"]["fmt"] = (
+        f'%(levelprefix)s [{name}] %(client_addr)s - "%(request_line)s" %(status_code)s')
+    # checkin's own loggers (relay, draining, workers) through the same handler and format.
+    config["loggers"]["checkin"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def server_options(settings: Settings) -> dict:

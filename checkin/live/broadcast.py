@@ -154,6 +154,7 @@ class Broadcaster:
         self._frames: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._scans = 0  # scans being recorded now
         self._by_session: dict[int, set[Subscription]] = {}
+        self.closing = False  # set by close_all: no stream is kept open any more
         self.sessions_checked_at = 0.0  # monotonic time of the last look in the database (see live.py)
 
     @contextmanager
@@ -178,6 +179,7 @@ class Broadcaster:
             course.heartbeat = heartbeat
             self._arm_heartbeat(course)
         subscription = Subscription(course_id, self.queue_size, session_id)
+        subscription.dropped = self.closing  # a server going away keeps no new stream either
         course.subscribers[subscription] = None
         if session_id is not None:
             self._by_session.setdefault(session_id, set()).add(subscription)
@@ -201,6 +203,15 @@ class Broadcaster:
             return  # nobody listens; a screen that opens later reads the log
         course.pending.append(event)
         self._schedule(course)
+
+    def close_all(self) -> None:
+        """This server is going away (draining on SIGTERM): every stream sends what it holds, then ends, and the
+        browser reconnects, through the load balancer, to another instance with its Last-Event-ID."""
+        self.closing = True
+        for course in self._courses.values():
+            for subscription in course.subscribers:
+                subscription.dropped = True
+                subscription._wake()
 
     def end_sessions(self, session_ids) -> None:
         """Sign-in sessions that have ended (after the commit that ended them): their streams stop at once."""

@@ -77,6 +77,13 @@ class Relay:
     def count(self, course_id: int) -> int:
         return self.broadcaster.count(course_id)
 
+    def close_all(self) -> None:
+        self.broadcaster.close_all()
+
+    @property
+    def closing(self) -> bool:
+        return self.broadcaster.closing
+
     def end_sessions(self, session_ids) -> None:
         """Sign-in sessions that have ended: their streams here stop (see Broadcaster.end_sessions)."""
         self.broadcaster.end_sessions(session_ids)

@@ -29,6 +29,8 @@ PING = b"event: ping\ndata: {}\n\n"
 # disabled, expired): the page stops reconnecting and asks to sign in again.
 SIGNED_OUT = b"event: signed_out\ndata: {}\n\n"
 RETRY_MS = 2000  # how long EventSource waits before reconnecting
+# The last thing a stream says when its server is going away (draining): come back soon, to another instance.
+LEAVING = b"retry: 250\n\n"
 REPLAY_BATCH = 500
 
 
@@ -81,6 +83,8 @@ async def event_stream(
             yield data or PING
         if subscription.ended:
             yield SIGNED_OUT
+        elif broadcaster.closing:
+            yield LEAVING
 
 
 async def _end_streams_of_ended_sessions(db: Database, broadcaster: Broadcaster, now) -> None:
