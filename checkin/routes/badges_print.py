@@ -3,18 +3,21 @@ progress for large courses), and the mail-merge CSV of personal badge links."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .. import jobs
 from ..documents import badges, exports
 from ..bodies import upload_limit
 from ..errors import Problem
 from ..text import whole_number
-from ..documents.printing import PdfJobs, card_for, cards_for
+from ..documents.printing import card_for, cards_for
 from ..store import logos, participants, people, scans
 from ..store.people import BadgeLink
 from .organiser_base import Page, organiser_page
@@ -108,35 +111,50 @@ async def badges_pdf(page: Page) -> Response:
         **PRIVATE, "Content-Disposition": f'attachment; filename="{_filename(page, selection.layout)}"'})
 
 
-def _jobs(page: Page) -> PdfJobs:
-    state = page.request.app.state
-    if not hasattr(state, "badge_pdf_jobs"):
-        state.badge_pdf_jobs = PdfJobs(page.svc.workers)
-    return state.badge_pdf_jobs
+BADGE_PDF = "badges_pdf"
 
 
 def _job_json(page: Page, job) -> dict:
+    shown = jobs.view(job, page.svc.now())
     base = f"/courses/{page.course_id}/badges/jobs/{job.id}"
-    return {**job.as_json(), "status_url": base, "download_url": base + "/pdf" if job.state == "done" else None}
+    return {**shown, "status_url": base, "download_url": base + "/pdf" if shown["state"] == "done" else None}
 
 
 @organiser_page
 async def start_pdf_job(page: Page) -> Response:
+    """Draw the badge sheets in a worker as a job kept in the database: any instance answers its progress and
+    hands over its file; one at a time per course."""
     selection = read_selection(page.form)
     links = await _links(page, selection)
-    jobs = _jobs(page)
-    if jobs.running(page.course_id) >= 2:
-        raise Problem(429, "too_many_jobs", "Two badge PDFs are already being made for this course. Wait for them.")
-    job = jobs.start(page.course_id, page.organiser.id, cards_for(page.course, links), selection.layout,
-                     await _logo(page), _filename(page, selection.layout))
-    await _audit(page, "badges.pdf", f"{selection.layout}, {selection.describe()}, {len(links)} badges")
+    cards, layout, logo = cards_for(page.course, links), selection.layout, await _logo(page)
+    filename, workers = _filename(page, layout), page.svc.workers
+
+    async def work(progress: jobs.Progress) -> jobs.JobFile:
+        drawn = [0]
+        follower = asyncio.create_task(progress.follow("drawing", lambda: drawn[0], len(cards)))
+        try:
+            pdf = await workers.run(badges.badge_sheets_pdf, cards, layout, logo=logo,
+                                    progress=lambda done: drawn.__setitem__(0, done))
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+        await progress.report("saving", len(cards), len(cards), force=True)
+        return jobs.JobFile(pdf, filename, "application/pdf")
+
+    job, started = await jobs.start(page.svc.db, BADGE_PDF, page.course_id, page.organiser.id, page.svc.now,
+                                    "drawing", work)
+    if not started:
+        raise Problem(429, "too_many_jobs", "A badge PDF is already being made for this course. Wait for it, "
+                                            "then make this one.")
+    await _audit(page, "badges.pdf", f"{layout}, {selection.describe()}, {len(links)} badges")
     return JSONResponse(_job_json(page, job), status_code=202, headers=PRIVATE)
 
 
 async def _job(page: Page):
-    job = _jobs(page).get(page.param("job_id"), page.course_id, page.organiser.id)
-    if job is None:
-        raise Problem(404, "job_not_found", "This PDF is no longer available. Make it again.")
+    job = await jobs.get(page.svc.db, page.param("job_id"), page.course_id, page.organiser.id)
+    if job.kind != BADGE_PDF:
+        raise Problem(404, "job_not_found", "This job is not known (or no longer kept). Start it again.")
     return job
 
 
@@ -148,10 +166,9 @@ async def pdf_job_status(page: Page) -> Response:
 @organiser_page
 async def pdf_job_download(page: Page) -> Response:
     job = await _job(page)
-    if job.state != "done" or job.pdf is None:
-        raise Problem(409, "job_not_done", "This PDF is not ready yet.")
-    return Response(job.pdf, media_type="application/pdf", headers={
-        **PRIVATE, "Content-Disposition": f'attachment; filename="{job.filename}"'})
+    parts = await jobs.read_file(page.svc.db, job)
+    return StreamingResponse(parts, media_type=job.media_type, headers={
+        **PRIVATE, "Content-Disposition": f'attachment; filename="{job.filename}"', "Content-Length": str(job.size)})
 
 
 def _sample() -> BadgeLink:
