@@ -67,6 +67,7 @@ bench: install-test browser
 	-$(PY) bench/badges.py
 	-$(PY) bench/export.py
 	-$(PY) bench/roster_preview.py
+	-$(PY) bench/long_writes.py
 
 vendor:
 	static/vendor/fetch.sh

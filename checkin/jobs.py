@@ -24,7 +24,8 @@ from .store.jobs import Job
 
 JOB_TTL = timedelta(minutes=30)  # a job and its file go when the next job starts after this long
 SILENT_AFTER = timedelta(minutes=2)  # a running job that said nothing for so long was cut short
-PART_BYTES = 512 * 1024
+PART_BYTES = 256 * 1024
+PART_PAUSE = 0.01
 PROGRESS_EVERY = 1.0  # seconds between two progress writes within a stage
 log = logging.getLogger("checkin.jobs")
 _tasks: set[asyncio.Task] = set()  # held here: the event loop keeps only weak references to tasks
@@ -95,8 +96,8 @@ async def _run(db: Database, job_id: str, clock: Callable[[], datetime], work) -
         result = await work(Progress(db, job_id, clock))
         data = memoryview(result.data)
         for number, start in enumerate(range(0, max(len(data), 1), PART_BYTES)):  # a short write per part
-            await db.write(store.insert_job_part, job_id, number, bytes(data[start:start + PART_BYTES]))
-            await db.write(store.update_job_stage, job_id, "saving", clock())  # a sign of life
+            await db.write(store.insert_job_part, job_id, number, bytes(data[start:start + PART_BYTES]), clock())
+            await asyncio.sleep(PART_PAUSE)  # the door's scans waiting meanwhile go first
         await db.write(store.finish_job, job_id, result.filename, result.media_type, len(result.data), clock())
     except Exception as exc:  # told to the organiser's page instead of dying unseen in a task
         message = exc.message if isinstance(exc, Problem) else f"{type(exc).__name__}: {exc}"

@@ -22,7 +22,6 @@ from fpdf import FPDF
 from qrcode.constants import ERROR_CORRECT_M
 
 from ..course.attendance import PersonAttendance, people_attendance
-from ..clock import from_db, to_db
 from ..errors import Problem
 from ..i18n import gettext as _
 from ..text import whole_number
@@ -31,6 +30,7 @@ from .pdf import BASELINE_EM, FONT_FAMILY, PT_MM, draw_text_lines, fill_rects, f
 from ..store import certificates as store
 from ..store import courses, people, scans
 from ..store.certificates import Certificate, NewCertificate
+from ..store.db import connect
 
 # Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper is hard to get wrong.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -104,19 +104,6 @@ class Issued:
     certificates: list[Certificate]  # valid ones, in roster order (unit, then name)
     attended: dict[int, list[CourseSession]]  # enrolment id -> sessions attended
     revoked: int
-
-    def __reduce__(self):
-        # Sent to the drawing worker. Pickling holds the interpreter lock the door's scans need, and 20,000
-        # certificates pickle ten times faster as plain rows (times as text) than as dataclasses with datetimes.
-        rows = [(c.id, c.code, c.course_id, c.enrolment_id, c.full_name, c.unit, c.sessions_attended,
-                 c.sessions_total, to_db(c.issued_at), to_db(c.revoked_at) if c.revoked_at else None)
-                for c in self.certificates]
-        return _issued_from_rows, (self.course, self.sessions, rows, self.attended, self.revoked)
-
-
-def _issued_from_rows(course, sessions, rows, attended, revoked) -> Issued:
-    certificates = [Certificate(*row[:8], from_db(row[8]), from_db(row[9])) for row in rows]
-    return Issued(course, sessions, certificates, attended, revoked)
 
 
 def _attendance(conn: sqlite3.Connection, course_id: int, now: datetime):
@@ -209,14 +196,33 @@ def issued_certificates(conn: sqlite3.Connection, plan: IssuePlan) -> Issued:
     return Issued(course, sessions, ordered, attended, len(plan.withdraw))
 
 
+def plan_at(target, course_id: int, now: datetime) -> IssuePlan:
+    """plan_certificates on a connection of its own, for a worker process: the server itself never holds a whole
+    course's attendance (100,000 objects, and a pause of its garbage collector over them stops the door too)."""
+    conn = connect(target)
+    try:
+        return plan_certificates(conn, course_id, now)
+    finally:
+        conn.close()
+
+
+def certificates_pdf_at(target, plan: IssuePlan, base_url: str,
+                        progress: Callable[[int, int], None] | None = None) -> bytes:
+    """The PDF of what the plan issued, read and drawn in a worker process (see plan_at)."""
+    conn = connect(target)
+    try:
+        issued = issued_certificates(conn, plan)
+    finally:
+        conn.close()
+    return certificates_pdf(issued, base_url, progress)
+
+
 async def issue_in_chunks(
-    write: Callable[..., Awaitable], read: Callable[..., Awaitable], course_id: int, now: datetime,
-    organiser_id: int | None = None, progress: Callable[[int, int], Awaitable[None]] | None = None,
-    budget: float | None = CHUNK_SECONDS,
-) -> Issued:
-    """Plan, then issue and withdraw a chunk per write (db.write), then record it in the audit trail; returns
-    what to print. `read` runs a read function (a whole course's attendance: best on a connection of its own)."""
-    plan = await read(plan_certificates, course_id, now)
+    write: Callable[..., Awaitable], plan: IssuePlan, now: datetime, organiser_id: int | None = None,
+    progress: Callable[[int, int], Awaitable[None]] | None = None, budget: float | None = CHUNK_SECONDS,
+) -> int:
+    """Issue and withdraw what the plan says, a chunk per write (db.write), then record it in the audit trail;
+    returns how many certificates were withdrawn."""
     done = 0
     while done < len(plan.people):
         started = time.perf_counter()
@@ -229,7 +235,7 @@ async def issue_in_chunks(
     for start in range(0, len(plan.withdraw), ISSUE_CHUNK):
         revoked += await write(withdraw_chunk_tx, plan, start, now)
     await write(record_issue_tx, plan, revoked, organiser_id, now)
-    return await read(issued_certificates, plan)
+    return revoked
 
 
 def issue_in_transactions(conn: sqlite3.Connection, course_id: int, now: datetime, *, transaction: Callable,

@@ -195,13 +195,12 @@ async def issue_certificates(page: Page) -> Response:
     """Issue and answer with the PDF at once (scripts, small courses); the page starts a job instead."""
     svc, organiser, course = page.svc, page.organiser, page.course
     language = _document_language(page.form.get("lang"))  # before anything is issued
-    issued = await certificates.issue_in_chunks(svc.db.write, _reader(svc), course.id, svc.now(), organiser.id)
-    data = await svc.workers.run(certificates.certificates_pdf, issued, svc.settings.public_url, language=language)
+    now = svc.now()
+    plan = await svc.workers.run(certificates.plan_at, svc.settings.database, course.id, now)
+    await certificates.issue_in_chunks(svc.db.write, plan, now, organiser.id)
+    data = await svc.workers.run(certificates.certificates_pdf_at, svc.settings.database, plan,
+                                svc.settings.public_url, language=language)
     return _download(data, PDF, f"certificates-{_stem(course)}.pdf")
-
-
-def _reader(svc: Services):
-    return lambda fn, *args: _read_aside(svc, fn, *args)
 
 
 CERTIFICATES = "certificates"
@@ -228,15 +227,17 @@ async def start_certificates_job(page: Page) -> Response:
     language = _document_language(page.form.get("lang"))  # before anything is issued
 
     async def work(progress: jobs.Progress) -> jobs.JobFile:
-        issued = await certificates.issue_in_chunks(
-            svc.db.write, _reader(svc), course.id, now, organiser.id,
-            progress=lambda done, total: progress.report("issuing", done, total))
+        # Who qualifies and the pages are worked out in worker processes: the server only writes, in chunks.
+        plan = await svc.workers.run(certificates.plan_at, svc.settings.database, course.id, now)
+        await certificates.issue_in_chunks(svc.db.write, plan, now, organiser.id,
+                                           progress=lambda done, total: progress.report("issuing", done, total))
         drawn = [0]
-        total = len(issued.certificates)
+        total = len(plan.people)
         follower = asyncio.create_task(progress.follow("drawing", lambda: drawn[0], total))
         try:
-            data = await svc.workers.run(certificates.certificates_pdf, issued, svc.settings.public_url,
-                                        language=language, progress=lambda done: drawn.__setitem__(0, done))
+            data = await svc.workers.run(certificates.certificates_pdf_at, svc.settings.database, plan,
+                                        svc.settings.public_url, language=language,
+                                        progress=lambda done: drawn.__setitem__(0, done))
         finally:
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):

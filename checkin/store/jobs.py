@@ -93,8 +93,10 @@ def fail_job(conn: sqlite3.Connection, job_id: str, error: str, now: datetime) -
     )
 
 
-def insert_job_part(conn: sqlite3.Connection, job_id: str, part: int, data: bytes) -> None:
+def insert_job_part(conn: sqlite3.Connection, job_id: str, part: int, data: bytes, now: datetime) -> None:
+    """A part of the job's file; the job is 'saving' meanwhile (and shows a sign of life)."""
     conn.execute("INSERT INTO job_parts (job_id, part, data) VALUES (?, ?, ?)", (job_id, part, data))
+    update_job_stage(conn, job_id, "saving", now)
 
 
 def count_job_parts(conn: sqlite3.Connection, job_id: str) -> int:
