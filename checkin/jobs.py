@@ -10,6 +10,7 @@ start / view / read_file; moving the task itself elsewhere (a worker queue) woul
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import time
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from .errors import Problem
 from .store import jobs as store
 from .store.db import Database
+from .store.courses import lock_course
 from .store.jobs import Job
 
 JOB_TTL = timedelta(minutes=30)  # a job and its file go when the next job starts after this long
@@ -52,11 +54,19 @@ class Progress:
         self._stage, self._at = stage, time.monotonic()
         await self.db.write(store.update_job_progress, self.job_id, stage, done, total, self.clock())
 
-    async def follow(self, stage: str, done: Callable[[], int], total: int) -> None:
-        """Report `done()` every PROGRESS_EVERY seconds until cancelled (for work that runs elsewhere)."""
+    async def follow(self, stage: str, done: Callable[[], int], total: int,
+                     detail: Callable[[], dict] | None = None) -> None:
+        """Report `done()` (and `detail()`) every PROGRESS_EVERY seconds until cancelled (for work running
+        elsewhere)."""
         while True:
             await self.report(stage, done(), total, force=True)
+            if detail is not None:
+                await self.tell(detail())
             await asyncio.sleep(PROGRESS_EVERY)
+
+    async def tell(self, detail: dict) -> None:
+        """What the job reports beside its progress (JSON-ready), for its page on any instance."""
+        await self.db.write(store.update_job_detail, self.job_id, json.dumps(detail, ensure_ascii=False))
 
 
 def is_silent(job: Job, now: datetime) -> bool:
@@ -65,7 +75,7 @@ def is_silent(job: Job, now: datetime) -> bool:
 
 async def start(
     db: Database, kind: str, course_id: int, organiser_id: int, clock: Callable[[], datetime], first_stage: str,
-    work: Callable[[Progress], Awaitable[JobFile]],
+    work: Callable[[Progress], Awaitable[JobFile]], *, total: int = 0,
 ) -> tuple[Job, bool]:
     """Start `work` as a job of this kind for the course, unless one is running already: returns (the job,
     whether it was started now). One running job per course and kind, checked in the write that records it."""
@@ -74,12 +84,13 @@ async def start(
 
     def record(conn) -> Job:
         now = clock()
+        lock_course(conn, course_id)  # two instances starting one at the same moment: one after the other
         running = store.get_running_job(conn, course_id, kind)
         if running is not None and not is_silent(running, now):
             return running
         if running is not None:
             store.fail_job(conn, running.id, "interrupted", now)
-        store.insert_job(conn, job_id, kind, course_id, organiser_id, first_stage, now)
+        store.insert_job(conn, job_id, kind, course_id, organiser_id, first_stage, now, total)
         return store.get_job(conn, job_id)
 
     job = await db.write(record)

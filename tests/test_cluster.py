@@ -296,3 +296,21 @@ def test_a_listener_connection_killed_during_scans_loses_no_event(two):
     # The listener is back: an event from b reaches a's stream without waiting for the catch-up read.
     wait_until(lambda: len(db_rows(cluster, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'checkin-listener'")) == 2,
                10, "the listeners did not reconnect")
+
+
+def test_a_badge_pdf_job_started_on_one_instance_is_followed_and_downloaded_on_the_other(two):
+    cluster, demo, a, b = two
+    on_a, on_b = sign_in(cluster, a, demo.password), sign_in(cluster, b, demo.password)
+    page = on_a.get(f"/courses/{demo.course_id}/badges")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    started = on_a.post(f"/courses/{demo.course_id}/badges/jobs", data={"csrf": csrf, "layout": "a4-8", "scope": "course"})
+    assert started.status_code == 202, started.text
+    status_url = started.json()["status_url"]
+
+    def done_on_b() -> bool:
+        return on_b.get(status_url).json()["state"] == "done"
+
+    wait_until(done_on_b, 120, "the job did not finish (seen from the other instance)")
+    pdf = on_b.get(status_url + "/pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and len(pdf.content) == int(pdf.headers["content-length"])

@@ -4,13 +4,18 @@ each person's result, and safe re-sending to those whose mail failed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+from dataclasses import dataclass
 
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import jobs
 from ..course import mailing
 from ..errors import Problem
 from ..course.mailing import MailRun
+from ..store import jobs as job_store
 from ..store import mailings, scans
 from ..store.mailings import Recipient
 from .organiser_base import Page, organiser_page
@@ -18,11 +23,34 @@ from .organiser_base import Page, organiser_page
 PRIVATE = {"Cache-Control": "private, no-store"}
 
 
-def _runs(page: Page) -> dict[int, MailRun]:
-    state = page.request.app.state
-    if not hasattr(state, "badge_mail_runs"):
-        state.badge_mail_runs = {}
-    return state.badge_mail_runs
+MAIL_RUN = "badge_mail"
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """A sending run as the page shows it, from its job (any instance's) and the mails it recorded."""
+
+    total: int
+    done: int
+    sent: int
+    failed: int
+    state: str  # running | done | stopped
+    error: str
+
+    def as_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("total", "done", "sent", "failed", "state", "error")}
+
+
+async def _run(page: Page) -> RunView | None:
+    """The course's latest sending run, started by any instance; its results counted from the database."""
+    job = await page.svc.db.read(job_store.get_latest_job, page.course_id, MAIL_RUN)
+    if job is None:
+        return None
+    shown = jobs.view(job, page.svc.now())
+    told = json.loads(job.detail) if job.detail else {}
+    state = {"running": "running", "done": "done"}.get(shown["state"], "stopped")
+    return RunView(job.total, told.get("done", job.done), told.get("sent", 0), told.get("failed", 0), state,
+                   shown["error"])
 
 
 def _sample(page: Page) -> str:
@@ -37,7 +65,7 @@ async def send_page(page: Page) -> Response:
         "configured": mailing.is_configured(page.svc.settings), "settings": page.svc.settings,
         "counts": await db.read(mailings.count_results, page.course_id),
         "results": await db.read(mailings.list_results, page.course_id),
-        "run": _runs(page).get(page.course_id), "sample": _sample(page),
+        "run": await _run(page), "sample": _sample(page),
     })
 
 
@@ -53,38 +81,42 @@ async def start_sending(page: Page) -> Response:
     if mode == "all" and page.form.get("confirm") != "yes":
         raise Problem(400, "confirm_resend", "Tick the box to confirm that people already sent get the mail again.",
                       field="confirm")
-    runs = _runs(page)
-    current = runs.get(page.course_id)
-    if current is not None and current.state == "running":
-        raise Problem(409, "already_sending", "Badge links are being sent for this course already. Wait for it to finish.")
-    # Registered before the first await, so that a second POST (a double click) finds it running. Runs of other
-    # processes are kept apart by mailings.mark_sending.
-    run = runs[page.course_id] = MailRun(page.course_id, mode, 0)
-    try:
-        recipients = await svc.db.read(mailings.list_recipients, page.course_id, mode)
-        run.total = len(recipients)
-        now = page.now
-        await svc.db.write(lambda conn: scans.insert_audit(
-            conn, page.course_id, "badges_sent", now, organiser_id=page.organiser.id, subject="badge-links",
-            detail=f"{mode}, {len(recipients)} recipients"))
-    except BaseException as exc:
-        run.state, run.error = "stopped", f"{type(exc).__name__}: {exc}"
-        raise
+    recipients = await svc.db.read(mailings.list_recipients, page.course_id, mode)
+    course, settings, clock = page.course, svc.settings, svc.clock
 
-    async def go() -> None:
+    async def work(progress: jobs.Progress) -> jobs.JobFile:
+        run = MailRun(course.id, mode, len(recipients))
+        follower = asyncio.create_task(progress.follow("sending", lambda: run.done, run.total, run.as_json))
         try:
-            await mailing.send_badge_links(svc.db, svc.settings, page.course, run, recipients, svc.clock)
-        except Exception as exc:  # shown on the progress view instead of vanishing with the task
-            run.state, run.error = "stopped", f"{type(exc).__name__}: {exc}"
+            await mailing.send_badge_links(svc.db, settings, course, run, recipients, clock)
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+        await progress.tell(run.as_json())
+        if run.state == "stopped":  # the SMTP server could not be reached: the run ends there, said so
+            raise Problem(502, "smtp_unreachable", run.error)
+        await progress.report("sending", run.done, run.total, force=True)
+        summary = json.dumps(run.as_json(), ensure_ascii=False).encode()
+        return jobs.JobFile(summary, f"badge-mail-run-course-{course.id}.json", "application/json")
 
-    run.task = asyncio.get_running_loop().create_task(go())
+    # One run per course at a time, whichever instance started it (a double click, two tabs): the job says so.
+    # Runs of other processes (the command line) are kept apart per person by mailings.mark_sending.
+    _job, started = await jobs.start(svc.db, MAIL_RUN, page.course_id, page.organiser.id, svc.now, "sending", work,
+                                     total=len(recipients))
+    if not started:
+        raise Problem(409, "already_sending", "Badge links are being sent for this course already. Wait for it to finish.")
+    now = page.now
+    await svc.db.write(lambda conn: scans.insert_audit(
+        conn, page.course_id, "badges_sent", now, organiser_id=page.organiser.id, subject="badge-links",
+        detail=f"{mode}, {len(recipients)} recipients"))
     return page.redirect(f"/courses/{page.course_id}/badges/send")
 
 
 @organiser_page
 async def sending_status(page: Page) -> Response:
     counts = await page.svc.db.read(mailings.count_results, page.course_id)
-    run = _runs(page).get(page.course_id)
+    run = await _run(page)
     return JSONResponse({
         "run": run.as_json() if run else None,
         "counts": {k: getattr(counts, k) for k in ("with_email", "without_email", "sent", "failed", "sending", "to_send")},

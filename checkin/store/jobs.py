@@ -11,7 +11,8 @@ from ..clock import from_db, to_db
 
 FINISHED = ("done", "failed")
 _COLUMNS = (
-    "id, kind, course_id, organiser_id, stage, done, total, error, filename, media_type, size, created_at, updated_at"
+    "id, kind, course_id, organiser_id, stage, done, total, error, filename, media_type, size, created_at, updated_at,"
+    " detail"
 )
 
 
@@ -30,6 +31,7 @@ class Job:
     size: int
     created_at: datetime
     updated_at: datetime
+    detail: str = ""  # JSON: what the job reports beside its progress
 
     @property
     def finished(self) -> bool:
@@ -56,12 +58,20 @@ def get_running_job(conn: sqlite3.Connection, course_id: int, kind: str) -> Job 
     ).fetchone())
 
 
+def get_latest_job(conn: sqlite3.Connection, course_id: int, kind: str) -> Job | None:
+    """The course's newest job of this kind, finished or not."""
+    return _job(conn.execute(
+        f"SELECT {_COLUMNS} FROM jobs WHERE course_id = ? AND kind = ? ORDER BY created_at DESC LIMIT 1",
+        (course_id, kind),
+    ).fetchone())
+
+
 def insert_job(conn: sqlite3.Connection, job_id: str, kind: str, course_id: int, organiser_id: int, stage: str,
-               now: datetime) -> None:
+               now: datetime, total: int = 0) -> None:
     conn.execute(
-        "INSERT INTO jobs (id, kind, course_id, organiser_id, stage, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (job_id, kind, course_id, organiser_id, stage, to_db(now), to_db(now)),
+        "INSERT INTO jobs (id, kind, course_id, organiser_id, stage, total, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (job_id, kind, course_id, organiser_id, stage, total, to_db(now), to_db(now)),
     )
 
 
@@ -71,6 +81,10 @@ def update_job_progress(conn: sqlite3.Connection, job_id: str, stage: str, done:
         "UPDATE jobs SET stage = ?, done = ?, total = ?, updated_at = ? WHERE id = ? AND stage NOT IN ('done', 'failed')",
         (stage, done, total, to_db(now), job_id),
     )
+
+
+def update_job_detail(conn: sqlite3.Connection, job_id: str, detail: str) -> None:
+    conn.execute("UPDATE jobs SET detail = ? WHERE id = ?", (detail, job_id))
 
 
 def update_job_stage(conn: sqlite3.Connection, job_id: str, stage: str, now: datetime) -> None:
