@@ -65,10 +65,11 @@ def is_silent(job: Job, now: datetime) -> bool:
 
 async def start(
     db: Database, kind: str, course_id: int, organiser_id: int, clock: Callable[[], datetime], first_stage: str,
-    work: Callable[[Progress], Awaitable[JobFile]],
+    work: Callable[[Progress], Awaitable[JobFile]], total: int = 0,
 ) -> tuple[Job, bool]:
     """Start `work` as a job of this kind for the course, unless one is running already: returns (the job,
-    whether it was started now). One running job per course and kind, checked in the write that records it."""
+    whether it was started now). One running job per course and kind, checked in the write that records it.
+    `total`: how much the first stage has to do, when that is known before it starts."""
     await _expire(db, clock())
     job_id = secrets.token_urlsafe(12)
 
@@ -79,7 +80,7 @@ async def start(
             return running
         if running is not None:
             store.fail_job(conn, running.id, "interrupted", now)
-        store.insert_job(conn, job_id, kind, course_id, organiser_id, first_stage, now)
+        store.insert_job(conn, job_id, kind, course_id, organiser_id, first_stage, now, total)
         return store.get_job(conn, job_id)
 
     job = await db.write(record)

@@ -143,7 +143,7 @@ async def start_pdf_job(page: Page) -> Response:
         return jobs.JobFile(pdf, filename, "application/pdf")
 
     job, started = await jobs.start(page.svc.db, BADGE_PDF, page.course_id, page.organiser.id, page.svc.now,
-                                    "drawing", work)
+                                    "drawing", work, total=len(cards))
     if not started:
         raise Problem(429, "too_many_jobs", "A badge PDF is already being made for this course. Wait for it, "
                                             "then make this one.")

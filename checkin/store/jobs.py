@@ -57,11 +57,11 @@ def get_running_job(conn: sqlite3.Connection, course_id: int, kind: str) -> Job 
 
 
 def insert_job(conn: sqlite3.Connection, job_id: str, kind: str, course_id: int, organiser_id: int, stage: str,
-               now: datetime) -> None:
+               now: datetime, total: int = 0) -> None:
     conn.execute(
-        "INSERT INTO jobs (id, kind, course_id, organiser_id, stage, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (job_id, kind, course_id, organiser_id, stage, to_db(now), to_db(now)),
+        "INSERT INTO jobs (id, kind, course_id, organiser_id, stage, total, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (job_id, kind, course_id, organiser_id, stage, total, to_db(now), to_db(now)),
     )
 
 
