@@ -4,6 +4,8 @@ leaves no trace while the others stand."""
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 
 import pytest
 
@@ -59,3 +61,24 @@ def test_writes_after_a_failed_batch_still_work(tmp_path):
             await db.close()
 
     assert asyncio.run(main()) == [1]
+
+
+def test_the_database_and_its_wal_files_are_readable_by_their_owner_only(tmp_path):
+    # They hold badge codes and token hashes, bearer secrets all: 0600 from the first byte, whatever the umask.
+    old = os.umask(0o022)
+    try:
+        async def main():
+            db = Database(tmp_path / "private.sqlite3")
+            await db.open(migrate=migrate)
+            try:
+                await db.write(lambda conn: conn.execute("CREATE TABLE t (n INTEGER)"))
+                return sorted(p.name for p in tmp_path.iterdir()), {
+                    p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+            finally:
+                await db.close()
+
+        names, modes = asyncio.run(main())
+    finally:
+        os.umask(old)
+    assert names == ["private.sqlite3", "private.sqlite3-shm", "private.sqlite3-wal"]
+    assert set(modes.values()) == {0o600}

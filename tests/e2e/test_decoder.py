@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import statistics
 from pathlib import Path
 
 import pytest
@@ -76,7 +75,7 @@ def test_badge_held_up_is_decoded_by_the_wasm_decoder(variant, open_scanner, pag
     state = scan_state(page)
     assert state["kind"] == "wasm"  # headless Linux Chromium has no native BarcodeDetector
     assert [c["text"] for c in state["codes"]] == [BADGE]
-    assert statistics.median(state["frameMs"]) < 200
+    assert state["frameMs"], "frames went through the decoder"  # (how fast: a figure for bench/, not a test)
     log = page_factory.log(page)
     assert log.external_requests == []
     assert any(url.endswith("/static/vendor/barcode-detector/zxing_reader.wasm") for url in log.requests)
