@@ -209,6 +209,9 @@ ACCESS: dict[str, Guard] = {
     "GET /courses/{course_id}/badges/send": organiser(),
     "POST /courses/{course_id}/badges/send": organiser(**POST_FORM),
     "GET /courses/{course_id}/badges/send/status": organiser(),
+    # completion wing (issue 14)
+    "GET /courses/{course_id}/completion": organiser(),
+    "POST /courses/{course_id}/completion": organiser(**POST_FORM),
 }
 
 # Ids in a path other than the course's: each is tried with another course's id under one's own course.

@@ -46,7 +46,7 @@ def snapshot(course: Course, state: LiveState, now: datetime) -> dict:
         # A check-in of someone not in this list (a walk-in registered since) makes the page reload the snapshot.
         "enrolment_ids": [p.enrolment_id for p in state.roster],
         "session": None,
-        "counts": {"present": 0, "late": 0, "excused": 0, "not_arrived": len(state.roster)},
+        "counts": {"present": 0, "late": 0, "excused": 0, "left_early": 0, "not_arrived": len(state.roster)},
         "units": [],
         "recent": [],
         "chart": {"start": None, "minutes": 0, "counts": []},
@@ -60,9 +60,10 @@ def snapshot(course: Course, state: LiveState, now: datetime) -> dict:
     }
     rows = {r.enrolment_id: r for r in state.attendance if r.session_id == session.id}
     counts = Counter(r.status for r in rows.values())
-    arrived = counts["present"] + counts["late"]
+    arrived = counts["present"] + counts["late"] + counts["left_early"]
     data["counts"] = {
         "present": counts["present"], "late": counts["late"], "excused": counts["excused"],
+        "left_early": counts["left_early"],
         "not_arrived": len(state.roster) - arrived - counts["excused"],
     }
 
@@ -72,12 +73,12 @@ def snapshot(course: Course, state: LiveState, now: datetime) -> dict:
         unit["enrolled"] += 1
         row = rows.get(person.enrolment_id)
         if row is not None:
-            unit["arrived" if row.status in ("present", "late") else "excused"] += 1
+            unit["arrived" if row.status in ("present", "late", "left_early") else "excused"] += 1
     data["units"] = sort_units(units.values())
 
     people = {p.enrolment_id: p for p in state.roster}
     arrivals = sorted(
-        (r for r in rows.values() if r.status in ("present", "late") and r.checked_in_at is not None),
+        (r for r in rows.values() if r.status in ("present", "late", "left_early") and r.checked_in_at is not None),
         key=lambda r: r.checked_in_at,
     )
     data["recent"] = [
