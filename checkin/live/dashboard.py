@@ -46,7 +46,7 @@ def snapshot(course: Course, state: LiveState, now: datetime) -> dict:
         # A check-in of someone not in this list (a walk-in registered since) makes the page reload the snapshot.
         "enrolment_ids": [p.enrolment_id for p in state.roster],
         "session": None,
-        "counts": {"present": 0, "late": 0, "excused": 0, "left_early": 0, "not_arrived": len(state.roster)},
+        "counts": {"present": 0, "late": 0, "excused": 0, "not_arrived": len(state.roster)},
         "units": [],
         "recent": [],
         "chart": {"start": None, "minutes": 0, "counts": []},
@@ -63,8 +63,9 @@ def snapshot(course: Course, state: LiveState, now: datetime) -> dict:
     arrived = counts["present"] + counts["late"] + counts["left_early"]
     data["counts"] = {
         "present": counts["present"], "late": counts["late"], "excused": counts["excused"],
-        "left_early": counts["left_early"],
         "not_arrived": len(state.roster) - arrived - counts["excused"],
+        # Exit scans only: without them the snapshot is as it always was.
+        **({"left_early": counts["left_early"]} if counts["left_early"] else {}),
     }
 
     units: dict[str, dict] = {}
