@@ -43,14 +43,14 @@ class ExitRule:
 
 
 def get_rule(conn: sqlite3.Connection, course_id: int) -> CompletionRule:
+    # N of M is the course's min_sessions_for_certificate (the certificate pages set it too): one source.
     row = conn.execute(
-        "SELECT exit_scans, min_present_pct, min_sessions, late_counts, require_feedback, require_reflection,"
-        " feedback_named, reflection_deadline, storage_limit_mb FROM completion_rules WHERE course_id = ?",
+        "SELECT r.exit_scans, r.min_present_pct, c.min_sessions_for_certificate, r.late_counts, r.require_feedback,"
+        " r.require_reflection, r.feedback_named, r.reflection_deadline, r.storage_limit_mb, r.course_id"
+        " FROM courses c LEFT JOIN completion_rules r ON r.course_id = c.id WHERE c.id = ?",
         (course_id,)).fetchone()
-    if row is None:
-        # Before this rule existed the certificate's threshold was the course's min_sessions_for_certificate.
-        legacy = conn.execute("SELECT min_sessions_for_certificate FROM courses WHERE id = ?", (course_id,)).fetchone()
-        return CompletionRule(course_id, min_sessions=legacy[0] if legacy else None)
+    if row is None or row[9] is None:
+        return CompletionRule(course_id, min_sessions=row[2] if row else None)
     return CompletionRule(course_id, bool(row[0]), row[1], row[2], bool(row[3]), bool(row[4]), bool(row[5]),
                           bool(row[6]), from_db(row[7]), row[8])
 
@@ -139,3 +139,18 @@ def checkout_scan_of(conn: sqlite3.Connection, enrolment_id: int, session_id: in
                        (enrolment_id, session_id)).fetchone()
     return row[0] if row else None
 
+
+
+# --- what the completion rule reads besides attendance -----------------------------------------------
+
+
+def list_feedback_given(conn: sqlite3.Connection, course_id: int) -> set[tuple[int, int]]:
+    rows = conn.execute(
+        "SELECT g.enrolment_id, g.session_id FROM feedback_given g JOIN sessions s ON s.id = g.session_id"
+        " WHERE s.course_id = ?", (course_id,))
+    return {(r[0], r[1]) for r in rows}
+
+
+def list_reflection_states(conn: sqlite3.Connection, course_id: int) -> dict[int, str]:
+    rows = conn.execute("SELECT enrolment_id, state FROM reflections WHERE course_id = ?", (course_id,))
+    return {r[0]: r[1] for r in rows}
