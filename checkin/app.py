@@ -20,6 +20,7 @@ from .live.relay import Relay
 from .clock import Clock, system_clock
 from .errors import Problem
 from .routes import completion as completion_routes
+from .routes import completion_participant
 from .routes import api, operator, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
 from .security import PagesOnly, SecurityHeadersMiddleware
 from .session_cookie import SessionCookieMiddleware
@@ -78,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             *badges_print.routes,
             *badges_send.routes,
             *completion_routes.routes,
+            *completion_participant.routes,
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
         ],
         middleware=[

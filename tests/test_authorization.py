@@ -212,6 +212,10 @@ ACCESS: dict[str, Guard] = {
     # completion wing (issue 14)
     "GET /courses/{course_id}/completion": organiser(),
     "POST /courses/{course_id}/completion": organiser(**POST_FORM),
+    "GET /courses/{course_id}/feedback": organiser(),
+    "GET /courses/{course_id}/feedback.xlsx": organiser(**DOWNLOAD),
+    "GET /b/{code}/feedback": badge_link(),
+    "POST /b/{code}/feedback": badge_link(),
 }
 
 # Ids in a path other than the course's: each is tried with another course's id under one's own course.
