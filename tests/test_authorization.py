@@ -216,6 +216,17 @@ ACCESS: dict[str, Guard] = {
     "GET /courses/{course_id}/feedback.xlsx": organiser(**DOWNLOAD),
     "GET /b/{code}/feedback": badge_link(),
     "POST /b/{code}/feedback": badge_link(),
+    "GET /b/{code}/reflection": badge_link(),
+    "POST /b/{code}/reflection": badge_link(),
+    "POST /b/{code}/reflection/draft": badge_link(),
+    "POST /b/{code}/reflection/upload": badge_link(),
+    "GET /courses/{course_id}/reflections": organiser(),
+    "POST /courses/{course_id}/reflections/bundle": organiser(**POST_FORM),
+    "GET /courses/{course_id}/reflections/jobs/{job_id}": organiser(**OWN_JOB),
+    "GET /courses/{course_id}/reflections/jobs/{job_id}/file": organiser(**DOWNLOAD, **OWN_JOB),
+    "GET /courses/{course_id}/reflections/{enrolment_id}": organiser(),
+    "POST /courses/{course_id}/reflections/{enrolment_id}/review": organiser(**POST_FORM),
+    "GET /courses/{course_id}/reflections/{enrolment_id}/file": organiser(**DOWNLOAD),
 }
 
 # Ids in a path other than the course's: each is tried with another course's id under one's own course.

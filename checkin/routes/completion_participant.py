@@ -9,16 +9,19 @@ import sqlite3
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import i18n
-from ..bodies import read_form
+from ..bodies import limit, read_form, read_json, upload_limit
 from ..completion import feedback as feedback_rules
+from ..completion import reflection as reflection_rules
+from ..completion import uploads
 from ..course import attendance
 from ..errors import Problem
 from ..models import BadgeHolder, Course, CourseSession
-from ..store import completion, courses, feedback, people
+from ..store import completion, courses, feedback, people, reflections
 from ..store.completion import CompletionRule
 from ..store.feedback import NewFeedback
 from ..web import services
@@ -135,7 +138,120 @@ async def give_feedback(request: Request) -> Response:
                             status_code=303)
 
 
+# --- the written reflection ------------------------------------------------------------------------------
+
+REFLECTION_FORM = 256 * 1024  # 50,000 characters of Vietnamese, percent-encoded
+
+
+def _reflection_page(request: Request, cadre: Cadre, reflection, *, error: Problem | None = None,
+                     status_code: int = 200, sent: bool = False) -> Response:
+    return page(request, "completion/reflection.html", {
+        "course": cadre.course, "holder": cadre.holder, "rule": cadre.rule, "reflection": reflection,
+        "error": error, "sent": sent, "now": services(request).now(), "max_text": reflection_rules.MAX_TEXT,
+        "max_upload": services(request).settings.max_upload_bytes,
+    }, status_code=status_code)
+
+
+async def reflection_page(request: Request) -> Response:
+    cadre = await cadre_of(request)
+    if cadre is None:
+        return missing(request)
+    reflection = await services(request).db.read(reflections.get_reflection, cadre.holder.enrolment_id)
+    return _reflection_page(request, cadre, reflection, sent=request.query_params.get("sent") == "1")
+
+
+def _write_tx(conn: sqlite3.Connection, code: str, now, action: str, text: str = "", file=None) -> None:
+    """Save the draft, or submit text or a file: the rule (deadline, accepted already, storage) decided and the
+    write made in one transaction, with the person's row locked."""
+    holder = people.get_badge_holder(conn, code, lock=True)
+    if holder is None or holder.revoked:
+        raise Problem(404, "badge_not_found", "This badge link is not valid.")
+    rule = completion.get_rule(conn, holder.course_id)
+    reflection_rules.may_write(rule, reflections.get_reflection(conn, holder.enrolment_id), now)
+    if action == "draft":
+        reflections.save_draft(conn, holder.course_id, holder.enrolment_id, text, now)
+    elif action == "text":
+        reflection_rules.check_storage(conn, rule, holder.enrolment_id, len(text))
+        reflections.submit(conn, holder.course_id, holder.enrolment_id, now, body=text)
+    else:
+        name, media_type, data = file
+        reflection_rules.check_storage(conn, rule, holder.enrolment_id, len(data))
+        reflections.submit(conn, holder.course_id, holder.enrolment_id, now, file_name=name, file_type=media_type,
+                           data=data)
+
+
+async def save_draft(request: Request) -> Response:
+    """The draft, saved as the cadre types (JSON from the page's script)."""
+    cadre = await cadre_of(request)
+    if cadre is None:
+        raise Problem(404, "badge_not_found", "This badge link is not valid.")
+    svc = services(request)
+    body = await read_json(request)
+    text = reflection_rules.clean_text(body.get("draft", ""), field="draft", required=False)
+    now = svc.now()
+    await svc.db.write(_write_tx, cadre.holder.code, now, "draft", text)
+    return JSONResponse({"saved": True, "saved_at": now.isoformat().replace("+00:00", "Z")},
+                        headers={"Cache-Control": "no-store"})
+
+
+async def submit_text(request: Request) -> Response:
+    cadre = await cadre_of(request)
+    if cadre is None:
+        return missing(request)
+    svc = services(request)
+    form = await read_form(request, max_fields=5)
+    try:
+        text = reflection_rules.clean_text(form.get("body", ""), field="body", required=True)
+        await svc.db.write(_write_tx, cadre.holder.code, svc.now(), "text", text)
+    except Problem as problem:
+        reflection = await svc.db.read(reflections.get_reflection, cadre.holder.enrolment_id)
+        return _reflection_page(request, cadre, reflection, error=problem, status_code=problem.status)
+    finally:
+        await form.close()
+    return RedirectResponse(f"/b/{cadre.holder.code}/reflection?sent=1", status_code=303)
+
+
+async def submit_file(request: Request) -> Response:
+    cadre = await cadre_of(request)
+    if cadre is None:
+        return missing(request)
+    svc = services(request)
+    form = await read_form(request, max_files=1, max_fields=5)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise Problem(422, "file_missing", "Choose the file of your reflection.", field="file")
+        data = await upload.read(svc.settings.max_upload_bytes + 1)
+        if len(data) > svc.settings.max_upload_bytes:
+            raise Problem(413, "file_too_large", "This file is larger than the upload limit. Save a smaller file and "
+                          "try again.", field="file")
+        name = uploads_name(upload.filename)
+        # Checked in a worker process: a hostile file costs that process, not the door.
+        inspected = await svc.workers.run(uploads.inspect, data, name)
+        await svc.db.write(_write_tx, cadre.holder.code, svc.now(), "file", "",
+                           (name, inspected.media_type, data))
+    except Problem as problem:
+        reflection = await svc.db.read(reflections.get_reflection, cadre.holder.enrolment_id)
+        return _reflection_page(request, cadre, reflection, error=problem, status_code=problem.status)
+    finally:
+        await form.close()
+    return RedirectResponse(f"/b/{cadre.holder.code}/reflection?sent=1", status_code=303)
+
+
+def uploads_name(raw: str) -> str:
+    """The file's own name, without folders or control characters, for showing and for the bundle."""
+    name = raw.replace("\\", "/").rpartition("/")[2]
+    return reflection_rules.safe_name(name, "reflection")[:120]
+
+
 routes = [
     Route("/b/{code}/feedback", feedback_page, methods=["GET"], name="feedback_page"),
     Route("/b/{code}/feedback", give_feedback, methods=["POST"], name="give_feedback"),
+    Route("/b/{code}/reflection", reflection_page, methods=["GET"], name="reflection_page"),
+    Route("/b/{code}/reflection", submit_text, methods=["POST"], name="submit_reflection",
+          middleware=limit(REFLECTION_FORM)),
+    Route("/b/{code}/reflection/draft", save_draft, methods=["POST"], name="save_reflection_draft",
+          middleware=limit(REFLECTION_FORM)),
+    Route("/b/{code}/reflection/upload", submit_file, methods=["POST"], name="upload_reflection",
+          middleware=upload_limit()),
 ]
