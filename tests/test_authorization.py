@@ -227,6 +227,12 @@ ACCESS: dict[str, Guard] = {
     "GET /courses/{course_id}/reflections/{enrolment_id}": organiser(),
     "POST /courses/{course_id}/reflections/{enrolment_id}/review": organiser(**POST_FORM),
     "GET /courses/{course_id}/reflections/{enrolment_id}/file": organiser(**DOWNLOAD),
+    "GET /b/{code}/room": badge_link(),
+    "POST /b/{code}/room": badge_link(),
+    "GET /courses/{course_id}/room": organiser(),
+    "GET /courses/{course_id}/room/state.json": organiser(**DOWNLOAD),
+    "GET /courses/{course_id}/room/qr.svg": organiser(**DOWNLOAD),
+    "POST /courses/{course_id}/room/devices/{enrolment_id}/release": organiser(**POST_FORM),
 }
 
 # Ids in a path other than the course's: each is tried with another course's id under one's own course.

@@ -36,6 +36,8 @@ class ScanInput:
     organiser_id: int | None = None
     note: str = ""
     direction: str = "in"
+    # A room code check-in (method room_code): the hash of the phone's key; the badge is bound to its first phone.
+    room_key_hash: str | None = None
     # How long after the device's expiry its offline scans may still arrive (CHECKIN_DEVICE_SYNC_GRACE_MINUTES).
     sync_grace: timedelta = rules.SYNC_GRACE
 
@@ -138,6 +140,9 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
         badge=holder, course_id=scan.course_id, session=session, earlier=earlier, at=at, after_end=after_end,
         stated_time=scan.method in STATED_TIME_METHODS,
     )
+    if (scan.room_key_hash is not None and holder is not None and holder.course_id == scan.course_id
+            and not completion.bind_room_device(conn, holder.enrolment_id, scan.room_key_hash, now)):
+        decision = rules.Decision(rules.Reason.OTHER_DEVICE)  # a second phone: refused, and on record
     # A plain check-in's live event is its scan row, numbered in the course's event order; a scan that
     # supersedes another writes a correction event instead.
     seq = None

@@ -16,6 +16,9 @@ from ..errors import Problem
 
 from ..completion import feedback as feedback_results
 from ..completion import reflection as reflection_rules
+from ..completion import room_code
+from ..documents import badges
+from ..door import rules as door_rules
 from ..completion import settings_form
 from ..i18n import gettext as _
 from ..text import fold
@@ -235,6 +238,78 @@ async def bundle_file(page: Page) -> Response:
     })
 
 
+# --- the room code screen -------------------------------------------------------------------------------------
+
+
+async def _room_session(page: Page):
+    sessions = await page.svc.db.read(courses.list_sessions, page.course_id)
+    raw = page.request.query_params.get("session", "")
+    if raw:
+        chosen = next((s for s in sessions if str(s.id) == raw), None)
+        if chosen is None:
+            raise Problem(404, "unknown_session", "This session is not a session of this course.")
+        return sessions, chosen
+    return sessions, door_rules.pick_session(sessions, page.now)
+
+
+@organiser_page
+async def room_screen(page: Page) -> Response:
+    """The organiser's full-screen room code: a QR that changes every few seconds while the session is open."""
+    sessions, session = await _room_session(page)
+    return page.render("completion/room_screen.html", {
+        "sessions": sessions, "session": session, "step": room_code.STEP_SECONDS,
+    })
+
+
+def _room_state(page: Page, session) -> dict:
+    now = page.now
+    open_now = session is not None and session.opens_at <= now < session.ends_at
+    return {
+        "session": None if session is None else {"id": session.id, "title": session.title},
+        "open": open_now,
+        "code": room_code.make(page.svc.settings.secret_key, page.course_id, session.id, now) if open_now else None,
+        "step": room_code.STEP_SECONDS, "refresh_in": round(room_code.seconds_left(now), 3),
+        "now": now.isoformat().replace("+00:00", "Z"),
+    }
+
+
+@organiser_page(redirect=False)
+async def room_state(page: Page) -> Response:
+    """What the room screen shows now: the code (for the QR image), and the second phones refused."""
+    _sessions, session = await _room_session(page)
+    refused = await page.svc.db.read(completion.list_room_refusals, page.course_id, 20)
+    state = _room_state(page, session)
+    state["refused"] = [{"scan_id": r.scan_id, "name": r.full_name, "unit": r.unit,
+                         "at": r.at.isoformat().replace("+00:00", "Z"), "enrolment_id": r.enrolment_id}
+                        for r in refused]
+    return JSONResponse(state, headers={"Cache-Control": "no-store"})
+
+
+@organiser_page(redirect=False)
+async def room_qr(page: Page) -> Response:
+    _sessions, session = await _room_session(page)
+    state = _room_state(page, session)
+    if not state["open"]:
+        raise Problem(409, "room_code_session_closed", "This room code is for a session that is not open for "
+                      "check-in now.")
+    return Response(badges.qr_svg(state["code"]), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@organiser_page
+async def release_room_device(page: Page) -> Response:
+    """Let a badge bind to a new phone (the first one was lost or broken)."""
+    enrolment_id = page.param("enrolment_id")
+    await _listed(page)
+
+    def release(conn):
+        if completion.release_room_device(conn, enrolment_id):
+            scans.insert_audit(conn, page.course_id, "room_device_released", page.now, organiser_id=page.organiser.id,
+                               subject=f"enrolment {enrolment_id}")
+
+    await page.svc.db.write(release)
+    return page.redirect(f"/courses/{page.course_id}/room?released={enrolment_id}")
+
+
 routes = [
     Route("/courses/{course_id:int}/completion", completion_settings, methods=["GET", "POST"],
           name="completion_settings"),
@@ -251,4 +326,9 @@ routes = [
           name="review_reflection"),
     Route("/courses/{course_id:int}/reflections/{enrolment_id:int}/file", reflection_file, methods=["GET"],
           name="reflection_file"),
+    Route("/courses/{course_id:int}/room", room_screen, methods=["GET"], name="room_screen"),
+    Route("/courses/{course_id:int}/room/state.json", room_state, methods=["GET"], name="room_state"),
+    Route("/courses/{course_id:int}/room/qr.svg", room_qr, methods=["GET"], name="room_qr"),
+    Route("/courses/{course_id:int}/room/devices/{enrolment_id:int}/release", release_room_device, methods=["POST"],
+          name="release_room_device"),
 ]

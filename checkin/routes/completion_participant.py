@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -17,6 +18,9 @@ from .. import i18n
 from ..bodies import limit, read_form, read_json, upload_limit
 from ..completion import feedback as feedback_rules
 from ..completion import reflection as reflection_rules
+from ..completion import room_code
+from ..door import scanning
+from ..door.scanning import ScanInput
 from ..completion import uploads
 from ..course import attendance
 from ..errors import Problem
@@ -244,6 +248,46 @@ def uploads_name(raw: str) -> str:
     return reflection_rules.safe_name(name, "reflection")[:120]
 
 
+# --- self check-in with the room code -----------------------------------------------------------------------
+
+ROOM_BODY = 2 * 1024
+
+
+async def room_page(request: Request) -> Response:
+    cadre = await cadre_of(request)
+    if cadre is None:
+        return missing(request)
+    return page(request, "completion/room.html", {"course": cadre.course, "holder": cadre.holder})
+
+
+async def room_checkin(request: Request) -> Response:
+    """The phone read the room code: check it (genuine, fresh, this course, a session open now), then check the
+    badge's holder in through the one scan path (method room_code), from the phone the badge is bound to."""
+    code = request.path_params["code"]
+    svc = services(request)
+    started = time.perf_counter()
+    try:
+        if not CODE.match(code):
+            raise Problem(404, "badge_not_found", "This badge link is not valid.")
+        holder = await svc.db.read(people.get_badge_holder, code)
+        if holder is None or holder.revoked:
+            raise Problem(404, "badge_not_found", "This badge link is not valid.")
+        body = await read_json(request)
+        now = svc.now()
+        sessions = await svc.db.read(courses.list_sessions, holder.course_id)
+        _room, session = room_code.read(svc.settings.secret_key, body.get("room_code"), holder.course_id, sessions,
+                                        now)
+        key = room_code.check_key(body.get("device_key"))
+        outcome = await scanning.record_scan(svc.db, svc.broadcaster, ScanInput(
+            course_id=holder.course_id, method="room_code", code=holder.code, session_id=session.id,
+            room_key_hash=room_code.key_hash(svc.settings.secret_key, key),
+        ), now)
+    except Problem as problem:
+        return JSONResponse(problem.as_json(), status_code=problem.status, headers=PRIVATE)
+    svc.metrics.scanned(outcome.reason, "room_code", time.perf_counter() - started)
+    return JSONResponse(outcome.as_json(), headers=PRIVATE)
+
+
 routes = [
     Route("/b/{code}/feedback", feedback_page, methods=["GET"], name="feedback_page"),
     Route("/b/{code}/feedback", give_feedback, methods=["POST"], name="give_feedback"),
@@ -254,4 +298,6 @@ routes = [
           middleware=limit(REFLECTION_FORM)),
     Route("/b/{code}/reflection/upload", submit_file, methods=["POST"], name="upload_reflection",
           middleware=upload_limit()),
+    Route("/b/{code}/room", room_page, methods=["GET"], name="room_page"),
+    Route("/b/{code}/room", room_checkin, methods=["POST"], name="room_checkin", middleware=limit(ROOM_BODY)),
 ]

@@ -154,3 +154,39 @@ def list_feedback_given(conn: sqlite3.Connection, course_id: int) -> set[tuple[i
 def list_reflection_states(conn: sqlite3.Connection, course_id: int) -> dict[int, str]:
     rows = conn.execute("SELECT enrolment_id, state FROM reflections WHERE course_id = ?", (course_id,))
     return {r[0]: r[1] for r in rows}
+
+
+# --- the room code: the phone each badge is bound to ------------------------------------------------
+
+
+def bind_room_device(conn: sqlite3.Connection, enrolment_id: int, key_hash: str, now: datetime) -> bool:
+    """Bind the badge to this phone if it has none yet; True when the badge is (now) bound to this phone."""
+    conn.execute("INSERT INTO room_devices (enrolment_id, key_hash, bound_at) VALUES (?, ?, ?)"
+                 " ON CONFLICT (enrolment_id) DO NOTHING", (enrolment_id, key_hash, to_db(now)))
+    row = conn.execute("SELECT key_hash FROM room_devices WHERE enrolment_id = ?", (enrolment_id,)).fetchone()
+    return row[0] == key_hash
+
+
+def release_room_device(conn: sqlite3.Connection, enrolment_id: int) -> bool:
+    return conn.execute("DELETE FROM room_devices WHERE enrolment_id = ?", (enrolment_id,)).rowcount > 0
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRefusal:
+    scan_id: int
+    enrolment_id: int
+    full_name: str
+    unit: str
+    session_id: int | None
+    at: datetime
+
+
+def list_room_refusals(conn: sqlite3.Connection, course_id: int, limit: int = 50) -> list[RoomRefusal]:
+    """Room check-ins refused because the badge is bound to another phone, the latest first."""
+    rows = conn.execute(
+        "SELECT s.id, s.enrolment_id, p.full_name, COALESCE(u.name, ''), s.session_id, s.recorded_at FROM scans s"
+        " JOIN enrolments e ON e.id = s.enrolment_id JOIN participants p ON p.id = e.participant_id"
+        " LEFT JOIN units u ON u.id = p.unit_id"
+        " WHERE s.course_id = ? AND s.method = 'room_code' AND s.reason = 'other_device' ORDER BY s.id DESC LIMIT ?",
+        (course_id, limit))
+    return [RoomRefusal(r[0], r[1], r[2], r[3], r[4], from_db(r[5])) for r in rows]
