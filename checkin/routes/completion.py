@@ -102,6 +102,7 @@ async def reflections_page(page: Page) -> Response:
     listed = await svc.db.read_aside(reflections.list_reflections, course.id)
     units = sorted({x.unit for x in listed}, key=str.casefold)
     unit = query.get("unit")
+    unit = None if unit in (None, "*") else unit
     state = query.get("state", "")
     if state not in STATE_FILTERS:
         state = ""
