@@ -177,10 +177,50 @@ def bundle_pdf(items: list[ListedReflection], files: dict[int, bytes], progress=
     return out.getvalue()
 
 
+TEXT_PT = 11
+LINE_MM = 5.5
+TOP_MM, BOTTOM_MM, LEFT_MM, WIDTH_MM = 20.0, 277.0, 20.0, 170.0
+
+
+def _lines(text: str, width_mm: float, size_pt: float) -> list[str]:
+    """Greedy line breaking in linear time: each word measured once (cached), spaces added up."""
+    from ..documents.pdf import PT_MM, text_width_em
+
+    limit = width_mm / (size_pt * PT_MM)
+    space = text_width_em(" ")
+    out: list[str] = []
+    for paragraph in text.split("\n"):
+        words, width = [], 0.0
+        for word in paragraph.split():
+            w = text_width_em(word)
+            while w > limit and len(word) > 1:  # a word longer than the line: broken, never dropped
+                cut = max(1, int(len(word) * limit / w))
+                if words:
+                    out.append(" ".join(words))
+                    words, width = [], 0.0
+                out.append(word[:cut])
+                word = word[cut:]
+                w = text_width_em(word)
+            if words and width + space + w > limit:
+                out.append(" ".join(words))
+                words, width = [], 0.0
+            width = width + space + w if words else w
+            words.append(word)
+        out.append(" ".join(words))
+    return out
+
+
 def _text(pdf, text: str) -> None:
+    """Plain text on as many pages as it takes (fpdf's multi_cell is far slower on long texts)."""
     from ..documents.pdf import FONT_FAMILY
 
-    pdf.set_font(FONT_FAMILY, "", 11)
-    pdf.set_auto_page_break(True, margin=20)
-    pdf.multi_cell(170, 5.5, text or "—", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_auto_page_break(False)
+    pdf.set_font(FONT_FAMILY, "", TEXT_PT)
+    y = pdf.get_y() + LINE_MM
+    for line in _lines(text or "—", WIDTH_MM, TEXT_PT):
+        if y > BOTTOM_MM:
+            pdf.add_page()
+            y = TOP_MM + LINE_MM
+        if line:
+            pdf.text(LEFT_MM, y, line)
+        y += LINE_MM
+    pdf.set_y(y)

@@ -54,7 +54,7 @@ STATUS_LABELS = {
 }
 METHOD_LABELS = {
     "camera": "QR scan", "search": "Name search", "api": "API", "sync": "Offline, synced later",
-    "manual": "Entered by an organiser", "paper": "Paper sign-in sheet", "": "",
+    "manual": "Entered by an organiser", "paper": "Paper sign-in sheet", "room_code": "Room code (own phone)", "": "",
 }
 
 
