@@ -93,10 +93,14 @@ def room_checkins(base: str, client: httpx.Client, course_id: int, codes: list[s
     stop_event = threading.Event()
 
     def screen() -> None:
-        while not stop_event.is_set():
-            state = client.get(f"/courses/{course_id}/room/state.json").json()
-            shown["code"] = state["code"]
-            stop_event.wait(max(0.2, state["refresh_in"]))
+        with httpx.Client(base_url=base, timeout=30, cookies=client.cookies) as own:
+            while not stop_event.is_set():
+                try:
+                    state = own.get(f"/courses/{course_id}/room/state.json").json()
+                except httpx.HTTPError:  # a keep-alive connection closed as it was reused: ask again
+                    continue
+                shown["code"] = state["code"]
+                stop_event.wait(max(0.2, state["refresh_in"]))
 
     watcher = threading.Thread(target=screen, daemon=True)
     watcher.start()
@@ -134,14 +138,18 @@ def room_checkins(base: str, client: httpx.Client, course_id: int, codes: list[s
 
 # --- 2. the bundle of 1,000 reflections -------------------------------------------------------------------------
 
-def bundle(client: httpx.Client, course_id: int, fmt: str, timeout: float = 600) -> tuple[float, dict]:
+def bundle(client: httpx.Client, course_id: int, fmt: str, windows: list, timeout: float = 600) -> tuple[float, dict]:
+    token = csrf(client, f"/courses/{course_id}/completion")  # the organiser's page, before the job is timed
     start = time.monotonic()
     job = client.post(f"/courses/{course_id}/reflections/bundle", headers={"Accept": "application/json"},
-                      data={"csrf": csrf(client, f"/courses/{course_id}/reflections"), "unit": "*",
-                            "format": fmt}).json()
+                      data={"csrf": token, "unit": "*", "format": fmt}).json()
+    stage, stage_start = job["stage"], start
     while job["state"] == "running" and time.monotonic() - start < timeout:
         time.sleep(0.1)
         job = client.get(job["status_url"], headers={"Accept": "application/json"}).json()
+        if job["stage"] != stage:
+            windows.append((f"  {fmt}: {stage}", stage_start, time.monotonic()))
+            stage, stage_start = job["stage"], time.monotonic()
     took = time.monotonic() - start
     if job["state"] == "done":
         size = len(client.get(job["download_url"]).content)
@@ -175,8 +183,12 @@ def browser_answers(base: str, client: httpx.Client, course_id: int, codes: list
                 page = browser.new_context(permissions=["camera"]).new_page()
                 page.goto(f"{base}/b/{badge}/room")
                 page.locator("#room-start").click()
-                page.locator("#room-result.state-ok").wait_for(timeout=20_000)
+                page.locator("#room-result.state-ok, #room-result.state-bad, #room-result.state-warn").wait_for(
+                    timeout=20_000)
                 stats = page.evaluate("window.checkinRoom")
+                if stats["answers"] != [{"reason": "checked_in"}] and stats["answers"] != [{"reason": "checked_in_late"}]:
+                    print(f"  phone {n}: answered {stats['answers']}", file=sys.stderr)
+                    continue
                 answers.append((stats["answeredAt"] - stats["decodedAt"]) / 1000)
             finally:
                 browser.close()
@@ -216,7 +228,8 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         device = httpx.get(f"{base}/api/v1/device", headers={"Authorization": f"Bearer {token}"}).json()
         free = free_badges(db, device["current_session_id"], 5000 + args.room + args.phones)
-        door_codes, room_codes = free[:5000 - args.room - args.phones], free[-(args.room + args.phones):]
+        # Badges not yet checked in: the room code's first, the door's the rest (the door repeats them).
+        room_codes, door_codes = free[:args.room + args.phones], free[args.room + args.phones:]
         doors = context.Process(target=door, args=(port, token, door_codes, args.rate, args.doors, stop_event, results))
         doors.start()
         with httpx.Client(base_url=base, timeout=600, follow_redirects=False) as client:
@@ -227,14 +240,14 @@ def main() -> int:
             time.sleep(args.alone)
             windows.append(("alone", start, time.monotonic()))
 
-            start = time.monotonic()
-            room = room_checkins(base, client, course_id, room_codes[:args.room], args.room_seconds)
-            windows.append((f"room code: {args.room} in {args.room_seconds:.0f} s", start, time.monotonic()))
+            if args.room:
+                start = time.monotonic()
+                room = room_checkins(base, client, course_id, room_codes[:args.room], args.room_seconds)
+                windows.append((f"room code: {args.room} in {args.room_seconds:.0f} s", start, time.monotonic()))
 
             for fmt in ("pdf", "zip"):
-                start = time.monotonic()
-                took, job = bundle(client, course_id, fmt)
-                windows.append((f"bundle {args.reflections} as {fmt}", start, time.monotonic()))
+                took, job = bundle(client, course_id, fmt, windows)
+                windows.append((f"bundle {args.reflections} as {fmt}", time.monotonic() - took, time.monotonic()))
                 bundles.append((fmt, took, job))
             time.sleep(1)
             stop_event.set()
@@ -256,7 +269,7 @@ def main() -> int:
         inside = [r[1] for r in records if start <= r[0] < end]
         p95 = pct(inside, 95) if inside else 0.0
         print(f"{text}  {'ok' if p95 < TARGET_DOOR_P95_MS else 'OVER'} (p95 target {TARGET_DOOR_P95_MS:.0f} ms)")
-        if name != "alone":
+        if name != "alone" and not name.startswith(" "):  # the job's stages are shown, the whole job is judged
             ok &= bool(inside) and p95 < TARGET_DOOR_P95_MS
     lat = room["latencies"]
     if lat:

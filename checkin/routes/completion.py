@@ -91,6 +91,7 @@ async def feedback_xlsx(page: Page) -> Response:
 # --- reflections: reading, review, the bundle per unit ------------------------------------------------------
 
 STATE_FILTERS = ("", "none", "draft", "submitted", "accepted", "returned")
+LIST_LIMIT = 300  # rows drawn at most (as the participants page): a page of 20,000 rows holds the server up
 BUNDLE = "reflections"
 DOWNLOAD_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                     "Content-Security-Policy": "sandbox; default-src 'none'"}
@@ -112,7 +113,7 @@ async def reflections_page(page: Page) -> Response:
     rule = await svc.db.read(completion.get_rule, course.id)
     used = await svc.db.read(reflections.storage_used, course.id)
     return page.render("completion/reflections.html", {
-        "listed": shown, "units": units, "unit": unit, "state": state, "counts": counts, "rule": rule,
+        "listed": shown[:LIST_LIMIT], "found": len(shown), "limit": LIST_LIMIT, "units": units, "unit": unit, "state": state, "counts": counts, "rule": rule,
         "used_mb": round(used / 1_000_000, 1), "states": STATE_FILTERS[1:],
     })
 
