@@ -209,6 +209,20 @@ ACCESS: dict[str, Guard] = {
     "GET /courses/{course_id}/badges/send": organiser(),
     "POST /courses/{course_id}/badges/send": organiser(**POST_FORM),
     "GET /courses/{course_id}/badges/send/status": organiser(),
+    # Records wing (issue 13): a body's people across courses; both test courses belong to one body ("Đoàn"),
+    # so the other course's organiser organises it too. A participant's own record behind the badge code.
+    "GET /b/{code}/record": badge_link(),
+    "GET /bodies/{body_id}/people": organiser(course=False),
+    "GET /bodies/{body_id}/people/{person_id}": organiser(course=False),
+    "GET /bodies/{body_id}/people/{person_id}/record.xlsx": organiser(course=False, **DOWNLOAD),
+    "GET /bodies/{body_id}/people/{person_id}/record.pdf": organiser(course=False, **DOWNLOAD),
+    "GET /bodies/{body_id}/people/{person_id}/data.json": organiser(course=False, **DOWNLOAD),
+    "POST /bodies/{body_id}/people/{person_id}/merge": organiser(course=False, **POST_FORM),
+    "POST /bodies/{body_id}/people/{person_id}/erase": organiser(course=False, **POST_FORM),
+    "POST /bodies/{body_id}/merges/{merge_id}/split": organiser(course=False, **POST_FORM),
+    "GET /bodies/{body_id}/proposals": organiser(course=False),
+    "POST /bodies/{body_id}/proposals/{proposal_id}/confirm": organiser(course=False, **POST_FORM),
+    "POST /bodies/{body_id}/proposals/{proposal_id}/reject": organiser(course=False, **POST_FORM),
 }
 
 # Ids in a path other than the course's: each is tried with another course's id under one's own course.
@@ -369,6 +383,8 @@ def fill(key: str, caller: str, w: World, nested: str | None = None) -> str:
         "scan_id": w.mine.scan_id, "import_id": w.mine.import_id, "job_id": w.mine.job_id,
         "pairing_id": w.mine.pairing_id, "device_id": w.mine.spare_device_id, "lang": "en", "fmt": "crt",
         "path": "css/app.css", "organiser_id": w.spare_organiser_id, "code": w.mine.codes[0] if caller == PARTICIPANT else "not-a-badge-code-0000",
+        # Records wing: the body of both courses, the person of mine.enrolments[1], ids of nothing yet.
+        "body_id": 1, "person_id": 2, "merge_id": 1, "proposal_id": 1,
     }
     if nested:
         values[nested] = {"session_id": w.theirs.sessions[0], "enrolment_id": w.theirs.enrolments[0],
