@@ -20,7 +20,7 @@ from .live.relay import Relay
 from .clock import Clock, system_clock
 from .errors import Problem
 from .routes import api, operator, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
-from .routes import records as records_routes, records_participant
+from .routes import records as records_routes, records_participant, records_report
 from .security import PagesOnly, SecurityHeadersMiddleware
 from .session_cookie import SessionCookieMiddleware
 from .settings import Settings
@@ -79,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             *badges_send.routes,
             *records_routes.routes,
             *records_participant.routes,
+            *records_report.routes,
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
         ],
         middleware=[

@@ -223,6 +223,17 @@ ACCESS: dict[str, Guard] = {
     "GET /bodies/{body_id}/proposals": organiser(course=False),
     "POST /bodies/{body_id}/proposals/{proposal_id}/confirm": organiser(course=False, **POST_FORM),
     "POST /bodies/{body_id}/proposals/{proposal_id}/reject": organiser(course=False, **POST_FORM),
+    "GET /bodies/{body_id}/programmes": organiser(course=False),
+    "POST /bodies/{body_id}/programmes": organiser(course=False, **POST_FORM),
+    "GET /bodies/{body_id}/programmes/{programme_id}": organiser(course=False),
+    "POST /bodies/{body_id}/programmes/{programme_id}/courses": organiser(course=False, **POST_FORM),
+    "POST /bodies/{body_id}/programmes/{programme_id}/requirements": organiser(course=False, **POST_FORM),
+    "POST /bodies/{body_id}/programmes/{programme_id}/requirements/{requirement_id}/delete":
+        organiser(course=False, **POST_FORM),
+    "GET /bodies/{body_id}/report": organiser(course=False),
+    "GET /bodies/{body_id}/report.xlsx": organiser(course=False, **DOWNLOAD),
+    "GET /bodies/{body_id}/report.pdf": organiser(course=False, **DOWNLOAD),
+    "GET /bodies/{body_id}/report/people": organiser(course=False),
 }
 
 # Ids in a path other than the course's: each is tried with another course's id under one's own course.
@@ -384,7 +395,7 @@ def fill(key: str, caller: str, w: World, nested: str | None = None) -> str:
         "pairing_id": w.mine.pairing_id, "device_id": w.mine.spare_device_id, "lang": "en", "fmt": "crt",
         "path": "css/app.css", "organiser_id": w.spare_organiser_id, "code": w.mine.codes[0] if caller == PARTICIPANT else "not-a-badge-code-0000",
         # Records wing: the body of both courses, the person of mine.enrolments[1], ids of nothing yet.
-        "body_id": 1, "person_id": 2, "merge_id": 1, "proposal_id": 1,
+        "body_id": 1, "person_id": 2, "merge_id": 1, "proposal_id": 1, "programme_id": 1, "requirement_id": 1,
     }
     if nested:
         values[nested] = {"session_id": w.theirs.sessions[0], "enrolment_id": w.theirs.enrolments[0],
