@@ -234,6 +234,10 @@ ACCESS: dict[str, Guard] = {
     "GET /bodies/{body_id}/report.xlsx": organiser(course=False, **DOWNLOAD),
     "GET /bodies/{body_id}/report.pdf": organiser(course=False, **DOWNLOAD),
     "GET /bodies/{body_id}/report/people": organiser(course=False),
+    "GET /courses/{course_id}/records": organiser(),
+    "GET /courses/{course_id}/people/{enrolment_id}/record": organiser(),
+    "GET /bodies/{body_id}/retention": organiser(course=False),
+    "POST /bodies/{body_id}/retention": organiser(course=False, **POST_FORM),
 }
 
 # Ids in a path other than the course's: each is tried with another course's id under one's own course.

@@ -129,3 +129,35 @@ def test_another_bodys_organiser_is_refused(client, records, world):
     client.cookies.set("lang", "en")
     sign_in(client, "outsider")
     assert client.get(f"/bodies/{s.body_id}/people").status_code == 403
+
+
+def test_retention_erases_old_contact_details_and_keeps_the_counts(client, records, world):
+    conn, s = records
+    counts = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("enrolments", "attendance", "certificates")]
+    token = csrf(client, f"/bodies/{s.body_id}/retention")
+    bad = client.post(f"/bodies/{s.body_id}/retention", data={"csrf": token, "months": "0"}, follow_redirects=False)
+    assert bad.status_code == 422
+    # The test clock is 27/11/2026: 6 months back is 27/05/2026, so course A (15/01/2026) is due, B and C are not.
+    done = client.post(f"/bodies/{s.body_id}/retention", data={"csrf": token, "months": "6"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"].endswith("cleared=4")
+    phones = conn.execute("SELECT e.course_id, p.phone FROM participants p JOIN enrolments e ON e.participant_id = p.id"
+                          " WHERE e.course_id IN (?, ?)", (s.course_ids["A"], s.course_ids["B"])).fetchall()
+    assert {c for c, phone in phones if phone} == {s.course_ids["B"]}
+    assert [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("enrolments", "attendance", "certificates")] == counts
+    huong = person_of(conn, s.enrolments["A"][0])
+    assert conn.execute("SELECT phone FROM people WHERE id = ?", (huong,)).fetchone()[0] == "0912345678"  # from C
+    assert "retention_apply" in [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE course_id IS NULL")]
+
+
+def test_a_course_and_its_person_lead_to_the_records(client, records):
+    conn, s = records
+    course = client.get(f"/courses/{s.course_ids['B']}")
+    assert f'href="/courses/{s.course_ids["B"]}/records"' in course.text
+    assert client.get(f"/courses/{s.course_ids['B']}/records", follow_redirects=False).headers["location"] == \
+        f"/bodies/{s.body_id}/people"
+    person = client.get(f"/courses/{s.course_ids['B']}/people/{s.enrolments['B'][0]}")
+    assert 'id="training-record"' in person.text
+    to = client.get(f"/courses/{s.course_ids['B']}/people/{s.enrolments['B'][0]}/record", follow_redirects=False)
+    assert to.headers["location"] == f"/bodies/{s.body_id}/people/{person_of(conn, s.enrolments['A'][0])}"
+    assert client.get(f"/courses/{s.course_ids['B']}/people/{s.enrolments['A'][0]}/record").status_code == 404

@@ -163,3 +163,63 @@ routes = [
     Route("/bodies/{body_id:int}/proposals/{proposal_id:int}/reject", reject_proposal, methods=["POST"],
           name="reject_proposal"),
 ]
+
+
+@organiser_page
+async def retention_page(page: Page) -> Response:
+    from ..records import retention
+
+    body = await _body(page)
+    return page.render("records/retention.html", {
+        "body": body, "months": await page.svc.db.read(retention.get_retention, body.id),
+        "done": whole_number(page.request.query_params.get("cleared", ""))})
+
+
+@organiser_page
+async def retention_save(page: Page) -> Response:
+    from zoneinfo import ZoneInfo
+
+    from ..records import retention
+
+    body = await _body(page)
+    typed = _text(page, "months", 10).strip()
+    months = whole_number(typed)
+    if typed and months is None:
+        raise Problem(422, "retention_out_of_range", "Give the number of months as a whole number from 1 to 240, or "
+                                                     "leave it empty to keep contact details until erased by hand.")
+    today = page.now.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    cleared = await page.svc.db.write(retention.set_retention_tx, _actor(page), body.id, months, today)
+    return page.redirect(f"/bodies/{body.id}/retention?cleared={cleared}")
+
+
+routes += [
+    Route("/bodies/{body_id:int}/retention", retention_page, name="retention_page"),
+    Route("/bodies/{body_id:int}/retention", retention_save, methods=["POST"], name="retention_save"),
+]
+
+
+@organiser_page
+async def course_records(page: Page) -> Response:
+    """From a course to the records of its organising body."""
+    body = await page.svc.db.read(bodies.get_course_body, page.course_id)
+    if body is None:
+        raise Problem(404, "body_not_found", "There is no such organising body.")
+    return page.redirect(f"/bodies/{body.id}/people")
+
+
+@organiser_page
+async def enrolment_record(page: Page) -> Response:
+    """From a person on a course to their record across the body's courses."""
+    from ..store import records as record_store
+
+    found = await page.svc.db.read(record_store.get_enrolment_person, page.course_id, page.param("enrolment_id"))
+    if found is None:
+        raise Problem(404, "participant_not_found", "No such participant on this course.")
+    body_id, person_id = found
+    return page.redirect(f"/bodies/{body_id}/people/{person_id}")
+
+
+routes += [
+    Route("/courses/{course_id:int}/records", course_records, name="course_records"),
+    Route("/courses/{course_id:int}/people/{enrolment_id:int}/record", enrolment_record, name="enrolment_record"),
+]

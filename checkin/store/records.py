@@ -112,3 +112,11 @@ def get_badge_person(conn: sqlite3.Connection, code: str) -> int | None:
         " JOIN participants p ON p.id = e.participant_id JOIN people pe ON pe.id = p.person_id"
         " WHERE b.code = ? AND b.revoked_at IS NULL", (code,)).fetchone()
     return None if row is None else row[0]
+
+
+def get_enrolment_person(conn: sqlite3.Connection, course_id: int, enrolment_id: int) -> tuple[int, int] | None:
+    """(body id, person id) of an enrolment of this course, None if it is not one (or not linked)."""
+    row = conn.execute(
+        "SELECT pe.body_id, COALESCE(pe.merged_into, pe.id) FROM enrolments e JOIN participants p ON p.id = e.participant_id"
+        " JOIN people pe ON pe.id = p.person_id WHERE e.id = ? AND e.course_id = ?", (enrolment_id, course_id)).fetchone()
+    return (row[0], row[1]) if row else None
