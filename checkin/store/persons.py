@@ -250,5 +250,34 @@ def find_by_keys(conn: sqlite3.Connection, body_id: int) -> tuple[dict, dict, di
     return by_code, by_phone, by_name
 
 
-def unit_ids_by_key(conn: sqlite3.Connection) -> dict[str, int]:
-    return {unit_key(r[1]): r[0] for r in conn.execute("SELECT id, name FROM units")}
+@dataclass(frozen=True, slots=True)
+class LinkPreview:
+    """What enrolling a roster's rows would link to, by the rules of link_participant (people already on record
+    only: rows of the same file are not matched with each other here)."""
+
+    member_code: int = 0
+    phone: int = 0
+    to_confirm: int = 0
+    new: int = 0
+
+
+def preview_links(conn: sqlite3.Connection, course_id: int, rows) -> LinkPreview:
+    """Count how a roster's rows (full_name, unit, phone, member_code) would link to the body's people: one read
+    of the body's keys, then a dictionary look-up per row (2,000 rows against 2,000 people: milliseconds)."""
+    course = conn.execute("SELECT body_id FROM courses WHERE id = ?", (course_id,)).fetchone()
+    if course is None or course[0] is None:
+        return LinkPreview(new=len(rows))
+    by_code, by_phone, by_name = find_by_keys(conn, course[0])
+    units = {r[0]: r[1] for r in conn.execute("SELECT name_key, id FROM units")}
+    counts = {"member_code": 0, "phone": 0, "to_confirm": 0, "new": 0}
+    for row in rows:
+        name, code, phone = name_key(row.full_name), row.member_code.strip().lower(), phone_key(row.phone.strip())
+        if code and code in by_code:
+            counts["member_code"] += 1
+        elif phone and any(n == name for _pid, n in by_phone.get(phone, ())):
+            counts["phone"] += 1
+        elif (phone and by_phone.get(phone)) or (name, units.get(unit_key(row.unit))) in by_name:
+            counts["to_confirm"] += 1
+        else:
+            counts["new"] += 1
+    return LinkPreview(**counts)
