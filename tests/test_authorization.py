@@ -219,6 +219,7 @@ ACCESS: dict[str, Guard] = {
     "GET /bodies/{body_id}/people/{person_id}/data.json": organiser(course=False, **DOWNLOAD),
     "POST /bodies/{body_id}/people/{person_id}/merge": organiser(course=False, **POST_FORM),
     "POST /bodies/{body_id}/people/{person_id}/erase": organiser(course=False, **POST_FORM),
+    "POST /bodies/{body_id}/people/{person_id}/detach": organiser(course=False, **POST_FORM),
     "POST /bodies/{body_id}/merges/{merge_id}/split": organiser(course=False, **POST_FORM),
     "GET /bodies/{body_id}/proposals": organiser(course=False),
     "POST /bodies/{body_id}/proposals/{proposal_id}/confirm": organiser(course=False, **POST_FORM),

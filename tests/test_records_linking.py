@@ -168,3 +168,32 @@ def test_the_migration_links_existing_participants_by_the_same_rules(tmp_path):
     huong = persons.get_person(conn, person_of(conn, e["A"][0]))
     assert (huong.full_name, huong.position, huong.phone) == ("Nguyễn Thị Hương", "Bí thư", "0912345678")
     conn.close()
+
+
+def test_a_wrong_automatic_link_is_taken_apart_and_a_merge_puts_it_back(scenario, clock):
+    conn, s = scenario
+    huong = person_of(conn, s.enrolments["A"][0])
+    before = snapshot(conn)
+    who = Actor(None, clock())
+    with transaction(conn):
+        new_id = merging.detach_tx(conn, who, s.body_id, huong, s.enrolments["B"][0], "a namesake sharing the phone")
+    assert person_of(conn, s.enrolments["B"][0]) == new_id != huong
+    assert len(read_record(conn, huong, clock()).courses) == 2
+    with transaction(conn):
+        merging.merge_tx(conn, who, s.body_id, huong, new_id, "it was her after all")
+    assert person_of(conn, s.enrolments["B"][0]) == huong
+    after = snapshot(conn)
+    assert after["participants"] == before["participants"]
+
+
+def test_a_walk_in_is_linked_like_an_import(scenario, clock):
+    from checkin.course.corrections import Correction, WalkIn
+    from checkin.course.corrections import walk_in_tx
+    from checkin.store.people import PersonDetails
+
+    conn, s = scenario
+    with transaction(conn):
+        enrolment_id, _ = walk_in_tx(conn, Correction(s.course_ids["C"], None, clock()),
+                                     WalkIn(PersonDetails("Trần Văn Nam", "Đoàn TN Sở Y tế", "Bí thư", "", "",
+                                                          "DV001"), None))
+    assert person_of(conn, enrolment_id) == person_of(conn, s.enrolments["A"][1])

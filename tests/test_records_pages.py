@@ -161,3 +161,17 @@ def test_a_course_and_its_person_lead_to_the_records(client, records):
     to = client.get(f"/courses/{s.course_ids['B']}/people/{s.enrolments['B'][0]}/record", follow_redirects=False)
     assert to.headers["location"] == f"/bodies/{s.body_id}/people/{person_of(conn, s.enrolments['A'][0])}"
     assert client.get(f"/courses/{s.course_ids['B']}/people/{s.enrolments['A'][0]}/record").status_code == 404
+
+
+def test_a_course_is_taken_apart_from_the_record_page(client, records):
+    conn, s = records
+    huong = person_of(conn, s.enrolments["A"][0])
+    page = client.get(f"/bodies/{s.body_id}/people/{huong}")
+    assert page.text.count('class="inline no-print detach-form"') == 3
+    token = csrf(client, f"/bodies/{s.body_id}/people/{huong}")
+    done = client.post(f"/bodies/{s.body_id}/people/{huong}/detach",
+                       data={"csrf": token, "enrolment": str(s.enrolments["C"][0]), "reason": "a namesake"},
+                       follow_redirects=False)
+    assert done.status_code == 303
+    assert person_of(conn, s.enrolments["C"][0]) != huong
+    assert "person_detach" in [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE course_id IS NULL")]

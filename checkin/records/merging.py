@@ -181,3 +181,26 @@ def audit_export_tx(conn: sqlite3.Connection, who: Actor, person_id: int, kind: 
     """A person's data handed out (on their request): on record, like every other use of it."""
     scans.insert_audit(conn, None, "person_export", who.now, organiser_id=who.organiser_id,
                        subject=person_subject(person_id), detail=f"record {person_id} exported ({kind})")
+
+
+def detach_tx(conn: sqlite3.Connection, who: Actor, body_id: int, person_id: int, enrolment_id: int,
+              reason: str) -> int:
+    """Undo a wrong automatic link (a shared phone, a reused member code): the course's enrolment leaves the
+    record for a record of its own. Merging the two again is its inverse. Returns the new record's id."""
+    reason = _reason(reason)
+    person = _standing(conn, body_id, person_id)
+    row = conn.execute("SELECT p.id FROM enrolments e JOIN participants p ON p.id = e.participant_id"
+                       " WHERE e.id = ? AND p.person_id = ?", (enrolment_id, person.id)).fetchone()
+    if row is None:
+        raise Problem(404, "participant_not_found", "No such participant on this course.")
+    if conn.execute("SELECT COUNT(*) FROM participants WHERE person_id = ?", (person.id,)).fetchone()[0] < 2:
+        raise Problem(409, "only_course", "This is the record's only course: there is nothing to take apart.")
+    new_id = conn.execute("INSERT INTO people (body_id, created_at) VALUES (?, ?) RETURNING id",
+                          (body_id, to_db(who.now))).fetchone()[0]
+    conn.execute("UPDATE participants SET person_id = ? WHERE id = ?", (new_id, row[0]))
+    persons.refresh_person(conn, person.id)
+    persons.refresh_person(conn, new_id)
+    scans.insert_audit(conn, None, "person_detach", who.now, organiser_id=who.organiser_id,
+                       subject=person_subject(person.id),
+                       detail=f"enrolment {enrolment_id} taken out of record {person.id} into record {new_id}. {reason}")
+    return new_id

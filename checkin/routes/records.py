@@ -223,3 +223,17 @@ routes += [
     Route("/courses/{course_id:int}/records", course_records, name="course_records"),
     Route("/courses/{course_id:int}/people/{enrolment_id:int}/record", enrolment_record, name="enrolment_record"),
 ]
+
+
+@organiser_page
+async def detach(page: Page) -> Response:
+    body = await _body(page)
+    enrolment_id = whole_number(_text(page, "enrolment", 20))
+    if enrolment_id is None:
+        raise Problem(404, "participant_not_found", "No such participant on this course.")
+    new_id = await page.svc.db.write(merging.detach_tx, _actor(page), body.id, page.param("person_id"), enrolment_id,
+                                     _text(page, "reason"))
+    return page.redirect(f"/bodies/{body.id}/people/{new_id}?done=detached")
+
+
+routes.append(Route("/bodies/{body_id:int}/people/{person_id:int}/detach", detach, methods=["POST"], name="detach"))

@@ -206,7 +206,11 @@ def decide_proposal(conn: sqlite3.Connection, proposal_id: int, status: str, org
 
 
 def count_open_proposals(conn: sqlite3.Connection, body_id: int) -> int:
-    return len(list_open_proposals(conn, body_id, limit=100_000))
+    """As many as list_open_proposals would list (without a limit)."""
+    return conn.execute(
+        "SELECT COUNT(*) FROM person_proposals pp JOIN people a ON a.id = pp.person_id JOIN people b ON b.id = pp.other_id"
+        " WHERE pp.body_id = ? AND pp.status = 'open' AND a.merged_into IS NULL AND b.merged_into IS NULL"
+        " AND a.erased_at IS NULL AND b.erased_at IS NULL", (body_id,)).fetchone()[0]
 
 
 @dataclass(frozen=True, slots=True)
