@@ -23,6 +23,9 @@ CREATE INDEX people_body_phone ON people (body_id, phone_key);
 CREATE INDEX people_body_name ON people (body_id, name_key, unit_id);
 ALTER TABLE participants ADD COLUMN person_id INTEGER REFERENCES people(id);
 CREATE INDEX participants_person ON participants (person_id);
+-- A person's courses are found from their participants: enrolments by participant (the unique key starts
+-- with the course).
+CREATE INDEX enrolments_participant ON enrolments (participant_id);
 
 -- Two records that may be one person (same name and unit, or same phone with another name): never merged
 -- silently; the organiser confirms (a merge) or rejects (never proposed again for the pair).
