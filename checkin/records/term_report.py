@@ -47,10 +47,11 @@ class Cell:
     attended: int = 0
     certified: int = 0
 
-    def add(self, row: ReportRow) -> None:
-        self.nominated += 1
-        self.attended += row.attended
-        self.certified += row.certified
+    def add(self, n: int, attended: bool, certified: bool) -> None:
+        """Count `n` nominations alike."""
+        self.nominated += n
+        self.attended += n * attended
+        self.certified += n * certified
 
     def pct(self, measure: str) -> int | None:
         """Whole per cent of the nominations; None without any."""
@@ -79,6 +80,15 @@ class TermReport:
     requirements: tuple[Requirement, ...]
     gaps: dict[int | None, list[Gap]] = field(default_factory=dict)
     all_units: list[tuple[int | None, str]] = field(default_factory=list)  # for the filter, unfiltered
+
+    def table(self) -> list[tuple[int | None, str, list[tuple | None], tuple]]:
+        """The units x courses table as plain tuples, for a page of thousands of cells: per unit, per course
+        (course id, nominated, attended, certified, % attended, % certified) or None, then the unit's totals."""
+        def cell(c: Cell, course_id: int = 0) -> tuple:
+            return (course_id, c.nominated, c.attended, c.certified, c.pct("attended"), c.pct("certified"))
+
+        return [(u, name, [cell(self.cells[(u, c.id)], c.id) if (u, c.id) in self.cells else None
+                           for c in self.courses], cell(self.unit_totals[u])) for u, name in self.units]
 
     def ranked_units(self, measure: str = "certified") -> list[tuple[int | None, str, int]]:
         """Units by their share of nominations with `measure`, best first (for the chart)."""
@@ -132,20 +142,20 @@ def count(title: str, scope: Scope, courses: list[ReportCourse], rows: list[Repo
     wanted_position = position_key(scope.position) if scope.position else ""
     chosen = [r for r in rows if (scope.unit_id is None or r.unit_id == scope.unit_id)
               and (not wanted_position or position_key(r.position) == wanted_position)]
+    # One pass counting identical rows, then the cells from the (few thousand) distinct ones.
+    tally = Counter((r.unit_id, r.course_id, r.position, r.attended, r.certified) for r in chosen)
     cells: dict[tuple[int | None, int], Cell] = defaultdict(Cell)
     unit_totals: dict[int | None, Cell] = defaultdict(Cell)
     course_totals: dict[int, Cell] = {c.id: Cell() for c in courses}
     total = Cell()
     by_position: dict[str, Cell] = defaultdict(Cell)
     spellings: dict[str, Counter] = defaultdict(Counter)
-    for r in chosen:
-        cells[(r.unit_id, r.course_id)].add(r)
-        unit_totals[r.unit_id].add(r)
-        course_totals[r.course_id].add(r)
-        total.add(r)
-        key = position_key(r.position)
-        by_position[key].add(r)
-        spellings[key][r.position] += 1
+    for (unit_id, course_id, position, attended, certified), n in tally.items():
+        key = position_key(position)
+        for cell in (cells[(unit_id, course_id)], unit_totals[unit_id], course_totals[course_id], total,
+                     by_position[key]):
+            cell.add(n, attended, certified)
+        spellings[key][position] += n
     positions = sorted(((spellings[k].most_common(1)[0][0], c) for k, c in by_position.items()),
                        key=lambda x: (-x[1].nominated, x[0]))
     report = TermReport(title, scope, courses, _unit_list([r.unit_id for r in chosen], names), dict(cells),

@@ -6,11 +6,13 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 from ..clock import to_db
 from ..text import fold
 
 
+@lru_cache(maxsize=4096)  # a report folds the same few spellings tens of thousands of times
 def position_key(position: str) -> str:
     """A position as requirements match it: case, diacritics and spaces ignored ("Phó Bí Thư" = "phobithu")."""
     return fold(position).replace(" ", "")

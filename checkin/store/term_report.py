@@ -7,10 +7,12 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class ReportRow:
+class ReportRow(NamedTuple):
+    """A plain tuple: the report makes 60,000 of them, and counts them in one pass."""
+
     course_id: int
     person_id: int | None
     unit_id: int | None
@@ -37,13 +39,16 @@ def list_report_courses(conn: sqlite3.Connection, course_ids: list[int]) -> list
 def list_report_rows(conn: sqlite3.Connection, course_ids: list[int]) -> list[ReportRow]:
     """Every enrolment of these courses, in course order."""
     found: list[ReportRow] = []
-    for course_id in course_ids:  # one course at a time: each uses the enrolments_course index
+    for course_id in course_ids:  # one course at a time, three index range reads, joined here
+        attended = {r[0] for r in conn.execute(
+            "SELECT DISTINCT a.enrolment_id FROM sessions s JOIN attendance a ON a.session_id = s.id"
+            " WHERE s.course_id = ? AND a.status IN ('present', 'late')", (course_id,))}
+        certified = {r[0] for r in conn.execute(
+            "SELECT enrolment_id FROM certificates WHERE course_id = ? AND revoked_at IS NULL", (course_id,))}
         rows = conn.execute(
-            "SELECT p.person_id, p.unit_id, p.position,"
-            " EXISTS (SELECT 1 FROM attendance a WHERE a.enrolment_id = e.id AND a.status IN ('present', 'late')),"
-            " EXISTS (SELECT 1 FROM certificates ce WHERE ce.enrolment_id = e.id AND ce.revoked_at IS NULL)"
-            " FROM enrolments e JOIN participants p ON p.id = e.participant_id WHERE e.course_id = ?", (course_id,))
-        found.extend(ReportRow(course_id, r[0], r[1], r[2], bool(r[3]), bool(r[4])) for r in rows)
+            "SELECT e.id, p.person_id, p.unit_id, p.position FROM enrolments e"
+            " JOIN participants p ON p.id = e.participant_id WHERE e.course_id = ?", (course_id,))
+        found.extend([ReportRow(course_id, r[1], r[2], r[3], r[0] in attended, r[0] in certified) for r in rows])
     return found
 
 

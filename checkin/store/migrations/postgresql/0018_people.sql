@@ -26,6 +26,8 @@ CREATE INDEX participants_person ON participants (person_id);
 -- A person's courses are found from their participants: enrolments by participant (the unique key starts
 -- with the course).
 CREATE INDEX enrolments_participant ON enrolments (participant_id);
+-- Who attended each session of a course, read from the index alone (the term report counts 300,000 of them).
+CREATE INDEX attendance_session_status ON attendance (session_id, status, enrolment_id);
 
 -- Two records that may be one person (same name and unit, or same phone with another name): never merged
 -- silently; the organiser confirms (a merge) or rejects (never proposed again for the pair).
