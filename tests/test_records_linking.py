@@ -197,3 +197,12 @@ def test_a_walk_in_is_linked_like_an_import(scenario, clock):
                                      WalkIn(PersonDetails("Trần Văn Nam", "Đoàn TN Sở Y tế", "Bí thư", "", "",
                                                           "DV001"), None))
     assert person_of(conn, enrolment_id) == person_of(conn, s.enrolments["A"][1])
+
+
+def test_the_details_kept_while_linking_equal_a_full_refresh(scenario):
+    conn, s = scenario
+    before = snapshot(conn)["people"]
+    with transaction(conn):
+        for (person_id,) in conn.execute("SELECT id FROM people").fetchall():
+            persons.refresh_person(conn, person_id)
+    assert snapshot(conn)["people"] == before
