@@ -11,6 +11,7 @@ from datetime import datetime
 from ..clock import to_db
 from ..errors import Problem
 from ..store import persons, scans
+from ..store.dialect import for_update
 from ..store.persons import Person
 
 
@@ -26,6 +27,8 @@ class Actor:
 
 
 def _standing(conn: sqlite3.Connection, body_id: int, person_id: int) -> Person:
+    # The body's people change one transaction at a time (store/persons.link_participant takes the same lock).
+    conn.execute("SELECT id FROM bodies WHERE id = ?" + for_update(conn), (body_id,)).fetchall()
     person = persons.get_person(conn, person_id)
     if person is None or person.body_id != body_id:
         raise Problem(404, "person_not_found", "There is no such person in this organising body's records.")
@@ -94,6 +97,7 @@ def split_tx(conn: sqlite3.Connection, who: Actor, body_id: int, merge_id: int, 
     proposals it decided open again. A later merge of either record must be split first. Returns the person
     split off."""
     reason = _reason(reason)
+    conn.execute("SELECT id FROM bodies WHERE id = ?" + for_update(conn), (body_id,)).fetchall()
     row = conn.execute("SELECT body_id, kept_id, merged_id, participant_ids, proposals, split_at FROM person_merges"
                        " WHERE id = ?", (merge_id,)).fetchone()
     if row is None or row[0] != body_id:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from ..clock import from_db, to_db
 from ..text import fold, unit_key
+from .dialect import for_update
 
 _PHONE_SEPARATORS = str.maketrans("", "", " .-()+")
 
@@ -91,6 +92,9 @@ def link_participant(conn: sqlite3.Connection, course_id: int, participant_id: i
     if course is None or course[0] is None or p is None:
         return None
     body_id = course[0]
+    # Two enrolments of one body at once (two imports, a walk-in) must not both make a new record of one cadre:
+    # on PostgreSQL the body's row is locked until the commit, so the second sees the first's people.
+    conn.execute("SELECT id FROM bodies WHERE id = ?" + for_update(conn), (body_id,)).fetchall()
     if p[4] is not None:  # enrolled before (on another course): already someone's
         refresh_person(conn, p[4])
         return Link(p[4], "known")
