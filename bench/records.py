@@ -7,7 +7,8 @@ The first 29 courses are enrolled through the store (insert_participant + enrol,
 real rules); their attendance and certificates are written in bulk (setup, not timed). The 30th course's roster is
 imported over HTTP, as an organiser does it, and timed.
 
-Run: .venv/bin/python bench/records.py [--cadres 2000] [--courses 30] [--sessions 5] [--runs 5]
+Run: .venv/bin/python bench/records.py [--cadres 2000] [--courses 30] [--sessions 5] [--runs 5] [--postgresql]
+(--postgresql: the same on a throwaway PostgreSQL server started from the system's binaries, scripts/pgcluster.py)
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def spelt(cadre: dict, course: int, rng: random.Random) -> PersonDetails:
     return PersonDetails(name, cadre["unit"], position, phone, "", cadre["code"])
 
 
-def build(db_path: Path, args) -> tuple[int, list[int], int]:
+def build(db_path, args) -> tuple[int, list[int], int]:
     conn = open_sync(db_path)
     now = system_clock()
     rng = random.Random(5)
@@ -137,6 +138,7 @@ def main() -> int:
     parser.add_argument("--courses", type=int, default=30)
     parser.add_argument("--sessions", type=int, default=5)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--postgresql", action="store_true", help="on a throwaway PostgreSQL server")
     args = parser.parse_args()
     from starlette.testclient import TestClient
 
@@ -147,6 +149,18 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "bench.sqlite3"
+        pg_folder = None
+        if args.postgresql:
+            sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+            import pgcluster
+
+            from checkin.store.db import connect, migrate
+
+            pg_folder = Path(tempfile.mkdtemp(prefix="checkin-bench-pg-"))
+            db_path = pgcluster.start(pg_folder)
+            migrating = connect(db_path)
+            migrate(migrating)
+            migrating.close()
         started = time.perf_counter()
         body_id, course_ids, last = build(db_path, args)
         build_s = time.perf_counter() - started
@@ -164,7 +178,8 @@ def main() -> int:
         person_id = conn.execute("SELECT person_id FROM participants WHERE person_id IS NOT NULL"
                                  " GROUP BY person_id ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
         conn.close()
-        settings = Settings(data_dir=Path(tmp), db=db_path, secret_key="bench")
+        settings = (Settings(data_dir=Path(tmp), database_url=db_path, secret_key="bench") if args.postgresql
+                    else Settings(data_dir=Path(tmp), db=db_path, secret_key="bench"))
         data = roster_xlsx(cadres(args.cadres))
         with TestClient(create_app(settings)) as client:
             token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
@@ -204,7 +219,11 @@ def main() -> int:
         new = conn.execute("SELECT COUNT(*) FROM people").fetchone()[0] - people_before
         sizes = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("people", "enrolments", "attendance")]
         conn.close()
+        if pg_folder is not None:
+            pgcluster.stop(pg_folder)
+            __import__("shutil").rmtree(pg_folder, ignore_errors=True)
 
+    print(f"store: {'PostgreSQL (throwaway server)' if args.postgresql else 'SQLite'}")
     print(f"data: {len(course_ids)} courses, {sizes[1]} enrolments, {sizes[2]} session statuses, {sizes[0]} people "
           f"records, {len(UNITS)} units (built in {build_s:.0f} s through enrol)")
     print(line(f"term report page (HTTP, {len(course_ids) - 1} courses)", report_times, 1.0))

@@ -124,20 +124,31 @@ def test_erasing_a_person_keeps_the_counts(scenario, clock):
     assert conn.execute("SELECT COUNT(*) FROM certificates WHERE full_name = ''").fetchone()[0] == 3
 
 
-def test_the_migration_links_existing_participants_by_the_same_rules(tmp_path):
-    """A database from before 0018 with the three rosters: the migration links them as enrol does."""
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_the_migration_links_existing_participants_by_the_same_rules(tmp_path, request, dialect):
+    """A database from before 0018 with the three rosters: the migration links them as enrol does. (PostgreSQL:
+    in a schema of its own, the test session's database being migrated already.)"""
+    from checkin.store import postgres as postgres_store
     from checkin.store import sqlite as sqlite_store
-    from checkin.store.db import migrate, migration_files
+    from checkin.store.db import connect, migrate, migration_files
     from .records_world import ROSTERS, BODY
     from checkin.text import clean, fold, unit_key
 
-    from checkin.store.db import connect
-
-    conn = connect(tmp_path / "old.sqlite3")
+    if dialect == "postgresql":
+        conn = connect(request.getfixturevalue("postgres_url"))
+        conn.execute("DROP SCHEMA IF EXISTS before_0018 CASCADE")
+        conn.execute("CREATE SCHEMA before_0018")
+        conn.execute("SET search_path TO before_0018")
+        request.addfinalizer(lambda: conn.close())
+        request.addfinalizer(lambda: conn.execute("DROP SCHEMA IF EXISTS before_0018 CASCADE"))
+        apply = postgres_store.apply_migration
+    else:
+        conn = connect(tmp_path / "old.sqlite3")
+        apply = sqlite_store.apply_migration
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    for name, script in migration_files("sqlite"):
+    for name, script in migration_files(dialect):
         if name < "0018":
-            sqlite_store.apply_migration(conn, name, script)
+            apply(conn, name, script)
     now = "2026-01-01T00:00:00+00:00"
     conn.execute("INSERT INTO bodies (name, created_at) VALUES (?, ?)", (BODY, now))
     enrolments = {}
@@ -167,7 +178,11 @@ def test_the_migration_links_existing_participants_by_the_same_rules(tmp_path):
                                   ("name_unit", "Phạm Thu Trang", "Phạm Thu Trang", True)]
     huong = persons.get_person(conn, person_of(conn, e["A"][0]))
     assert (huong.full_name, huong.position, huong.phone) == ("Nguyễn Thị Hương", "Bí thư", "0912345678")
-    conn.close()
+    # New people are numbered after the migrated ones.
+    new = conn.execute("INSERT INTO people (body_id, created_at) VALUES (1, '2026-12-01') RETURNING id").fetchone()[0]
+    assert new > max(person_of(conn, x) for key in e for x in e[key])
+    if dialect == "sqlite":
+        conn.close()
 
 
 def test_a_wrong_automatic_link_is_taken_apart_and_a_merge_puts_it_back(scenario, clock):
