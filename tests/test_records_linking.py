@@ -112,6 +112,10 @@ def test_merging_two_people_of_one_course_is_refused_and_changes_nothing(scenari
 def test_erasing_a_person_keeps_the_counts(scenario, clock):
     conn, s = scenario
     huong = person_of(conn, s.enrolments["A"][0])
+    with transaction(conn):
+        conn.execute("INSERT INTO badge_mailings (enrolment_id, course_id, email, code, status, updated_at)"
+                     " VALUES (?, ?, 'huong@example.vn', 'x', 'sent', '2026-01-01')",
+                     (s.enrolments["A"][0], s.course_ids["A"]))
     counts = {t: n for t, n in ((t, conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES)}
     with transaction(conn):
         assert merging.erase_tx(conn, Actor(None, clock()), s.body_id, huong, "asked by email") == 3
@@ -122,6 +126,7 @@ def test_erasing_a_person_keeps_the_counts(scenario, clock):
     assert found.person.erased_at is not None and found.person.full_name == "" and len(found.courses) == 3
     assert [line.course.certificate_code for line in found.courses] == ["CERTA0", "CERTB0", "CERTC0"]
     assert conn.execute("SELECT COUNT(*) FROM certificates WHERE full_name = ''").fetchone()[0] == 3
+    assert conn.execute("SELECT email FROM badge_mailings").fetchall()[0][0] == ""
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])

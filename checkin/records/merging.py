@@ -171,6 +171,8 @@ def erase_tx(conn: sqlite3.Connection, who: Actor, body_id: int, person_id: int,
                      " updated_at = ? WHERE id = ?", (to_db(who.now), pid))
         conn.execute("UPDATE certificates SET full_name = '' WHERE enrolment_id IN"
                      " (SELECT id FROM enrolments WHERE participant_id = ?)", (pid,))
+        conn.execute("UPDATE badge_mailings SET email = '' WHERE enrolment_id IN"
+                     " (SELECT id FROM enrolments WHERE participant_id = ?)", (pid,))
     conn.execute("UPDATE people SET erased_at = ? WHERE id = ?", (to_db(who.now), person_id))
     persons.refresh_person(conn, person_id)
     conn.execute("UPDATE person_proposals SET status = 'rejected', decided_at = ? WHERE status = 'open'"

@@ -1,5 +1,5 @@
 """Keeping personal data no longer than needed (Decree 13/2023): per organising body, the contact details
-(phone, e-mail) of a course finished N months ago are erased; names, units, positions, attendance and
+(phone, e-mail, and the address a badge link was mailed to) of a course finished N months ago are erased; names, units, positions, attendance and
 certificates stay, so the records and past reports keep their counts. Applied when the setting is saved and by
 `checkin records retention` (run it daily, from cron or a systemd timer)."""
 
@@ -56,6 +56,8 @@ def apply_retention_tx(conn: sqlite3.Connection, who: Actor, body_id: int, today
         " AND (p.phone <> '' OR p.email <> '')", (body_id, cutoff.isoformat())).fetchall()
     for pid, _person in due:
         conn.execute("UPDATE participants SET phone = '', email = '' WHERE id = ?", (pid,))
+        conn.execute("UPDATE badge_mailings SET email = '' WHERE enrolment_id IN"
+                     " (SELECT id FROM enrolments WHERE participant_id = ?)", (pid,))
     for person_id in sorted({r[1] for r in due if r[1] is not None}):
         persons.refresh_person(conn, person_id)
     if due:
