@@ -3,8 +3,9 @@ proposals an organiser confirms or rejects, and a person's details (those of the
 
 Matching (the same rules as migration 0018, per body): the member code when given; otherwise the phone
 (normalised) with the same name (case, spaces and diacritics ignored); otherwise nobody: a new person, and a
-proposal for each record with the same name and unit, or with the same phone and another name. A record that
-already has an enrolment in the course is never a candidate (one person is on a course once).
+proposal for each record with the same name and unit, or with the same phone and another name (or another
+member code). A record that already has an enrolment in the course is never a candidate (one person is on a
+course once).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def link_participant(conn: sqlite3.Connection, course_id: int, participant_id: i
                 continue
             if candidate_name == name and (not code or not candidate_code or candidate_code == code) and found is None:
                 found, basis = candidate, "phone"
-            elif candidate_name != name:
+            else:  # another name on the phone, or the same name under another member code: ask
                 phone_others.append(candidate)
     if found is not None:
         conn.execute("UPDATE participants SET person_id = ? WHERE id = ?", (found, participant_id))
