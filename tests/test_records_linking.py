@@ -226,3 +226,19 @@ def test_the_details_kept_while_linking_equal_a_full_refresh(scenario):
         for (person_id,) in conn.execute("SELECT id FROM people").fetchall():
             persons.refresh_person(conn, person_id)
     assert snapshot(conn)["people"] == before
+
+
+def test_the_same_name_and_phone_under_another_member_code_is_asked_not_linked(scenario, clock):
+    from checkin.store import people
+    from checkin.store.people import PersonDetails
+
+    conn, s = scenario
+    with transaction(conn):
+        pid = people.insert_participant(conn, PersonDetails("Trần Văn Nam", "Đoàn TN Sở Y tế", "Bí thư", "0999999999",
+                                                            "", "DV002"), clock())
+        enrolment_id = people.enrol(conn, s.course_ids["C"], pid, clock())
+    nam = person_of(conn, s.enrolments["A"][1])
+    assert person_of(conn, enrolment_id) != nam
+    asked = [(p.basis, p.other.id) for p in persons.list_open_proposals(conn, s.body_id)
+             if p.person.id == person_of(conn, enrolment_id)]
+    assert asked == [("phone", nam)]
