@@ -141,3 +141,15 @@ def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(client, r
     assert xlsx.status_code == 422
     foreign = client.post(f"/bodies/{s.body_id}/programmes", data={"csrf": token, "title": "X", "course": str(other)})
     assert foreign.status_code == 422
+
+
+def test_the_numbers_per_position_lead_to_their_people(client, records):
+    conn, s = records
+    programme_id = create_programme(client, s)
+    page = client.get(f"/bodies/{s.body_id}/report", params={"programme": programme_id})
+    link = re.search(r'href="(/bodies/\d+/report/people\?[^"]*measure=certified&amp;position=Ph[^"]*)"',
+                     page.text).group(1).replace("&amp;", "&")
+    names = re.findall(r'<li><a href="/bodies/\d+/people/\d+">([^<]+)</a>', client.get(link).text)
+    expected = sorted(name for _d, roster in ROSTERS.values() for i, (name, _u, position, *_r) in enumerate(roster)
+                      if position == "Phó Bí thư" and i != 1)
+    assert sorted(names) == expected
