@@ -20,6 +20,7 @@ from .live.relay import Relay
 from .clock import Clock, system_clock
 from .errors import Problem
 from .routes import api, operator, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
+from .routes import units_link, units_organiser
 from .security import PagesOnly, SecurityHeadersMiddleware
 from .session_cookie import SessionCookieMiddleware
 from .settings import Settings
@@ -76,6 +77,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             *badges.routes,
             *badges_print.routes,
             *badges_send.routes,
+            *units_organiser.routes,
+            *units_link.routes,
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
         ],
         middleware=[

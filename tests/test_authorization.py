@@ -63,6 +63,11 @@ def badge_link() -> Guard:
     return Guard({c: (404, "badge_not_found") for c in CALLERS if c != PARTICIPANT})
 
 
+def unit_link() -> Guard:
+    """A unit's private link: nobody here holds one, so everyone is refused the same way (units wing)."""
+    return Guard({c: (404, "unit_link_not_found") for c in CALLERS})
+
+
 def organiser(*, signed_out=LOGIN, course=True, admins_only=False, **extra: tuple[int, str]) -> Guard:
     """organiser_page and friends: signed in, an organiser of the path's course (administrators: any)."""
     refused = {c: signed_out for c in SIGNED_OUT}
@@ -209,6 +214,25 @@ ACCESS: dict[str, Guard] = {
     "GET /courses/{course_id}/badges/send": organiser(),
     "POST /courses/{course_id}/badges/send": organiser(**POST_FORM),
     "GET /courses/{course_id}/badges/send/status": organiser(),
+    # The units wing (issue 12): the organiser's directory, summons, board and unit pages; the unit's private link
+    # (a bearer secret nobody here holds: every caller tries one that is not a link; tests/test_units_access.py
+    # tries each route with another unit's link, a revoked one, an unknown one and none).
+    "GET /courses/{course_id}/units": organiser(),
+    "POST /courses/{course_id}/units/summons": organiser(**POST_FORM),
+    "POST /courses/{course_id}/units/send": organiser(**POST_FORM),
+    "GET /courses/{course_id}/units/directory": organiser(),
+    "POST /courses/{course_id}/units/directory": organiser(**POST_FORM),
+    "POST /courses/{course_id}/units/directory/import": organiser(**POST_FORM),
+    "POST /courses/{course_id}/units/directory/spellings": organiser(**POST_FORM),
+    "POST /courses/{course_id}/units/substitutions/{substitution_id}": organiser(**POST_FORM),
+    "GET /courses/{course_id}/units/{summoned_id}": organiser(),
+    "POST /courses/{course_id}/units/{summoned_id}/link": organiser(**POST_FORM),
+    "POST /courses/{course_id}/units/{summoned_id}/zalo": organiser(**POST_FORM),
+    "GET /u/{secret}": unit_link(),
+    "POST /u/{secret}/nominees": unit_link(),
+    "POST /u/{secret}/nominees/{nominee_id}": unit_link(),
+    "POST /u/{secret}/nominees/{nominee_id}/substitute": unit_link(),
+    "POST /u/{secret}/confirm": unit_link(),
 }
 
 # Ids in a path other than the course's: each is tried with another course's id under one's own course.
@@ -368,7 +392,8 @@ def fill(key: str, caller: str, w: World, nested: str | None = None) -> str:
         "course_id": w.mine.course_id, "session_id": w.mine.sessions[0], "enrolment_id": w.mine.enrolments[1],
         "scan_id": w.mine.scan_id, "import_id": w.mine.import_id, "job_id": w.mine.job_id,
         "pairing_id": w.mine.pairing_id, "device_id": w.mine.spare_device_id, "lang": "en", "fmt": "crt",
-        "path": "css/app.css", "organiser_id": w.spare_organiser_id, "code": w.mine.codes[0] if caller == PARTICIPANT else "not-a-badge-code-0000",
+        "path": "css/app.css", "organiser_id": w.spare_organiser_id, "secret": "not-a-unit-link",
+        "summoned_id": 1, "substitution_id": 1, "nominee_id": 1, "code": w.mine.codes[0] if caller == PARTICIPANT else "not-a-badge-code-0000",
     }
     if nested:
         values[nested] = {"session_id": w.theirs.sessions[0], "enrolment_id": w.theirs.enrolments[0],
