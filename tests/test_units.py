@@ -353,3 +353,72 @@ def test_a_unit_link_speaks_vietnamese_first(client, world, invited):
     client.cookies.set("lang", "vi")
     page = client.get(unit_link(world, invited["Sở Y tế"]))
     assert "Thêm cán bộ" in page.text and "Cán bộ của đơn vị" in page.text
+
+
+# --- badges, the day, the result notice -------------------------------------------------------------------------
+
+
+def pdf_text(data: bytes) -> str:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(data)
+    try:
+        return "\n".join(page.get_textpage().get_text_range() for page in document)
+    finally:
+        document.close()
+
+
+@pytest.fixture
+def confirmed(signed_in, world, invited):
+    """Sở Y tế confirmed Lê Thị Một and Ngô Văn Hai; Sở Tài chính confirmed Đỗ Thị Ba."""
+    for unit, names in (("Sở Y tế", [("Lê Thị Một", "0911000001"), ("Ngô Văn Hai", "0911000002")]),
+                        ("Sở Tài chính", [("Đỗ Thị Ba", "0911000003")])):
+        link = unit_link(world, invited[unit])
+        for name, phone in names:
+            add(signed_in, link, **person(name, phone))
+        signed_in.post(f"{link}/confirm", data={"csrf": page_csrf(signed_in, link)})
+    return {u: unit_link(world, i) for u, i in invited.items()}
+
+
+def test_the_units_badges_page_lists_its_own_cadres_with_their_badge_links(client, world, confirmed):
+    page = client.get(f"{confirmed['Sở Y tế']}/badges")
+    assert page.status_code == 200
+    codes = rows(world, "SELECT b.code FROM badges b JOIN nominees n ON n.enrolment_id = b.enrolment_id"
+                        " JOIN summoned_units s ON s.id = n.summoned_unit_id JOIN member_units m ON m.id = s.member_unit_id"
+                        " WHERE m.name = 'Sở Y tế' AND b.revoked_at IS NULL")
+    assert len(codes) == 2 and all(f"/b/{c}" in page.text for c, in codes)
+    assert "Đỗ Thị Ba" not in page.text
+    pdf = client.get(f"{confirmed['Sở Y tế']}/badges.pdf")
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = pdf_text(pdf.content)
+    assert "Lê Thị Một" in text and "Đỗ Thị Ba" not in text
+    sheet = pdf_text(client.get(f"{confirmed['Sở Y tế']}/sign-in-sheet.pdf").content)
+    assert "Ngô Văn Hai" in sheet and "Đỗ Thị Ba" not in sheet and "Nguyễn Thị Hương" not in sheet
+
+
+def test_the_live_view_shows_who_of_the_unit_arrived_for_the_session_on_now(client, world, confirmed):
+    world.clock.set(world.clock() + timedelta(minutes=15))  # 8:05, the opening
+    code = rows(world, "SELECT b.code FROM badges b JOIN nominees n ON n.enrolment_id = b.enrolment_id"
+                       " WHERE n.full_name = 'Lê Thị Một'")[0][0]
+    scan = client.post("/api/v1/scans", json={"code": code}, headers={"Authorization": f"Bearer {world.course.token}"})
+    assert scan.json()["accepted"]
+    live = client.get(f"{confirmed['Sở Y tế']}/live.json").json()
+    assert live["session"]["title"] == "Khai mạc"
+    assert [p["name"] for p in live["arrived"]] == ["Lê Thị Một"]
+    assert [p["name"] for p in live["missing"]] == ["Ngô Văn Hai"]
+    page = client.get(f"{confirmed['Sở Y tế']}/live")
+    assert "Ngô Văn Hai" in page.text and "Đỗ Thị Ba" not in page.text
+
+
+def test_the_result_notice_names_every_unit_and_cadre_and_reaches_units_once_published(signed_in, world, confirmed):
+    cid = world.course.id
+    assert signed_in.get(f"{confirmed['Sở Y tế']}/results.pdf").status_code == 404
+    world.clock.set(world.clock() + timedelta(hours=4))  # every session over
+    text = pdf_text(signed_in.get(f"/courses/{cid}/units/results.pdf").content)
+    for name in ("Sở Y tế", "Sở Tài chính", "Lê Thị Một", "Ngô Văn Hai", "Đỗ Thị Ba", "Khai mạc", "Chuyên đề 2"):
+        assert name in text, name
+    published = signed_in.post(f"/courses/{cid}/units/results", data={
+        "csrf": csrf(signed_in, f"/courses/{cid}/units"), "action": "publish"}, follow_redirects=False)
+    assert published.status_code == 303
+    own = pdf_text(signed_in.get(f"{confirmed['Sở Tài chính']}/results.pdf").content)
+    assert "Đỗ Thị Ba" in own and "Lê Thị Một" not in own and "Sở Y tế" not in own

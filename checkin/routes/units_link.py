@@ -16,7 +16,9 @@ from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from zoneinfo import ZoneInfo
+
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import forms
@@ -25,11 +27,15 @@ from ..bodies import read_form
 from ..errors import Problem
 from ..models import Course
 from ..sign_in import client_address
-from ..store import courses, units
+from ..course import attendance, mailing
+from ..documents import badges, signin_sheets
+from ..documents.printing import cards_for
+from ..door import rules
+from ..store import courses, logos, people, units
 from ..store.people import PersonDetails
 from ..store.units import SummonedUnit, Summons
-from ..text import whole_number
-from ..units import links, nominations
+from ..text import fold, whole_number
+from ..units import links, nominations, results
 from ..web import Services, render, services
 
 PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex, nofollow", "Referrer-Policy": "no-referrer"}
@@ -71,13 +77,13 @@ async def open_link(request: Request, secret: str, now: datetime) -> links.Holde
     if not links.SECRET.match(secret):
         raise links.refusal("unknown")
     address = client_address(request)
-    if await svc.sign_in.admit(links.UNIT_LINK, "", address, now):
+    if await svc.sign_in.admit(links.UNIT_LINK, links.LIMIT_NAME, address, now):
         raise Problem(429, "too_many_attempts", "Too many wrong unit links from this network. Wait a quarter of an "
                                                 "hour, then try again.")
     found = await svc.db.read(links.find_link, secret)
     if isinstance(found, str):
         if found == "unknown":
-            await svc.sign_in.fail(links.UNIT_LINK, "", address, now)
+            await svc.sign_in.fail(links.UNIT_LINK, links.LIMIT_NAME, address, now)
         raise links.refusal(found)
     return found
 
@@ -227,7 +233,104 @@ async def unit_substitute(page: UnitPage) -> Response:
     return page.redirect(f"?done=substitution_{state}")
 
 
+# --- the unit's badges, its part of the sign-in sheet, the day, the result notice ---------------------------------
+
+
+async def _people(page: UnitPage):
+    """The unit's confirmed cadres as the roster has them (with each one's active badge code)."""
+    def read(conn):
+        nominees = units.list_nominees(conn, page.unit.id)
+        ids = units.enrolled_ids(nominees)
+        return (people.list_badge_links(conn, page.course.id, enrolment_ids=ids),
+                people.list_roster_entries(conn, page.course.id, ids))
+    return await page.svc.db.read(read)
+
+
+@unit_page
+async def unit_badges(page: UnitPage) -> Response:
+    badge_links, _roster = await _people(page)
+    return page.render("units/link/badges.html", {
+        "links": [(b, mailing.badge_link(page.svc.settings, b.code)) for b in badge_links]})
+
+
+def _pdf(data: bytes, name: str) -> Response:
+    return Response(data, media_type="application/pdf",
+                    headers={**PRIVATE, "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@unit_page
+async def unit_badges_pdf(page: UnitPage) -> Response:
+    badge_links, _roster = await _people(page)
+    if not badge_links:
+        raise Problem(404, "no_badges_yet", "Badges appear once your unit's list is confirmed.")
+    cards = cards_for(page.course, badge_links)
+    def logo_of(conn):
+        version = logos.get_logo_version(conn, page.course.id)
+        return logos.get_logo_data(conn, page.course.id, version) if version else None
+
+    logo = await page.svc.db.read(logo_of)
+    data = await page.svc.workers.run(badges.badge_sheets_pdf, cards, "a4-8", logo=logo)
+    return _pdf(data, "the-tham-du.pdf")
+
+
+@unit_page
+async def unit_sign_in_sheet(page: UnitPage) -> Response:
+    _links, roster = await _people(page)
+    sessions = await page.svc.db.read(courses.list_sessions, page.course.id)
+    roster = sorted(roster, key=lambda p: fold(p.full_name))
+    groups = signin_sheets.sign_in_groups(sessions, roster)
+    data = await page.svc.workers.run(signin_sheets.sign_in_sheets_pdf, page.course, groups)
+    return _pdf(data, "danh-sach-ky.pdf")
+
+
+async def _live(page: UnitPage) -> dict:
+    def read(conn):
+        sessions = courses.list_sessions(conn, page.course.id)
+        ids = units.enrolled_ids(units.list_nominees(conn, page.unit.id))
+        return sessions, people.list_roster_entries(conn, page.course.id, ids), units.list_unit_attendance(
+            conn, page.unit.id)
+    sessions, roster, rows = await page.svc.db.read(read)
+    session = rules.pick_session(sessions, page.now) or next((s for s in sessions if s.starts_at > page.now), None)
+    arrived, missing = [], []
+    if session is not None:
+        by_person = {r.enrolment_id: r for r in rows if r.session_id == session.id}
+        for person in sorted(roster, key=lambda p: fold(p.full_name)):
+            row = by_person.get(person.enrolment_id)
+            entry = {"name": person.full_name, "position": person.position, "phone": person.phone,
+                     "status": attendance.status_of(session, row, page.now),
+                     "at": row.checked_in_at.astimezone(ZoneInfo(page.course.time_zone)).strftime("%H:%M")
+                     if row and row.checked_in_at else ""}
+            (arrived if entry["status"] in ("present", "late", "excused") else missing).append(entry)
+    return {"session": {"id": session.id, "title": session.title} if session else None,
+            "arrived": arrived, "missing": missing}
+
+
+@unit_page
+async def unit_live(page: UnitPage) -> Response:
+    return page.render("units/link/live.html", {"live": await _live(page)})
+
+
+@unit_page
+async def unit_live_json(page: UnitPage) -> Response:
+    return JSONResponse(await _live(page), headers=PRIVATE)
+
+
+@unit_page
+async def unit_results_pdf(page: UnitPage) -> Response:
+    if page.summons.results_published_at is None:
+        raise Problem(404, "results_not_published", "The organisers have not published the result notice yet.")
+    data = await page.svc.db.read(results.read_results, page.course.id, page.now, page.unit.id)
+    pdf = await page.svc.workers.run(results.results_pdf, data)
+    return _pdf(pdf, "thong-bao-ket-qua.pdf")
+
+
 routes = [
+    Route("/u/{secret}/badges", unit_badges, name="unit_badges"),
+    Route("/u/{secret}/badges.pdf", unit_badges_pdf, name="unit_badges_pdf"),
+    Route("/u/{secret}/sign-in-sheet.pdf", unit_sign_in_sheet, name="unit_sign_in_sheet"),
+    Route("/u/{secret}/live", unit_live, name="unit_live"),
+    Route("/u/{secret}/live.json", unit_live_json, name="unit_live_json"),
+    Route("/u/{secret}/results.pdf", unit_results_pdf, name="unit_results_pdf"),
     Route("/u/{secret}", unit_home, name="unit_home"),
     Route("/u/{secret}/nominees", unit_add, methods=["POST"], name="unit_add"),
     Route("/u/{secret}/nominees/{nominee_id:int}", unit_nominee, methods=["POST"], name="unit_nominee"),

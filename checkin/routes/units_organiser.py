@@ -20,7 +20,7 @@ from ..store import bodies, scans, units
 from ..store.audit import enrolment_subject, list_audit
 from ..store.units import MemberUnitDetails
 from ..text import whole_number
-from ..units import board, directory, links, messages, nominations
+from ..units import board, directory, links, messages, nominations, results
 from .organiser_base import Page, organiser_page
 
 MAX_QUOTA = 500
@@ -326,7 +326,31 @@ async def substitution_decide(page: Page) -> Response:
     return page.redirect(f"/courses/{page.course_id}/units?done=substitution_{action}d#substitutions")
 
 
+@organiser_page(redirect=False)
+async def units_results_pdf(page: Page) -> Response:
+    data = await page.svc.db.read(results.read_results, page.course_id, page.now)
+    pdf = await page.svc.workers.run(results.results_pdf, data)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": 'attachment; filename="thong-bao-ket-qua.pdf"'})
+
+
+@organiser_page
+async def units_results_publish(page: Page) -> Response:
+    publish = page.form.get("action") == "publish"
+
+    def change(conn):
+        units.set_results_published(conn, page.course_id, publish, page.now)
+        scans.insert_audit(conn, page.course_id, "results_published" if publish else "results_withdrawn", page.now,
+                           organiser_id=page.organiser.id, subject="units")
+
+    await page.svc.db.write(change)
+    return page.redirect(f"/courses/{page.course_id}/units?done={'published' if publish else 'unpublished'}")
+
+
 routes = [
+    Route("/courses/{course_id:int}/units/results.pdf", units_results_pdf, name="units_results_pdf"),
+    Route("/courses/{course_id:int}/units/results", units_results_publish, methods=["POST"],
+          name="units_results_publish"),
     Route("/courses/{course_id:int}/units", units_board, name="units_board"),
     Route("/courses/{course_id:int}/units/summons", units_summons, methods=["POST"], name="units_summons"),
     Route("/courses/{course_id:int}/units/send", units_send, methods=["POST"], name="units_send"),

@@ -478,3 +478,14 @@ def enrolled_ids(nominees: Sequence[Nominee]) -> list[int]:
 
 def insert_group_checkin(conn: sqlite3.Connection, scan_id: int, leader_enrolment_id: int) -> None:
     conn.execute("INSERT INTO group_checkins (scan_id, leader_enrolment_id) VALUES (?, ?)", (scan_id, leader_enrolment_id))
+
+
+def list_unit_attendance(conn: sqlite3.Connection, summoned_id: int):
+    """The attendance rows of the unit's people (a few dozen rows: the unit's live page reads nothing else)."""
+    from .scans import AttendanceRow
+
+    rows = conn.execute(
+        "SELECT a.enrolment_id, a.session_id, a.status, a.scan_id, a.checked_in_at, a.note FROM attendance a"
+        " JOIN nominees n ON n.enrolment_id = a.enrolment_id WHERE n.summoned_unit_id = ? AND n.state = 'enrolled'",
+        (summoned_id,))
+    return [AttendanceRow(r[0], r[1], r[2], r[3], from_db(r[4]), r[5]) for r in rows]

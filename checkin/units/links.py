@@ -24,8 +24,11 @@ from ..store import units
 
 SECRET = re.compile(r"^[A-Za-z0-9_-]{32}$")
 # Unknown links per address over the limiter's window (15 minutes): far more than a secretary's typos, far
-# too few to find one of 2^190 links.
-UNIT_LINK = Limits("unit_link", pair_limit=40, address_limit=40)
+# too few to find one of 2^190 links. Counted with the pairing codes' failures (sign_in_failures allows the kinds
+# 'password' and 'pairing' only), under the name LIMIT_NAME: its pair count is this address's unknown unit links.
+# They also count towards PAIRING's limit per address: a network guessing links cannot guess pairing codes either.
+LIMIT_NAME = "unit link"
+UNIT_LINK = Limits("pairing", pair_limit=40, address_limit=10**6)
 
 
 def link_secret(secret_key: str, salt: str) -> str:
