@@ -11,7 +11,6 @@ from datetime import timedelta
 import openpyxl
 import pytest
 
-from checkin.store import units
 from checkin.store.db import transaction
 from checkin.units import links
 
@@ -422,3 +421,26 @@ def test_the_result_notice_names_every_unit_and_cadre_and_reaches_units_once_pub
     assert published.status_code == 303
     own = pdf_text(signed_in.get(f"{confirmed['Sở Tài chính']}/results.pdf").content)
     assert "Đỗ Thị Ba" in own and "Lê Thị Một" not in own and "Sở Y tế" not in own
+
+
+def test_the_attendance_workbook_has_the_result_notice_sheet(signed_in, world, confirmed):
+    answer = signed_in.get(f"/courses/{world.course.id}/exports/attendance.xlsx")
+    assert answer.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(answer.content), read_only=True)
+    sheet = book["Result notice by unit"]
+    values = [tuple(c for c in row) for row in sheet.iter_rows(values_only=True)]
+    assert values[0][:3] == ("Unit", "Full name", "Position") and "Khai mạc" in values[0]
+    assert {(r[0], r[1]) for r in values[1:]} == {("Sở Y tế", "Lê Thị Một"), ("Sở Y tế", "Ngô Văn Hai"),
+                                                  ("Sở Tài chính", "Đỗ Thị Ba")}
+    book.close()
+
+
+def test_the_unit_x_session_table_links_each_unit_to_its_live_view(signed_in, world, confirmed):
+    cid = world.course.id
+    table = signed_in.get(f"/courses/{cid}/attendance").text
+    summoned = summoned_ids(world)
+    assert f'href="/courses/{cid}/units/{summoned["Sở Y tế"]}/live"' in table
+    page = signed_in.get(f"/courses/{cid}/units/{summoned['Sở Y tế']}/live")
+    assert page.status_code == 200 and "Lê Thị Một" in page.text and "Đỗ Thị Ba" not in page.text
+    live = signed_in.get(f"/courses/{cid}/units/{summoned['Sở Y tế']}/live.json").json()
+    assert sorted(p["name"] for p in live["missing"]) == ["Lê Thị Một", "Ngô Văn Hai"]

@@ -16,8 +16,6 @@ from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from zoneinfo import ZoneInfo
-
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -27,15 +25,15 @@ from ..bodies import read_form
 from ..errors import Problem
 from ..models import Course
 from ..sign_in import client_address
-from ..course import attendance, mailing
+from ..course import mailing
 from ..documents import badges, signin_sheets
 from ..documents.printing import cards_for
-from ..door import rules
 from ..store import courses, logos, people, units
 from ..store.people import PersonDetails
 from ..store.units import SummonedUnit, Summons
 from ..text import fold, whole_number
 from ..units import links, nominations, results
+from ..units import live as live_view
 from ..web import Services, render, services
 
 PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex, nofollow", "Referrer-Policy": "no-referrer"}
@@ -284,30 +282,12 @@ async def unit_sign_in_sheet(page: UnitPage) -> Response:
 
 
 async def _live(page: UnitPage) -> dict:
-    def read(conn):
-        sessions = courses.list_sessions(conn, page.course.id)
-        ids = units.enrolled_ids(units.list_nominees(conn, page.unit.id))
-        return sessions, people.list_roster_entries(conn, page.course.id, ids), units.list_unit_attendance(
-            conn, page.unit.id)
-    sessions, roster, rows = await page.svc.db.read(read)
-    session = rules.pick_session(sessions, page.now) or next((s for s in sessions if s.starts_at > page.now), None)
-    arrived, missing = [], []
-    if session is not None:
-        by_person = {r.enrolment_id: r for r in rows if r.session_id == session.id}
-        for person in sorted(roster, key=lambda p: fold(p.full_name)):
-            row = by_person.get(person.enrolment_id)
-            entry = {"name": person.full_name, "position": person.position, "phone": person.phone,
-                     "status": attendance.status_of(session, row, page.now),
-                     "at": row.checked_in_at.astimezone(ZoneInfo(page.course.time_zone)).strftime("%H:%M")
-                     if row and row.checked_in_at else ""}
-            (arrived if entry["status"] in ("present", "late", "excused") else missing).append(entry)
-    return {"session": {"id": session.id, "title": session.title} if session else None,
-            "arrived": arrived, "missing": missing}
+    return await page.svc.db.read(live_view.read_unit_live, page.course, page.unit.id, page.now)
 
 
 @unit_page
 async def unit_live(page: UnitPage) -> Response:
-    return page.render("units/link/live.html", {"live": await _live(page)})
+    return page.render("units/link/live.html", {"live": await _live(page), "live_url": f"{page.base}/live.json"})
 
 
 @unit_page

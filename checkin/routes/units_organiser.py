@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..bodies import upload_limit
@@ -21,6 +21,7 @@ from ..store.audit import enrolment_subject, list_audit
 from ..store.units import MemberUnitDetails
 from ..text import whole_number
 from ..units import board, directory, links, messages, nominations, results
+from ..units import live as unit_live
 from .organiser_base import Page, organiser_page
 
 MAX_QUOTA = 500
@@ -267,6 +268,21 @@ async def unit_detail(page: Page) -> Response:
 
 
 @organiser_page
+async def unit_live_page(page: Page) -> Response:
+    """The unit's live view, as its secretary sees it (linked from the board and the unit x session table)."""
+    summoned = await _summoned(page)
+    live = await page.svc.db.read(unit_live.read_unit_live, page.course, summoned.id, page.now)
+    return page.render("units/live.html", {"unit": summoned, "live": live,
+                                           "live_url": f"/courses/{page.course_id}/units/{summoned.id}/live.json"})
+
+
+@organiser_page(redirect=False)
+async def unit_live_json(page: Page) -> Response:
+    summoned = await _summoned(page)
+    return JSONResponse(await page.svc.db.read(unit_live.read_unit_live, page.course, summoned.id, page.now))
+
+
+@organiser_page
 async def unit_link_revoke(page: Page) -> Response:
     summoned = await _summoned(page)
 
@@ -287,6 +303,24 @@ async def unit_zalo(page: Page) -> Response:
     await page.svc.db.write(units.insert_mailing, summoned.id, "zalo", summoned.contact_phone, "copied",
                             "shared" if how == "share" else "", page.organiser.id, page.now)
     return Response(status_code=204)
+
+
+@organiser_page
+async def unit_leader(page: Page) -> Response:
+    """The cadre whose badge checks the unit in at the door (group check-in)."""
+    summoned = await _summoned(page)
+    nominee_id = whole_number(str(page.form.get("nominee_id", "")))
+
+    def choose(conn):
+        nominee = units.get_nominee(conn, summoned.id, nominee_id) if nominee_id is not None else None
+        if nominee is None or nominee.state != "enrolled":
+            raise Problem(422, "nominee_not_found", "Choose a confirmed cadre of this unit.")
+        units.set_leader(conn, summoned.id, nominee.id)
+        scans.insert_audit(conn, page.course_id, "unit_leader_set", page.now, organiser_id=page.organiser.id,
+                           subject=nominations.unit_subject(summoned.id), detail=nominee.full_name)
+
+    await page.svc.db.write(choose)
+    return page.redirect(f"/courses/{page.course_id}/units/{summoned.id}?done=leader_set")
 
 
 @organiser_page
@@ -364,7 +398,11 @@ routes = [
     Route("/courses/{course_id:int}/units/substitutions/{substitution_id:int}", substitution_decide,
           methods=["POST"], name="substitution_decide"),
     Route("/courses/{course_id:int}/units/{summoned_id:int}", unit_detail, name="unit_detail"),
+    Route("/courses/{course_id:int}/units/{summoned_id:int}/live", unit_live_page, name="unit_live_page"),
+    Route("/courses/{course_id:int}/units/{summoned_id:int}/live.json", unit_live_json, name="unit_live_json"),
     Route("/courses/{course_id:int}/units/{summoned_id:int}/link", unit_link_revoke, methods=["POST"],
           name="unit_link_revoke"),
+    Route("/courses/{course_id:int}/units/{summoned_id:int}/leader", unit_leader, methods=["POST"],
+          name="unit_leader"),
     Route("/courses/{course_id:int}/units/{summoned_id:int}/zalo", unit_zalo, methods=["POST"], name="unit_zalo"),
 ]

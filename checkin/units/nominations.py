@@ -10,7 +10,6 @@ deadline the replacement takes effect at once, after it the organiser approves o
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,36 +68,32 @@ def _before_deadline(conn, course_id: int, now: datetime) -> None:
                                               "substitution: the organisers approve or refuse it.")
 
 
-def _digits(phone: str) -> str:
-    return re.sub(r"\D", "", phone)
-
-
 def check_duplicate(conn: sqlite3.Connection, course_id: int, summoned_id: int, person: PersonDetails,
                     ignore_nominee: int | None = None) -> None:
     """Refuse a person whose phone or member code is already on the course: in another unit (duplicate_person)
-    or on this unit's own list (already_nominated)."""
-    phone, code = _digits(person.phone), person.member_code.strip().lower()
+    or on this unit's own list (already_nominated). Phones are compared as stored (normalised by forms.read_person
+    and by the roster import alike); member codes ignoring case."""
+    phone, code = person.phone.strip(), person.member_code.strip().lower()
     if not phone and not code:
         return
-
-    def same(p: str, c: str) -> bool:
-        return bool((phone and _digits(p) == phone) or (code and c.strip().lower() == code))
-
-    mine = set()
-    for n in units.list_course_nominees(conn, course_id):
-        if n.enrolment_id:
-            mine.add(n.enrolment_id)
-        if n.state not in ACTIVE or n.id == ignore_nominee or not same(n.phone, n.member_code):
-            continue
-        if n.summoned_unit_id == summoned_id:
+    same = "((? <> '' AND {p} = ?) OR (? <> '' AND {c} <> '' AND LOWER({c}) = ?))"
+    args = (phone, phone, code, code)
+    for nominee_unit, in conn.execute(
+            "SELECT n.summoned_unit_id FROM nominees n JOIN summoned_units s ON s.id = n.summoned_unit_id"
+            " WHERE s.course_id = ? AND n.state IN ('draft', 'enrolled') AND n.id <> ? AND "
+            + same.format(p="n.phone", c="n.member_code"), (course_id, ignore_nominee or 0, *args)).fetchall():
+        if nominee_unit == summoned_id:
             raise Problem(409, "already_nominated", "This person (same phone or member code) is already on your list.")
         raise Problem(409, "duplicate_person", "A person with this phone number or member code is already nominated "
                                                "by another unit for this course. Check the details, or call the "
                                                "organisers.")
-    for entry in people.list_roster(conn, course_id):
-        if entry.enrolment_id not in mine and same(entry.phone, entry.member_code):
-            raise Problem(409, "duplicate_person", "A person with this phone number or member code is already on "
-                                                   "this course's list. Check the details, or call the organisers.")
+    # Someone on the course's roster who is nobody's nominee (typed or imported by the organisers).
+    if conn.execute(
+            "SELECT 1 FROM enrolments e JOIN participants p ON p.id = e.participant_id WHERE e.course_id = ?"
+            " AND NOT EXISTS (SELECT 1 FROM nominees n WHERE n.enrolment_id = e.id) AND "
+            + same.format(p="p.phone", c="p.member_code") + " LIMIT 1", (course_id, *args)).fetchone():
+        raise Problem(409, "duplicate_person", "A person with this phone number or member code is already on "
+                                               "this course's list. Check the details, or call the organisers.")
 
 
 def _quota_left(conn, summoned: SummonedUnit) -> int:
@@ -185,6 +180,8 @@ def confirm_tx(conn: sqlite3.Connection, course_id: int, summoned_id: int, actor
             enrolment_id = _enrol(conn, course_id, summoned, nominee, now)
             _audit(conn, course_id, "nominee_enrolled", now, actor, enrolment_subject(enrolment_id), nominee.full_name)
             enrolled += 1
+    if summoned.leader_nominee_id is None:  # the first on the list leads the unit (group check-in) unless changed
+        units.set_leader(conn, summoned_id, nominees[0].id)
     _audit(conn, course_id, "nominations_confirmed", now, actor, unit_subject(summoned_id),
            f"{summoned.name}: {len(nominees)}/{summoned.quota}")
     units.mark_changed(conn, summoned_id, now, confirmed=True)

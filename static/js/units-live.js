@@ -1,6 +1,6 @@
 // The unit's live view: who of its cadres arrived for the session on now, refreshed every few seconds from a
 // small JSON of this unit only (it reads a few dozen rows and never touches the door's scans).
-const section = document.getElementById("live");
+const section = document.getElementById("live-view");
 const EVERY_MS = 5000;
 
 function item(person, arrived) {
