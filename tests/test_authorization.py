@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 
 from checkin.app import create_app
 from checkin.settings import Settings
-from checkin.store import courses, devices, imports, organisers, pairings, people
+from checkin.store import bodies, courses, devices, imports, organisers, pairings, people, units
 from checkin.store.courses import NewCourse, NewSession
 from checkin.store.db import open_sync, transaction
 from checkin.store.people import PersonDetails
@@ -250,7 +250,8 @@ ACCESS: dict[str, Guard] = {
 }
 
 # Ids in a path other than the course's: each is tried with another course's id under one's own course.
-NESTED = ("session_id", "enrolment_id", "scan_id", "import_id", "job_id", "pairing_id", "device_id")
+NESTED = ("session_id", "enrolment_id", "scan_id", "import_id", "job_id", "pairing_id", "device_id",
+          "summoned_id", "substitution_id")
 
 
 # --- the route table ----------------------------------------------------------------------------------------
@@ -288,6 +289,8 @@ class Side:
     import_id: str = ""
     scan_id: int = 0
     job_id: str = ""
+    summoned_id: int = 0  # units wing: an invited unit of the course, and a substitution it proposed
+    substitution_id: int = 0
 
 
 @dataclass
@@ -325,7 +328,18 @@ def _side(conn, now, title: str, organiser_id: int, names: list[str]) -> Side:
     side = Side(course_id, sessions, enrolments, codes, names)
     side.pairing_id, _ = pairings.insert_pairing(conn, course_id, organiser_id, local(23), 5, now)
     side.import_id = imports.insert_pending_import(conn, course_id, organiser_id, "r.csv", "Họ và tên,Đơn vị\nAn,Đoàn\n".encode(), now)
+    side.summoned_id, side.substitution_id = _units_of(conn, course_id, title, enrolments[0], now)
     return side
+
+
+def _units_of(conn, course_id: int, title: str, enrolment_id: int, now) -> tuple[int, int]:
+    """Units wing: an invited unit whose nominee (the course's first person) has a substitution waiting."""
+    body = bodies.get_course_body(conn, course_id)
+    entry = units.insert_member_unit(conn, body.id, units.MemberUnitDetails(f"Đơn vị của {title}"), now)
+    summoned = units.summon_unit(conn, course_id, entry, 3, "", now)
+    nominee = units.insert_nominee(conn, summoned, PersonDetails("Người được cử", ""), now, state="enrolled",
+                                   enrolment_id=enrolment_id)
+    return summoned, units.insert_substitution(conn, summoned, nominee, PersonDetails("Người thay", ""), "", now)
 
 
 @pytest.fixture(scope="module")
@@ -407,12 +421,13 @@ def fill(key: str, caller: str, w: World, nested: str | None = None) -> str:
         "scan_id": w.mine.scan_id, "import_id": w.mine.import_id, "job_id": w.mine.job_id,
         "pairing_id": w.mine.pairing_id, "device_id": w.mine.spare_device_id, "lang": "en", "fmt": "crt",
         "path": "css/app.css", "organiser_id": w.spare_organiser_id, "secret": "not-a-unit-link",
-        "summoned_id": 1, "substitution_id": 1, "nominee_id": 1, "code": w.mine.codes[0] if caller == PARTICIPANT else "not-a-badge-code-0000",
+        "summoned_id": w.mine.summoned_id, "substitution_id": w.mine.substitution_id, "nominee_id": 1, "code": w.mine.codes[0] if caller == PARTICIPANT else "not-a-badge-code-0000",
     }
     if nested:
         values[nested] = {"session_id": w.theirs.sessions[0], "enrolment_id": w.theirs.enrolments[0],
                           "scan_id": w.theirs.scan_id, "import_id": w.theirs.import_id, "job_id": w.theirs.job_id,
-                          "pairing_id": w.theirs.pairing_id, "device_id": w.theirs.device_id}[nested]
+                          "pairing_id": w.theirs.pairing_id, "device_id": w.theirs.device_id,
+                          "summoned_id": w.theirs.summoned_id, "substitution_id": w.theirs.substitution_id}[nested]
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 

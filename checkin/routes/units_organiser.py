@@ -351,6 +351,8 @@ async def units_send(page: Page) -> Response:
 
 @organiser_page
 async def substitution_decide(page: Page) -> Response:
+    if await page.svc.db.read(units.get_substitution, page.course_id, page.param("substitution_id")) is None:
+        raise Problem(404, "substitution_not_found", "There is no such substitution on this course.")
     action = page.form.get("action")
     if action not in ("approve", "refuse"):
         raise Problem(422, "bad_action", "Choose approve or refuse.")
