@@ -75,7 +75,10 @@ async def group_page(request: Request):
              "already_checked_in": _("already checked in"), "session_not_open": _("the session is not open yet"),
              "session_closed": _("the session is over"), "no_session": _("no session now"),
              "badge_revoked": _("badge revoked"), "undone": _("check-in undone"),
-             "no_session_title": _("No session now.")}
+             "no_session_title": _("No session now."),
+             "not_a_group_leader": _("This badge is not a unit leader's badge on this course: scan each person's "
+                                     "badge."),
+             "group_checkin_off": _("Group check-in is off for this course: scan each person's badge.")}
     texts["no_session"] = texts["no_session_title"]
     return render(request, "units/usher/group.html", {"texts": texts})
 

@@ -16,7 +16,10 @@ async function api(path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await answer.json().catch(() => ({}));
-  if (!answer.ok) throw new Error(data.error ? data.error.message : String(answer.status));
+  if (!answer.ok) {
+    const code = data.error ? data.error.code : "";
+    throw new Error(texts[code] || (data.error ? data.error.message : String(answer.status)));
+  }
   return data;
 }
 
