@@ -15,7 +15,7 @@ from ..store import courses, devices, people, scans
 from ..store.db import Database
 from ..store.scans import Event, NewScan, ScanRow
 
-METHODS = ("camera", "search", "api", "sync", "manual", "paper")
+METHODS = ("camera", "search", "api", "sync", "manual", "paper", "group")  # group: units/group.py
 DEVICE_METHODS = ("camera", "search", "api", "sync")
 TOUCH_EVERY = timedelta(seconds=30)  # how fresh a device's "last seen" is kept
 
