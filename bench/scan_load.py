@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -309,6 +310,7 @@ def main() -> int:
             _drop_floor_table(url)
         if cluster_folder is not None:
             pgcluster.stop(cluster_folder)
+        shutil.rmtree(workdir, ignore_errors=True)
     load_after = loadavg()
     return report(args, store, phases, len(codes), ours, bare, pg_root, load_before, load_after)
 

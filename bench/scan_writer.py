@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -93,7 +94,7 @@ def main() -> int:
         return time.process_time() - cpu, time.perf_counter() - wall
 
     for mode in conns:  # warm the caches alike
-        run(mode, codes[:320] if mode == "FULL" else codes[:320])
+        run(mode, codes[:320])
     results = {mode: [] for mode in conns}
     size = args.scans // args.rounds
     for r in range(args.rounds):
@@ -105,6 +106,9 @@ def main() -> int:
             if mode == "NORMAL" and r == 0:
                 per_scan_statements = statements["n"] / len(chunk)
     load = " ".join(open("/proc/loadavg").read().split()[:3])
+    for conn in conns.values():
+        conn.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
     print(f"\nThe writer's share of a first check-in ({args.participants} cadres, batches of {args.batch}, "
           f"{args.rounds} interleaved rounds of {size}; load average {load}):")
