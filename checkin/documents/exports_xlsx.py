@@ -28,6 +28,8 @@ def attendance_workbook(report: AttendanceReport) -> bytes:
     _matrix_sheet(book, _sheet_name(_("Participants x sessions"), used), report)
     for session in report.sessions:
         _session_sheet(book, _sheet_name(f"{session.position}. {session.title}", used), report, session)
+    if report.unit_results is not None:
+        _unit_results_sheet(book, _sheet_name(_("Result notice by unit"), used), report)
     book.close()
     return buffer.getvalue()
 
@@ -129,3 +131,15 @@ def _units_sheet(book: Workbook, name: str, report: AttendanceReport) -> None:
     total = [_("All units"), len(report.people)]
     total += [sum(u["sessions"][s.id] for u in units) for s in sessions] + [sum(u["all"] for u in units)]
     sheet.append([Cell(v, Style.BOLD) for v in total])
+
+
+def _unit_results_sheet(book: Workbook, name: str, report: AttendanceReport) -> None:
+    """The units wing's result notice as a sheet: per invited unit, its cadres and their sessions (units/results.py)."""
+    from ..units.results import result_rows
+
+    header, *rows = result_rows(report.unit_results)
+    sheet = book.add_sheet(name, widths=[_width((r[0] for r in rows), header[0]), _width((r[1] for r in rows), header[1]),
+                                         16, *[16 for _s in report.sessions], 8, 12], freeze=(1, 2))
+    sheet.append(_header(header))
+    for row in rows:
+        sheet.append([neutralise(v) for v in row])

@@ -15,7 +15,7 @@ from ..store import completion, courses, devices, people, scans
 from ..store.db import Database
 from ..store.scans import Event, NewScan, ScanRow
 
-METHODS = ("camera", "search", "api", "sync", "manual", "paper", "room_code")
+METHODS = ("camera", "search", "api", "sync", "manual", "paper", "group", "room_code")  # group: units/group.py
 DIRECTIONS = ("in", "out")  # out: an exit scan ("Ra về / Leaving"), see rules.decide_exit
 DEVICE_METHODS = ("camera", "search", "api", "sync")
 TOUCH_EVERY = timedelta(seconds=30)  # how fresh a device's "last seen" is kept

@@ -13,6 +13,7 @@ from ..models import BadgeHolder
 from ..text import clean, fold, unit_key
 from . import scans
 from .dialect import for_update
+from .persons import link_participant, refresh_participant_person
 from .scans import AttendanceRow
 
 
@@ -92,15 +93,18 @@ def update_participant(conn: sqlite3.Connection, participant_id: int, person: Pe
             clean(person.member_code), to_db(now), participant_id,
         ),
     )
+    refresh_participant_person(conn, participant_id)  # the person's record follows their latest course
 
 
 def enrol(conn: sqlite3.Connection, course_id: int, participant_id: int, now: datetime) -> int:
-    """Put a participant on a course with a fresh badge; returns the enrolment id."""
+    """Put a participant on a course with a fresh badge, linked to their person of the course's body (imports,
+    walk-ins, nominations all come here: see store/persons.py); returns the enrolment id."""
     enrolment_id = conn.execute(
         "INSERT INTO enrolments (course_id, participant_id, created_at) VALUES (?, ?, ?) RETURNING id",
         (course_id, participant_id, to_db(now)),
     ).fetchone()[0]
     issue_badge(conn, enrolment_id, now)
+    link_participant(conn, course_id, participant_id, now)
     return enrolment_id
 
 
