@@ -156,3 +156,17 @@ def test_organiser_sets_the_rule_and_bad_values_are_refused(signed_in, world):
     assert rows(world, "SELECT exit_scans, min_present_pct, min_sessions, late_counts FROM completion_rules") == [
         (1, 80, 2, 1)]
     assert rows(world, "SELECT session_id, exit_scans, speaker FROM session_rules") == [(sid, 0, "TS. Lê Văn A")]
+
+
+def test_a_departure_queued_offline_is_judged_at_its_stated_time(client, world):
+    exits_on(world)
+    world.clock.set(local(8, 0))
+    scan(client, world.course.token, world.course.codes[0])
+    world.clock.set(local(8, 40))  # the phone comes back online: the departure it saved at 8:25
+    stated = local(8, 25).isoformat()
+    body = leave(client, world.course.token, world.course.codes[0], method="sync", scanned_at=stated,
+                 nonce="offline-out-1").json()
+    assert body["reason"] == "checked_out" and body["session"]["title"] == "Khai mạc"
+    assert rows(world, "SELECT left_early FROM attendance") == [(0,)]  # 25 of 30 minutes: over 75 %
+    (out_at,) = rows(world, "SELECT checked_out_at FROM attendance")[0]
+    assert out_at.startswith(local(8, 25).strftime("%Y-%m-%dT%H:%M"))
