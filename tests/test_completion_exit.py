@@ -170,3 +170,21 @@ def test_a_departure_queued_offline_is_judged_at_its_stated_time(client, world):
     assert rows(world, "SELECT left_early FROM attendance") == [(0,)]  # 25 of 30 minutes: over 75 %
     (out_at,) = rows(world, "SELECT checked_out_at FROM attendance")[0]
     assert out_at.startswith(local(8, 25).strftime("%Y-%m-%dT%H:%M"))
+
+
+def test_an_earlier_check_in_synced_later_recounts_the_time_present(client, world):
+    exits_on(world, pct=50)
+    world.clock.set(local(8, 14))
+    scan(client, world.course.token, world.course.codes[0])  # counted from 8:14
+    world.clock.set(local(8, 26))
+    leave(client, world.course.token, world.course.codes[0])  # 12 of 30 minutes: left early
+    assert rows(world, "SELECT left_early FROM attendance") == [(1,)]
+    # The other door's phone, offline, had checked her in at 8:00: that check-in counts, 26 of 30 minutes.
+    synced = scan(client, world.course.other_token, world.course.codes[0], method="sync",
+                  scanned_at=local(8, 0).isoformat(), nonce="early-in").json()
+    assert synced["reason"] == "checked_in"
+    assert rows(world, "SELECT left_early FROM attendance") == [(0,)]
+    # Undoing that earlier check-in: the 8:14 one counts again, and so does the early departure.
+    assert client.post(f"/api/v1/scans/{synced['scan_id']}/undo",
+                       headers=bearer(world.course.other_token)).status_code == 200
+    assert rows(world, "SELECT left_early FROM attendance") == [(1,)]

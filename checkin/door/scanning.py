@@ -163,6 +163,7 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
             event = scans.checkin_event(seq, scan.course_id, scan_id, session.id, holder.enrolment_id,
                                         holder.full_name, holder.unit, decision.reason, scan.method, at, now)
         else:
+            _recount_departure(conn, scan.course_id, holder.enrolment_id, session, at, now)
             # Both scans stay in the log; the earlier one now counts. Live views recount.
             event = scans.insert_event(conn, scan.course_id, "correction", {
                 "scan_id": scan_id, "session_id": session.id, "enrolment_id": holder.enrolment_id,
@@ -309,6 +310,22 @@ def _count_what_stands(conn: sqlite3.Connection, enrolment_id: int, session_id: 
     first = min(standing, key=lambda s: (_rule_time(s), s.id))
     status = "present" if first.reason == rules.Reason.CHECKED_IN else "late"
     scans.upsert_attendance(conn, enrolment_id, session_id, status, first.id, _rule_time(first), now)
+    course_id = conn.execute("SELECT course_id FROM sessions WHERE id = ?", (session_id,)).fetchone()[0]
+    session = next(s for s in courses.list_sessions(conn, course_id) if s.id == session_id)
+    _recount_departure(conn, course_id, enrolment_id, session, _rule_time(first), now)
+
+
+def _recount_departure(conn, course_id: int, enrolment_id: int, session: CourseSession, checked_in_at: datetime,
+                       now: datetime) -> None:
+    """The check-in that counts changed under a recorded departure: the time present, and so left_early, with it."""
+    stay = completion.list_stays(conn, enrolment_id).get(session.id)
+    if stay is None or stay.checked_out_at is None:
+        return
+    _on, by_session = completion.exit_rules(conn, course_id)
+    rule = by_session.get(session.id)
+    early = rules.left_early(session, checked_in_at, stay.checked_out_at, rule.min_present_pct if rule else 0)
+    scan_id = completion.checkout_scan_of(conn, enrolment_id, session.id)
+    completion.set_departure(conn, enrolment_id, session.id, scan_id, stay.checked_out_at, early, now)
 
 
 def _rule_time(scan: ScanRow) -> datetime:
