@@ -188,3 +188,25 @@ def test_an_earlier_check_in_synced_later_recounts_the_time_present(client, worl
     assert client.post(f"/api/v1/scans/{synced['scan_id']}/undo",
                        headers=bearer(world.course.other_token)).status_code == 200
     assert rows(world, "SELECT left_early FROM attendance") == [(1,)]
+
+
+def test_a_copied_course_keeps_its_completion_rule(world):
+    from datetime import date
+
+    from checkin.store import course_setup, courses
+
+    conn = world.conn()
+    with transaction(conn):
+        completion.set_rule(conn, CompletionRule(world.course.id, exit_scans=True, min_present_pct=80, min_sessions=2,
+                                                 require_feedback=True, reflection_deadline=local(17, 0)),
+                            world.clock())
+        completion.set_session_rule(conn, SessionRule(world.course.sessions[1], exit_scans=False, speaker="TS. A"))
+        source = courses.get_course(conn, world.course.id)
+        copy_id = course_setup.copy_course(conn, source, "Lớp sao chép", date(2026, 12, 4), world.clock(), None)
+    rule = completion.get_rule(conn, copy_id)
+    assert (rule.exit_scans, rule.min_present_pct, rule.min_sessions, rule.require_feedback,
+            rule.reflection_deadline) == (True, 80, 2, True, None)
+    copied = courses.list_sessions(conn, copy_id)
+    own = completion.list_session_rules(conn, copy_id)
+    assert list(own) == [copied[1].id] and own[copied[1].id].speaker == "TS. A"
+    conn.close()

@@ -190,3 +190,18 @@ def list_room_refusals(conn: sqlite3.Connection, course_id: int, limit: int = 50
         " WHERE s.course_id = ? AND s.method = 'room_code' AND s.reason = 'other_device' ORDER BY s.id DESC LIMIT ?",
         (course_id, limit))
     return [RoomRefusal(r[0], r[1], r[2], r[3], r[4], from_db(r[5])) for r in rows]
+
+
+def copy_rules(conn: sqlite3.Connection, source_id: int, target_id: int, sessions: dict[int, int], now: datetime) -> None:
+    """A copied course keeps the source's completion rule (not its reflection deadline: another day) and each
+    session's own choices; `sessions` maps the source's session ids to the copies'."""
+    has_rule = conn.execute("SELECT 1 FROM completion_rules WHERE course_id = ?", (source_id,)).fetchone()
+    if has_rule:
+        rule = get_rule(conn, source_id)
+        set_rule(conn, CompletionRule(
+            target_id, rule.exit_scans, rule.min_present_pct, rule.min_sessions, rule.late_counts,
+            rule.require_feedback, rule.require_reflection, rule.feedback_named, None, rule.storage_limit_mb,
+        ), now)
+    for session_id, own in list_session_rules(conn, source_id).items():
+        if session_id in sessions:
+            set_session_rule(conn, SessionRule(sessions[session_id], own.exit_scans, own.min_present_pct, own.speaker))

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from ..clock import to_db
 from ..models import Course, CourseSession, Organiser
+from . import completion
 from .bodies import get_or_insert_body
 from .courses import NewCourse, NewSession, get_course, insert_course, insert_session, list_sessions, lock_course
 
@@ -77,12 +78,14 @@ def copy_course(
         now,
         organiser_id,
     )
+    copied = {}
     for s in list_sessions(conn, source.id):
         move = lambda t: move_to_day(t, source.time_zone, source.course_date, source.time_zone, new_day)  # noqa: E731
-        insert_session(
+        copied[s.id] = insert_session(
             conn, course_id,
             NewSession(s.title, move(s.starts_at), move(s.ends_at), s.own_open_before_min, s.own_late_after_min),
         )
+    completion.copy_rules(conn, source.id, course_id, copied, now)  # the completion rule goes with the programme
     return course_id
 
 
