@@ -444,3 +444,11 @@ def test_the_unit_x_session_table_links_each_unit_to_its_live_view(signed_in, wo
     assert page.status_code == 200 and "Lê Thị Một" in page.text and "Đỗ Thị Ba" not in page.text
     live = signed_in.get(f"/courses/{cid}/units/{summoned['Sở Y tế']}/live.json").json()
     assert sorted(p["name"] for p in live["missing"]) == ["Lê Thị Một", "Ngô Văn Hai"]
+
+
+def test_a_summons_without_a_date_has_no_deadline_and_a_bad_date_is_refused(signed_in, world, invited):
+    ids = directory_ids(world)
+    kept = summon(signed_in, world.course.id, {ids["Sở Y tế"]: 3}, deadline=("", "17:00"))
+    assert kept.status_code == 303 and rows(world, "SELECT deadline FROM summonses") == [(None,)]
+    bad = summon(signed_in, world.course.id, {ids["Sở Y tế"]: 3}, deadline=("27/11/2026", "17:00"))
+    assert bad.status_code == 422 and "invalid_deadline" in bad.text

@@ -193,8 +193,7 @@ async def units_summons(page: Page) -> Response:
     body_id = await _body_id(page)
     form = Form(page.form)
     deadline = None
-    day, at = form.raw("deadline_date", 20), form.raw("deadline_time", 10)
-    if day or at:
+    if form.raw("deadline_date", 20):  # no date: no deadline (the time field always holds one)
         d, t = form.day("deadline_date"), form.clock_time("deadline_time")
         if d is not None and t is not None:
             deadline = datetime.combine(d, t, ZoneInfo(page.course.time_zone))
