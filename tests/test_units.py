@@ -444,6 +444,8 @@ def test_the_unit_x_session_table_links_each_unit_to_its_live_view(signed_in, wo
     assert page.status_code == 200 and "Lê Thị Một" in page.text and "Đỗ Thị Ba" not in page.text
     live = signed_in.get(f"/courses/{cid}/units/{summoned['Sở Y tế']}/live.json").json()
     assert sorted(p["name"] for p in live["missing"]) == ["Lê Thị Một", "Ngô Văn Hai"]
+    dashboard = signed_in.get(f"/courses/{cid}/live.json").json()
+    assert dashboard["unit_views"]["Sở Y tế"] == f"/courses/{cid}/units/{summoned['Sở Y tế']}/live"
 
 
 def test_a_summons_without_a_date_has_no_deadline_and_a_bad_date_is_refused(signed_in, world, invited):

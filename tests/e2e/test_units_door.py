@@ -100,3 +100,16 @@ def test_the_organiser_copies_the_zalo_message_and_it_is_recorded(site, world, u
             break
         desk.wait_for_timeout(100)
     assert rows(world, "SELECT kind, status FROM unit_mailings") == [("zalo", "copied")]
+
+
+def test_the_big_screen_links_each_invited_unit_to_its_live_view(site, world, unit, page_factory):
+    desk = page_factory(locale="en-GB", extra_http_headers={"Accept-Language": "en"})
+    desk.goto(site + "/login")
+    desk.locator("#username").fill("lan")
+    desk.locator("#password").fill(world.organiser_password)
+    desk.locator("form[action='/login'] button[type=submit]").click()
+    desk.goto(site + f"/courses/{world.course.id}/live")
+    link = desk.locator("#dash-units a.unit-name", has_text="Sở Y tế")
+    expect(link).to_have_attribute("href", f"/courses/{world.course.id}/units/{unit['summoned']}/live")
+    link.click()
+    expect(desk.locator("#missing")).to_contain_text("Ngô Văn Hai")
