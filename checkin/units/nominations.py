@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..errors import Problem
-from ..store import participants, people, scans, units
+from ..store import courses, participants, people, scans, units
 from ..store.audit import enrolment_subject
 from ..store.people import PersonDetails
 from ..store.units import Nominee, SummonedUnit
@@ -75,6 +75,9 @@ def check_duplicate(conn: sqlite3.Connection, course_id: int, summoned_id: int, 
     phone, code = person.phone.strip(), person.member_code.strip().lower()
     if not phone and not code:
         return
+    # Two units nominating the same person at the same moment (PostgreSQL, several instances) are decided one
+    # after the other: the course's row stays locked to the commit (dialect.py). SQLite has one writer anyway.
+    courses.lock_course(conn, course_id)
     same = "((? <> '' AND {p} = ?) OR (? <> '' AND {c} <> '' AND LOWER({c}) = ?))"
     args = (phone, phone, code, code)
     for nominee_unit, in conn.execute(
