@@ -454,3 +454,17 @@ def test_a_summons_without_a_date_has_no_deadline_and_a_bad_date_is_refused(sign
     assert kept.status_code == 303 and rows(world, "SELECT deadline FROM summonses") == [(None,)]
     bad = summon(signed_in, world.course.id, {ids["Sở Y tế"]: 3}, deadline=("27/11/2026", "17:00"))
     assert bad.status_code == 422 and "invalid_deadline" in bad.text
+
+
+def test_a_bad_phone_in_a_replacement_is_shown_on_that_form_and_changes_nothing(client, world, invited):
+    client.cookies.set("lang", "en")
+    link = unit_link(world, invited["Sở Y tế"])
+    add(client, link, **person("Lê Thị Một", "0911000001"))
+    client.post(f"{link}/confirm", data={"csrf": page_csrf(client, link)})
+    nominee_id = rows(world, "SELECT id FROM nominees")[0][0]
+    answer = client.post(f"{link}/nominees/{nominee_id}/substitute", data={
+        "csrf": page_csrf(client, link), "reason": "", **person("Phan Văn Mới", "12ab")})
+    assert answer.status_code == 422
+    assert f'id="s{nominee_id}-phone-error"' in answer.text and 'value="Phan Văn Mới"' in answer.text
+    assert 'id="a-phone-error"' not in answer.text
+    assert rows(world, "SELECT COUNT(*) FROM unit_substitutions") == [(0,)]
