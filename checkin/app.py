@@ -20,7 +20,7 @@ from .live.relay import Relay
 from .clock import Clock, system_clock
 from .errors import Problem
 from .routes import api, operator, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
-from .routes import units_api, units_link, units_organiser
+from .routes import units_api, units_directory, units_link, units_organiser
 from .security import PagesOnly, SecurityHeadersMiddleware
 from .session_cookie import SessionCookieMiddleware
 from .settings import Settings
@@ -78,6 +78,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             *badges_print.routes,
             *badges_send.routes,
             *units_organiser.routes,
+            *units_directory.routes,
             *units_link.routes,
             *units_api.page_routes,
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),

@@ -7,10 +7,10 @@ import pytest
 from playwright.sync_api import expect
 
 from checkin.app import create_app
-from checkin.store import bodies, units
+from checkin.store import bodies, unit_directory, units
 from checkin.store.db import transaction
 from checkin.store.people import PersonDetails
-from checkin.store.units import MemberUnitDetails
+from checkin.store.unit_directory import MemberUnitDetails
 from checkin.units import nominations
 from tests.conftest import local
 
@@ -36,7 +36,7 @@ def unit(world):
     conn = world.conn()
     with transaction(conn):
         body = bodies.get_course_body(conn, world.course.id)
-        entry = units.insert_member_unit(conn, body.id, MemberUnitDetails("Sở Y tế", "", "Trần Thị Mai", "0911222333"),
+        entry = unit_directory.insert_member_unit(conn, body.id, MemberUnitDetails("Sở Y tế", "", "Trần Thị Mai", "0911222333"),
                                          world.clock())
         summoned = units.summon_unit(conn, world.course.id, entry, 3, "", world.clock())
         units.upsert_summons(conn, world.course.id, None, True, world.clock())
