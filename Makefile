@@ -7,6 +7,7 @@ DEMO_DB ?= data/demo.sqlite3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 CLUSTER_PORT ?= 8080
+TEST_PROCESSES ?= 2
 
 .PHONY: run test cluster cluster-stop install install-test browser postgresql proxies bench vendor clean
 
@@ -15,7 +16,7 @@ run: install
 	@CHECKIN_DB=$(DEMO_DB) CHECKIN_HOST=$(HOST) CHECKIN_PORT=$(PORT) $(VENV)/bin/checkin serve
 
 test: install-test browser postgresql proxies
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_PROCESSES)
 
 # Two instances on a throwaway PostgreSQL behind Caddy, with the demo course (data/cluster; Ctrl+C stops it).
 cluster: install postgresql

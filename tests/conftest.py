@@ -2,9 +2,9 @@
 controllable clock, a seeded course.
 
 Every test that uses `settings` (and so `world`, `app`, `client`) runs on both stores: `store` is
-parametrised. PostgreSQL comes from $CHECKIN_TEST_DATABASE_URL when it is set, otherwise from a throwaway
-server started once for the session from the system's binaries (scripts/pgcluster.py); between tests its
-tables are emptied. Browser tests run on SQLite only (tests/e2e/conftest.py).
+parametrised. PostgreSQL comes from $CHECKIN_TEST_DATABASE_URL when it is set (a database of its own per
+parallel test process), otherwise from a throwaway server started once per test process from the system's
+binaries (scripts/pgcluster.py); between tests its tables are emptied. Browser tests run on SQLite only (tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -124,6 +124,9 @@ def postgres_url() -> Iterator[str]:
     """A migrated PostgreSQL database for this test session."""
     url = os.environ.get("CHECKIN_TEST_DATABASE_URL")
     folder = None
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # tests run in parallel processes (pytest -n): gw0, gw1, ...
+    if url and worker:
+        url = _database_of_its_own(url, worker)
     if not url:
         # Not under pytest's temporary folder: that one is private to us, and the server may run as another user.
         folder = Path(tempfile.mkdtemp(prefix="checkin-test-pg-"))
@@ -140,6 +143,21 @@ def postgres_url() -> Iterator[str]:
     if folder is not None:
         pgcluster.stop(folder)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _database_of_its_own(url: str, worker: str) -> str:
+    """The given server, with a database for this test process (dropped and created afresh): parallel test
+    processes empty their tables between tests and must not empty each other's."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'checkin'}_{worker}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path="/" + name))
 
 
 def empty_postgres(url: str) -> None:

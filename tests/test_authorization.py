@@ -214,6 +214,36 @@ ACCESS: dict[str, Guard] = {
     "GET /courses/{course_id}/badges/send": organiser(),
     "POST /courses/{course_id}/badges/send": organiser(**POST_FORM),
     "GET /courses/{course_id}/badges/send/status": organiser(),
+    # Records wing (issue 13): a body's people across courses; both test courses belong to one body ("Đoàn"),
+    # so the other course's organiser organises it too. A participant's own record behind the badge code.
+    "GET /b/{code}/record": badge_link(),
+    "GET /bodies/{body_id}/people": organiser(course=False),
+    "GET /bodies/{body_id}/people/{person_id}": organiser(course=False),
+    "GET /bodies/{body_id}/people/{person_id}/record.xlsx": organiser(course=False, **DOWNLOAD),
+    "GET /bodies/{body_id}/people/{person_id}/record.pdf": organiser(course=False, **DOWNLOAD),
+    "GET /bodies/{body_id}/people/{person_id}/data.json": organiser(course=False, **DOWNLOAD),
+    "POST /bodies/{body_id}/people/{person_id}/merge": organiser(course=False, **POST_FORM),
+    "POST /bodies/{body_id}/people/{person_id}/erase": organiser(course=False, **POST_FORM),
+    "POST /bodies/{body_id}/people/{person_id}/detach": organiser(course=False, **POST_FORM),
+    "POST /bodies/{body_id}/merges/{merge_id}/split": organiser(course=False, **POST_FORM),
+    "GET /bodies/{body_id}/proposals": organiser(course=False),
+    "POST /bodies/{body_id}/proposals/{proposal_id}/confirm": organiser(course=False, **POST_FORM),
+    "POST /bodies/{body_id}/proposals/{proposal_id}/reject": organiser(course=False, **POST_FORM),
+    "GET /bodies/{body_id}/programmes": organiser(course=False),
+    "POST /bodies/{body_id}/programmes": organiser(course=False, **POST_FORM),
+    "GET /bodies/{body_id}/programmes/{programme_id}": organiser(course=False),
+    "POST /bodies/{body_id}/programmes/{programme_id}/courses": organiser(course=False, **POST_FORM),
+    "POST /bodies/{body_id}/programmes/{programme_id}/requirements": organiser(course=False, **POST_FORM),
+    "POST /bodies/{body_id}/programmes/{programme_id}/requirements/{requirement_id}/delete":
+        organiser(course=False, **POST_FORM),
+    "GET /bodies/{body_id}/report": organiser(course=False),
+    "GET /bodies/{body_id}/report.xlsx": organiser(course=False, **DOWNLOAD),
+    "GET /bodies/{body_id}/report.pdf": organiser(course=False, **DOWNLOAD),
+    "GET /bodies/{body_id}/report/people": organiser(course=False),
+    "GET /courses/{course_id}/records": organiser(),
+    "GET /courses/{course_id}/people/{enrolment_id}/record": organiser(),
+    "GET /bodies/{body_id}/retention": organiser(course=False),
+    "POST /bodies/{body_id}/retention": organiser(course=False, **POST_FORM),
     # The units wing (issue 12): the organiser's directory, summons, board and unit pages; the unit's private link
     # (a bearer secret nobody here holds: every caller tries one that is not a link; tests/test_units_access.py
     # tries each route with another unit's link, a revoked one, an unknown one and none).
@@ -247,6 +277,30 @@ ACCESS: dict[str, Guard] = {
     "POST /u/{secret}/nominees/{nominee_id}": unit_link(),
     "POST /u/{secret}/nominees/{nominee_id}/substitute": unit_link(),
     "POST /u/{secret}/confirm": unit_link(),
+    # completion wing (issue 14)
+    "GET /courses/{course_id}/completion": organiser(),
+    "POST /courses/{course_id}/completion": organiser(**POST_FORM),
+    "GET /courses/{course_id}/feedback": organiser(),
+    "GET /courses/{course_id}/feedback.xlsx": organiser(**DOWNLOAD),
+    "GET /b/{code}/feedback": badge_link(),
+    "POST /b/{code}/feedback": badge_link(),
+    "GET /b/{code}/reflection": badge_link(),
+    "POST /b/{code}/reflection": badge_link(),
+    "POST /b/{code}/reflection/draft": badge_link(),
+    "POST /b/{code}/reflection/upload": badge_link(),
+    "GET /courses/{course_id}/reflections": organiser(),
+    "POST /courses/{course_id}/reflections/bundle": organiser(**POST_FORM),
+    "GET /courses/{course_id}/reflections/jobs/{job_id}": organiser(**OWN_JOB),
+    "GET /courses/{course_id}/reflections/jobs/{job_id}/file": organiser(**DOWNLOAD, **OWN_JOB),
+    "GET /courses/{course_id}/reflections/{enrolment_id}": organiser(),
+    "POST /courses/{course_id}/reflections/{enrolment_id}/review": organiser(**POST_FORM),
+    "GET /courses/{course_id}/reflections/{enrolment_id}/file": organiser(**DOWNLOAD),
+    "GET /b/{code}/room": badge_link(),
+    "POST /b/{code}/room": badge_link(),
+    "GET /courses/{course_id}/room": organiser(),
+    "GET /courses/{course_id}/room/state.json": organiser(**DOWNLOAD),
+    "GET /courses/{course_id}/room/qr.svg": organiser(**DOWNLOAD),
+    "POST /courses/{course_id}/room/devices/{enrolment_id}/release": organiser(**POST_FORM),
 }
 
 # Ids in a path other than the course's: each is tried with another course's id under one's own course.
@@ -420,8 +474,12 @@ def fill(key: str, caller: str, w: World, nested: str | None = None) -> str:
         "course_id": w.mine.course_id, "session_id": w.mine.sessions[0], "enrolment_id": w.mine.enrolments[1],
         "scan_id": w.mine.scan_id, "import_id": w.mine.import_id, "job_id": w.mine.job_id,
         "pairing_id": w.mine.pairing_id, "device_id": w.mine.spare_device_id, "lang": "en", "fmt": "crt",
-        "path": "css/app.css", "organiser_id": w.spare_organiser_id, "secret": "not-a-unit-link",
-        "summoned_id": w.mine.summoned_id, "substitution_id": w.mine.substitution_id, "nominee_id": 1, "code": w.mine.codes[0] if caller == PARTICIPANT else "not-a-badge-code-0000",
+        "path": "css/app.css", "organiser_id": w.spare_organiser_id, "code": w.mine.codes[0] if caller == PARTICIPANT else "not-a-badge-code-0000",
+        # Records wing: the body of both courses, the person of mine.enrolments[1], ids of nothing yet.
+        "body_id": 1, "person_id": 2, "merge_id": 1, "proposal_id": 1, "programme_id": 1, "requirement_id": 1,
+        # Units wing: a unit link that is nobody's, the invited unit and substitution of my course.
+        "secret": "not-a-unit-link", "summoned_id": w.mine.summoned_id, "substitution_id": w.mine.substitution_id,
+        "nominee_id": 1,
     }
     if nested:
         values[nested] = {"session_id": w.theirs.sessions[0], "enrolment_id": w.theirs.enrolments[0],

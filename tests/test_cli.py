@@ -255,3 +255,13 @@ def test_demo_reset_starts_the_file_afresh_and_prints_the_password_as_make_run_s
     run(own, "user", "add", "lan", "--password-stdin", stdin="a long password\n")
     reset = run(own, "demo", "--participants", "5", "--reset")
     assert "password:" in reset.stderr and "/usher/pair#t=" in reset.stderr and reset.stdout.strip() == "1"
+
+
+def test_demo_reset_on_postgresql_deletes_nothing_and_says_what_to_do_instead(cli, demo):
+    if not cli.settings.uses_postgres:
+        assert run(cli, "demo", "--participants", "5", "--reset").returncode == 0  # SQLite: a fresh file
+        return
+    before = db(cli).execute("SELECT COUNT(*) FROM courses").fetchone()[0]
+    refused = run(cli, "demo", "--participants", "5", "--reset", check=False)
+    assert refused.returncode != 0 and "dropdb" in refused.stderr and "checkin migrate" in refused.stderr
+    assert db(cli).execute("SELECT COUNT(*) FROM courses").fetchone()[0] == before

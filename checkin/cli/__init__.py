@@ -15,6 +15,7 @@ from ..store.db import SchemaOutOfDate
 from .common import CommandError, close_connections, say
 from .course_commands import cmd_backup, cmd_courses, cmd_demo, cmd_import, cmd_migrate, cmd_serve
 from .output_commands import cmd_badges_export, cmd_badges_pdf, cmd_badges_send, cmd_certificates, cmd_export
+from .records_commands import add_parsers as add_records_parsers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("courses", parents=[common], help="list courses with their ids")
     p.set_defaults(func=cmd_courses)
+    add_records_parsers(sub, common)
     return parser
 
 

@@ -113,6 +113,10 @@ def cmd_demo(args, settings: Settings) -> int:
     if args.participants < 1 or args.participants > 200_000:
         raise CommandError("--participants must be between 1 and 200000")
     path = settings.db_path
+    if args.reset and settings.uses_postgres:
+        # Deleting a PostgreSQL database is a decision for its operator, not a side effect of a demo.
+        raise CommandError("--reset deletes a SQLite file; on PostgreSQL it would delete nothing. For a fresh "
+                           "database there: dropdb and createdb it, run checkin migrate, then checkin demo.")
     if args.reset:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)

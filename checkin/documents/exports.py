@@ -50,11 +50,12 @@ def badge_link_rows(links: Iterable[BadgeLink], base_url: str) -> Iterator[list[
 # English sources of the labels people read in the workbook; the CSV keeps the stable codes for scripts.
 STATUS_LABELS = {
     "present": "On time", "late": "Late", "excused": "Excused", "absent": "Absent", "pending": "Not yet arrived",
+    "left_early": "Left early",
 }
 METHOD_LABELS = {
     "camera": "QR scan", "search": "Name search", "api": "API", "sync": "Offline, synced later",
     "manual": "Entered by an organiser", "paper": "Paper sign-in sheet",
-    "group": "Group check-in", "": "",
+    "group": "Group check-in", "room_code": "Room code (own phone)", "": "",
 }
 
 

@@ -13,7 +13,8 @@ from .exports import AttendanceReport, method_label, neutralise, status_label
 from .exports_xlsx_writer import Cell, Style, Workbook
 from ..i18n import gettext as _
 
-STATUS_STYLES = {"present": Style.GOOD, "late": Style.WARN, "excused": Style.MUTED, "absent": Style.BAD}
+STATUS_STYLES = {"present": Style.GOOD, "late": Style.WARN, "excused": Style.MUTED, "absent": Style.BAD,
+                 "left_early": Style.WARN}
 MAX_WIDTH = 60
 SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 
@@ -67,7 +68,7 @@ def _session_sheet(book: Workbook, name: str, report: AttendanceReport, session)
         _width((d.note for _p, d in rows if d), titles[8]),
     ], freeze=(2, 1))
     sheet.append(_header(titles))
-    labels = {status: _status(status) for status in ("present", "late", "excused", "absent", "pending")}
+    labels = {status: _status(status) for status in ("present", "late", "excused", "absent", "pending", "left_early")}
     methods: dict[str, str] = {}
     for number, (person, detail) in enumerate(rows, start=1):
         entry = person.person
@@ -91,7 +92,7 @@ def _matrix_sheet(book: Workbook, name: str, report: AttendanceReport) -> None:
         *[18 for _s in sessions], 12,
     ], freeze=(2, 1))
     sheet.append(_header(titles))
-    labels = {status: _status(status) for status in ("present", "late", "excused", "absent", "pending")}
+    labels = {status: _status(status) for status in ("present", "late", "excused", "absent", "pending", "left_early")}
     for number, person in enumerate(report.people, start=1):
         entry = person.person
         sheet.append([

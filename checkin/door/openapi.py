@@ -88,7 +88,7 @@ _ATTENDANCE = {"type": "object", "required": ["course", "sessions", "participant
     "participants": {"type": "array", "items": {"type": "object", "properties": {
         "participant_id": {"type": "integer"}, **_PERSON["properties"],
         "attendance": {"type": "object", "additionalProperties": {"type": "object", "properties": {
-            "status": {"type": "string", "enum": ["present", "late", "excused", "absent", "pending"]},
+            "status": {"type": "string", "enum": ["present", "late", "excused", "absent", "pending", "left_early"]},
             "checked_in_at": _MAYBE_TIME}}}}}},
 }}
 
@@ -150,6 +150,9 @@ def document() -> dict:
                         "scanned_at": {**_DEVICE_TIME, "description": "Device time, with offset; used for decisions "
                                        "when method is sync; at most 5 minutes ahead of the server and 2 days old"},
                         "method": {"type": "string", "enum": list(DEVICE_METHODS), "default": "api"},
+                        "direction": {"type": "string", "enum": ["in", "out"], "default": "in",
+                                      "description": "out: an exit scan (Leaving), when the course asks for them; "
+                                      "answers checked_out, not_checked_in, already_checked_out or exit_scans_off"},
                     },
                 }),
                 "responses": {"200": _json("The decision", _DECISION), **_errors(400, 401, 403, 404, 411, 413, 422)},
@@ -235,7 +238,7 @@ def document() -> dict:
                 "summary": "A course's attendance: per session counts and each participant's status",
                 "security": organiser,
                 "parameters": _path_id("course_id"),
-                "responses": {"200": _json("Attendance; status is present, late, excused, absent or pending",
+                "responses": {"200": _json("Attendance; status is present, late, excused, absent, pending or left_early",
                                            _ATTENDANCE),
                               **_errors(401, 403, 404, 411, 413)},
             }},

@@ -20,7 +20,7 @@ from ..errors import Problem
 from ..i18n import current_language
 from ..i18n import gettext as _
 from ..roster import RosterError, RosterParse, parse_roster
-from ..store import imports, people, scans
+from ..store import imports, people, persons, scans
 from .organiser_base import Page, organiser_page
 
 PREVIEW_ROWS = 100
@@ -108,13 +108,14 @@ async def import_preview(page: Page) -> Response:
     parsed = await _parsed(page, pending)
     roster = await page.svc.db.read_aside(people.list_roster, page.course_id)  # the whole course: not on the door's reader
     preview = await run_in_threadpool(importing.preview_roster, parsed, roster)
+    links = await page.svc.db.read_aside(persons.preview_links, page.course_id, parsed.rows)  # records across courses
     notes: dict[str, list] = {}
     for note in parsed.warnings:
         notes.setdefault(note.code, []).append(note)
     return page.render("organiser/import_preview.html", {
         "pending": pending, "preview": preview, "parsed": parsed, "shown": PREVIEW_ROWS,
         "plans": preview.plans[:PREVIEW_ROWS], "duplicates": preview.duplicates, "notes": notes,
-        "notes_shown": NOTES_PER_KIND, "problems_shown": PROBLEMS_SHOWN,
+        "notes_shown": NOTES_PER_KIND, "problems_shown": PROBLEMS_SHOWN, "links": links,
     })
 
 

@@ -11,7 +11,9 @@ from datetime import datetime
 from ..clock import from_db, to_db
 from ..models import BadgeHolder
 from ..text import clean, fold, unit_key
+from . import scans
 from .dialect import for_update
+from .persons import link_participant, refresh_participant_person
 from .scans import AttendanceRow
 
 
@@ -91,15 +93,18 @@ def update_participant(conn: sqlite3.Connection, participant_id: int, person: Pe
             clean(person.member_code), to_db(now), participant_id,
         ),
     )
+    refresh_participant_person(conn, participant_id)  # the person's record follows their latest course
 
 
 def enrol(conn: sqlite3.Connection, course_id: int, participant_id: int, now: datetime) -> int:
-    """Put a participant on a course with a fresh badge; returns the enrolment id."""
+    """Put a participant on a course with a fresh badge, linked to their person of the course's body (imports,
+    walk-ins, nominations all come here: see store/persons.py); returns the enrolment id."""
     enrolment_id = conn.execute(
         "INSERT INTO enrolments (course_id, participant_id, created_at) VALUES (?, ?, ?) RETURNING id",
         (course_id, participant_id, to_db(now)),
     ).fetchone()[0]
     issue_badge(conn, enrolment_id, now)
+    link_participant(conn, course_id, participant_id, now)
     return enrolment_id
 
 
@@ -257,7 +262,8 @@ def list_badge_links(
 def list_enrolment_attendance(conn: sqlite3.Connection, enrolment_id: int) -> list[AttendanceRow]:
     """This person's attendance rows (present / late / excused), one per session at most."""
     rows = conn.execute(
-        "SELECT enrolment_id, session_id, status, scan_id, checked_in_at, note FROM attendance WHERE enrolment_id = ?",
+        f"SELECT enrolment_id, session_id, {scans.STATUS_SQL}, scan_id, checked_in_at, note, checked_out_at"
+        " FROM attendance a WHERE enrolment_id = ?",
         (enrolment_id,),
     )
-    return [AttendanceRow(r[0], r[1], r[2], r[3], from_db(r[4]), r[5]) for r in rows]
+    return [AttendanceRow(r[0], r[1], r[2], r[3], from_db(r[4]), r[5], from_db(r[6])) for r in rows]

@@ -205,7 +205,10 @@ function draw() {
     $("dash-session-time").textContent = waiting ? `${strings.starts} ${range}` : range;
   }
   const counts = state.counts;
-  $("count-arrived").textContent = counts.present + counts.late;
+  $("count-arrived").textContent = counts.present + counts.late + (counts.left_early || 0);
+  // Exit scans only: who left before the session's minimum share.
+  $("count-left-early").textContent = counts.left_early || 0;
+  $("count-left-early-box").hidden = !counts.left_early;
   $("count-enrolled").textContent = state.enrolled;
   $("count-present").textContent = counts.present;
   $("count-late").textContent = counts.late;

@@ -1,0 +1,1 @@
+"""People across courses, programmes and the term report (issue 13)."""
