@@ -216,7 +216,12 @@ async def measure(args, port: int, pids: list[int], course_id: int, token: str, 
         sampler = asyncio.create_task(sample())
         cpu_before, wall_before = sum(cpu_seconds(pid) for pid in pids), time.monotonic()
         answered = await scan_steadily(scanner, token, codes, args.rate, args.seconds)
-        await asyncio.sleep(2)  # the last events in flight
+        # The last events in flight: wait until every dashboard has every event, or longer than the relay's
+        # periodic catch-up read (5 s) would take to fill a lost notification's gap.
+        deadline = time.monotonic() + 7
+        while time.monotonic() < deadline and any(
+                scan_id not in listener.arrivals for listener in listeners for scan_id in answered):
+            await asyncio.sleep(0.25)
         cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
         wall = time.monotonic() - wall_before
         sampler.cancel()

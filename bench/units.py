@@ -46,10 +46,10 @@ def free_port() -> int:
 
 
 def make_course(folder: Path, n_units: int, cadres: int) -> dict:
-    from checkin.store import bodies, units
+    from checkin.store import bodies, unit_directory, units
     from checkin.store.db import open_sync, transaction
     from checkin.store.people import PersonDetails
-    from checkin.store.units import MemberUnitDetails
+    from checkin.store.unit_directory import MemberUnitDetails
     from checkin.units import links, nominations
 
     db = folder / "bench.sqlite3"
@@ -71,7 +71,7 @@ def make_course(folder: Path, n_units: int, cadres: int) -> dict:
     for u in range(n_units):
         with transaction(conn):  # one unit per transaction: short writes, as the app makes them
             body = bodies.get_course_body(conn, course_id)
-            entry = units.insert_member_unit(conn, body.id, MemberUnitDetails(f"Sở Ban ngành số {u + 1:02d}"), now)
+            entry = unit_directory.insert_member_unit(conn, body.id, MemberUnitDetails(f"Sở Ban ngành số {u + 1:02d}"), now)
             summoned = units.summon_unit(conn, course_id, entry, cadres, "", now)
             people = [PersonDetails(f"Cán bộ {u + 1:02d}-{i + 1:03d} Nguyễn", "", "Ủy viên",
                                     f"09{u:02d}{i:06d}") for i in range(cadres)]

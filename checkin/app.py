@@ -23,7 +23,7 @@ from .routes import completion as completion_routes
 from .routes import completion_participant
 from .routes import api, operator, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
 from .routes import records as records_routes, records_participant, records_report
-from .routes import units_api, units_link, units_organiser
+from .routes import units_api, units_directory, units_link, units_organiser
 from .security import PagesOnly, SecurityHeadersMiddleware
 from .session_cookie import SessionCookieMiddleware
 from .settings import Settings
@@ -84,6 +84,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             *records_participant.routes,
             *records_report.routes,
             *units_organiser.routes,
+            *units_directory.routes,
             *units_link.routes,
             *units_api.page_routes,
             *completion_routes.routes,

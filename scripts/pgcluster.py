@@ -4,7 +4,8 @@
     python scripts/pgcluster.py stop FOLDER
 
 initdb into FOLDER, listen on 127.0.0.1 at a free port and on a socket in FOLDER, trust authentication.
-Durability is switched off (fsync=off): it is for tests and trying things out, never for data you keep.
+Durability is switched off (fsync=off) unless start(..., durable=True) is asked (the benchmarks): it is for tests
+and trying things out, never for data you keep.
 Run as root, the server runs as the `postgres` user (PostgreSQL refuses to run as root).
 """
 

@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 
 from checkin.app import create_app
 from checkin.settings import Settings
-from checkin.store import bodies, courses, devices, imports, organisers, pairings, people, units
+from checkin.store import bodies, courses, devices, imports, organisers, pairings, people, unit_directory, units
 from checkin.store.courses import NewCourse, NewSession
 from checkin.store.db import open_sync, transaction
 from checkin.store.people import PersonDetails
@@ -389,7 +389,7 @@ def _side(conn, now, title: str, organiser_id: int, names: list[str]) -> Side:
 def _units_of(conn, course_id: int, title: str, enrolment_id: int, now) -> tuple[int, int]:
     """Units wing: an invited unit whose nominee (the course's first person) has a substitution waiting."""
     body = bodies.get_course_body(conn, course_id)
-    entry = units.insert_member_unit(conn, body.id, units.MemberUnitDetails(f"Đơn vị của {title}"), now)
+    entry = unit_directory.insert_member_unit(conn, body.id, unit_directory.MemberUnitDetails(f"Đơn vị của {title}"), now)
     summoned = units.summon_unit(conn, course_id, entry, 3, "", now)
     nominee = units.insert_nominee(conn, summoned, PersonDetails("Người được cử", ""), now, state="enrolled",
                                    enrolment_id=enrolment_id)

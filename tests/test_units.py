@@ -444,3 +444,27 @@ def test_the_unit_x_session_table_links_each_unit_to_its_live_view(signed_in, wo
     assert page.status_code == 200 and "Lê Thị Một" in page.text and "Đỗ Thị Ba" not in page.text
     live = signed_in.get(f"/courses/{cid}/units/{summoned['Sở Y tế']}/live.json").json()
     assert sorted(p["name"] for p in live["missing"]) == ["Lê Thị Một", "Ngô Văn Hai"]
+    dashboard = signed_in.get(f"/courses/{cid}/live.json").json()
+    assert dashboard["unit_views"]["Sở Y tế"] == f"/courses/{cid}/units/{summoned['Sở Y tế']}/live"
+
+
+def test_a_summons_without_a_date_has_no_deadline_and_a_bad_date_is_refused(signed_in, world, invited):
+    ids = directory_ids(world)
+    kept = summon(signed_in, world.course.id, {ids["Sở Y tế"]: 3}, deadline=("", "17:00"))
+    assert kept.status_code == 303 and rows(world, "SELECT deadline FROM summonses") == [(None,)]
+    bad = summon(signed_in, world.course.id, {ids["Sở Y tế"]: 3}, deadline=("27/11/2026", "17:00"))
+    assert bad.status_code == 422 and "invalid_deadline" in bad.text
+
+
+def test_a_bad_phone_in_a_replacement_is_shown_on_that_form_and_changes_nothing(client, world, invited):
+    client.cookies.set("lang", "en")
+    link = unit_link(world, invited["Sở Y tế"])
+    add(client, link, **person("Lê Thị Một", "0911000001"))
+    client.post(f"{link}/confirm", data={"csrf": page_csrf(client, link)})
+    nominee_id = rows(world, "SELECT id FROM nominees")[0][0]
+    answer = client.post(f"{link}/nominees/{nominee_id}/substitute", data={
+        "csrf": page_csrf(client, link), "reason": "", **person("Phan Văn Mới", "12ab")})
+    assert answer.status_code == 422
+    assert f'id="s{nominee_id}-phone-error"' in answer.text and 'value="Phan Văn Mới"' in answer.text
+    assert 'id="a-phone-error"' not in answer.text
+    assert rows(world, "SELECT COUNT(*) FROM unit_substitutions") == [(0,)]

@@ -119,7 +119,11 @@ async def live_dashboard(page: Page) -> Response:
 async def live_snapshot(page: Page) -> JSONResponse:
     svc, course = page.svc, page.course
     state = await svc.db.read(reports.read_live_state, course.id)
-    return JSONResponse(dashboard.snapshot(course, state, svc.now()), headers={"Cache-Control": "no-store"})
+    snapshot = dashboard.snapshot(course, state, svc.now())
+    # Units wing: each invited unit's name links to that unit's live view.
+    snapshot["unit_views"] = {name: f"/courses/{course.id}/units/{summoned_id}/live"
+                              for name, summoned_id in (await svc.db.read(unit_views, course.id)).items()}
+    return JSONResponse(snapshot, headers={"Cache-Control": "no-store"})
 
 
 @organiser_page

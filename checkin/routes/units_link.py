@@ -124,7 +124,9 @@ def unit_page(fn: Callable[[UnitPage], Awaitable[Response]] | None = None, *, ma
 
 
 async def _nominate_page(page: UnitPage, errors: dict[str, str] | None = None, form: forms.Form | None = None,
-                         problem: Problem | None = None, status_code: int = 200) -> Response:
+                         problem: Problem | None = None, status_code: int = 200, prefix: str = "a") -> Response:
+    """The nomination page; `form` (with `prefix`: "a" the add form, "e<id>" an edit, "s<id>" a replacement) is
+    shown back with its values and messages, its section open."""
     db = page.svc.db
     nominees = [n for n in await db.read(units.list_nominees, page.unit.id) if n.state != "replaced"]
     subs = await db.read(units.list_substitutions, page.course.id, page.unit.id)
@@ -132,6 +134,7 @@ async def _nominate_page(page: UnitPage, errors: dict[str, str] | None = None, f
     return page.render("units/link/nominate.html", {
         "nominees": nominees, "substitutions": subs, "deadline_passed": deadline_passed,
         "left": page.unit.quota - len(nominees), "form": form or forms.Form({}), "errors": errors or {},
+        "form_prefix": prefix,
         "problem": problem, "done": page.request.query_params.get("done", ""),
         "editing": whole_number(page.request.query_params.get("edit", "")),
         "replacing": whole_number(page.request.query_params.get("replace", "")),
@@ -197,7 +200,7 @@ async def unit_nominee(page: UnitPage) -> Response:
         elif action == "save":
             form, person = _person(page, page.form)
             if person is None:
-                return await _nominate_page(page, form=form, status_code=422)
+                return await _nominate_page(page, form=form, status_code=422, prefix=f"e{nominee_id}")
             await page.svc.db.write(nominations.edit_nominee_tx, page.course.id, page.unit.id, nominee_id, person,
                                     page.actor, page.now)
         else:
@@ -222,12 +225,13 @@ async def unit_substitute(page: UnitPage) -> Response:
     form, person = _person(page, page.form)
     reason = forms.Form(page.form).text("reason", max_len=300)
     if person is None:
-        return await _nominate_page(page, form=form, status_code=422)
+        return await _nominate_page(page, form=form, status_code=422, prefix=f"s{nominee_id}")
     try:
         state = await page.svc.db.write(nominations.propose_substitution_tx, page.course.id, page.unit.id,
                                         nominee_id, person, reason, page.actor, page.now)
     except Problem as problem:
-        return await _nominate_page(page, problem=problem, status_code=problem.status)
+        return await _nominate_page(page, form=form, problem=problem, status_code=problem.status,
+                                    prefix=f"s{nominee_id}")
     return page.redirect(f"?done=substitution_{state}")
 
 

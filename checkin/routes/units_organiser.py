@@ -1,6 +1,6 @@
-"""Organiser pages of the units wing: the body's unit directory (import, edit, matching roster spellings), the
-course's summons and nominations board, one unit's page (its link, the Zalo message, sending), and deciding
-substitutions."""
+"""Organiser pages of the units wing: the course's summons and nominations board, one unit's page (its link, the
+Zalo message, sending, its leader, its live view), deciding substitutions, the result notice. The directory's
+pages: units_directory.py."""
 
 from __future__ import annotations
 
@@ -10,163 +10,18 @@ from zoneinfo import ZoneInfo
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..bodies import upload_limit
 from ..course import mailing
 from ..errors import Problem
 from ..forms import Form
-from ..i18n import gettext as _
-from ..roster import RosterError
-from ..store import bodies, scans, units
+from ..store import scans, unit_directory, units
 from ..store.audit import enrolment_subject, list_audit
-from ..store.units import MemberUnitDetails
 from ..text import whole_number
-from ..units import board, directory, links, messages, nominations, results
+from ..units import board, links, messages, nominations, results
 from ..units import live as unit_live
 from .organiser_base import Page, organiser_page
+from .units_directory import body_id_of as _body_id
 
 MAX_QUOTA = 500
-
-
-async def _body_id(page: Page) -> int:
-    body = await page.svc.db.read(bodies.get_course_body, page.course_id)
-    if body is None:
-        raise Problem(404, "body_not_found", "This course names no organising body.")
-    return body.id
-
-
-# --- the directory ----------------------------------------------------------------------------------------------
-
-
-@organiser_page
-async def units_directory(page: Page) -> Response:
-    return await _render_directory(page)
-
-
-async def _render_directory(page: Page, form: Form | None = None, status_code: int = 200, **extra) -> Response:
-    db, body_id = page.svc.db, await _body_id(page)
-    entries = await db.read(units.list_member_units, body_id)
-    spellings = await db.read(units.list_spellings, body_id)
-    q = page.request.query_params
-    return page.render("units/directory.html", {
-        "entries": entries, "by_id": {e.id: e for e in entries},
-        "proposals": directory.propose(spellings, entries),
-        "decided": [s for s in spellings if s.decided], "form": form or Form({}),
-        "editing": next((e for e in entries if str(e.id) == q.get("edit", "")), None),
-        "done": q.get("done", ""), "imported": None, **extra,
-    }, status_code)
-
-
-def _read_entry(data) -> tuple[Form, MemberUnitDetails | None]:
-    form = Form(data)
-    name = form.text("name", required=True, max_len=200)
-    short = form.text("short_name", max_len=60)
-    contact = form.text("contact_name", max_len=120)
-    phone_text = form.raw("contact_phone", 41)
-    from ..roster import normalise_phone
-
-    phone = normalise_phone(phone_text)
-    if phone.error:
-        form.errors["contact_phone"] = _("A phone number such as 0912345678.")
-    email = form.text("contact_email", max_len=254).lower()
-    if email and not mailing.looks_like_email(email):
-        form.errors["contact_email"] = _("An email address such as name@example.com.")
-    if not form.ok:
-        return form, None
-    return form, MemberUnitDetails(name, short, contact, phone.value, email, data.get("active") == "1")
-
-
-@organiser_page
-async def units_directory_save(page: Page) -> Response:
-    body_id = await _body_id(page)
-    form, details = _read_entry(page.form)
-    if details is None:
-        return await _render_directory(page, form, 422)
-    entry_id = whole_number(str(page.form.get("member_unit_id", "")))
-
-    def save(conn):
-        same = units.get_member_unit_by_name(conn, body_id, details.name)
-        if entry_id is None:
-            if same is not None:
-                raise Problem(409, "unit_exists", "The directory already has a unit with this name.")
-            new_id = units.insert_member_unit(conn, body_id, details, page.now)
-            scans.insert_audit(conn, page.course_id, "member_unit_added", page.now, organiser_id=page.organiser.id,
-                               subject=f"member unit {new_id}", detail=details.name)
-            return
-        if units.get_member_unit(conn, body_id, entry_id) is None:
-            raise Problem(404, "member_unit_not_found", "There is no such unit in this body's directory.")
-        if same is not None and same.id != entry_id:
-            raise Problem(409, "unit_exists", "The directory already has a unit with this name.")
-        units.update_member_unit(conn, entry_id, details, page.now)
-        scans.insert_audit(conn, page.course_id, "member_unit_updated", page.now, organiser_id=page.organiser.id,
-                           subject=f"member unit {entry_id}", detail=details.name)
-
-    await page.svc.db.write(save)
-    return page.redirect(f"/courses/{page.course_id}/units/directory?done=saved")
-
-
-@organiser_page(upload=True)
-async def units_directory_import(page: Page) -> Response:
-    body_id = await _body_id(page)
-    upload = page.form.get("file")
-    if upload is None or isinstance(upload, str):
-        raise Problem(422, "file_missing", "Choose the spreadsheet of units (.xlsx or .csv).")
-    data = await upload.read()
-    try:
-        parsed = await page.svc.workers.run(directory.parse_directory, data, upload.filename or "",
-                                            max_bytes=page.svc.settings.max_upload_bytes)
-    except RosterError as exc:
-        return await _render_directory(page, status_code=422, import_error=str(exc))
-
-    def apply(conn):
-        added = updated = 0
-        for row in parsed.rows:
-            old = units.get_member_unit_by_name(conn, body_id, row.details.name)
-            if old is None:
-                units.insert_member_unit(conn, body_id, row.details, page.now)
-                added += 1
-                continue
-            # Only what the file fills in changes: an empty cell keeps what the directory knows.
-            merged = MemberUnitDetails(old.name, *(new or was for new, was in (
-                (row.details.short_name, old.short_name), (row.details.contact_name, old.contact_name),
-                (row.details.contact_phone, old.contact_phone), (row.details.contact_email, old.contact_email))),
-                active=old.active)
-            if merged != old.details:
-                units.update_member_unit(conn, old.id, merged, page.now)
-                updated += 1
-        scans.insert_audit(conn, page.course_id, "member_units_imported", page.now, organiser_id=page.organiser.id,
-                           subject=f"body {body_id}", detail=f"{added} added, {updated} updated")
-        return added, updated
-
-    added, updated = await page.svc.db.write(apply)
-    return await _render_directory(page, imported={"added": added, "updated": updated, "skipped": parsed.skipped})
-
-
-@organiser_page
-async def units_spelling(page: Page) -> Response:
-    body_id = await _body_id(page)
-    unit_id = whole_number(str(page.form.get("unit_id", "")))
-    choice = str(page.form.get("member_unit_id", ""))
-    if unit_id is None:
-        raise Problem(422, "unit_missing", "Choose the spelling to decide on.")
-
-    def decide(conn):
-        if not any(s.unit_id == unit_id for s in units.list_spellings(conn, body_id)):
-            raise Problem(404, "spelling_not_found", "No roster of this body names such a unit.")
-        if choice == "undo":
-            units.undo_spelling(conn, body_id, unit_id)
-            return
-        target = None
-        if choice != "none":
-            wanted = whole_number(choice)
-            if wanted is None or units.get_member_unit(conn, body_id, wanted) is None:
-                raise Problem(422, "member_unit_not_found", "Choose a unit of the directory.")
-            target = wanted
-        units.decide_spelling(conn, body_id, unit_id, target, page.organiser.id, page.now)
-        scans.insert_audit(conn, page.course_id, "unit_spelling_decided", page.now, organiser_id=page.organiser.id,
-                           subject=f"unit spelling {unit_id}", detail=str(target or "none"))
-
-    await page.svc.db.write(decide)
-    return page.redirect(f"/courses/{page.course_id}/units/directory?done=matched#proposals")
 
 
 # --- the summons and the board --------------------------------------------------------------------------------
@@ -176,7 +31,7 @@ async def units_spelling(page: Page) -> Response:
 async def units_board(page: Page) -> Response:
     db, body_id = page.svc.db, await _body_id(page)
     the_board = await db.read(board.read_board, page.course_id)
-    entries = await db.read(units.list_member_units, body_id)
+    entries = await db.read(unit_directory.list_member_units, body_id)
     invited = {r.unit.member_unit_id: r.unit for r in the_board.rows}
     zone = ZoneInfo(page.course.time_zone)
     deadline = the_board.summons.deadline.astimezone(zone) if the_board.summons.deadline else None
@@ -193,8 +48,7 @@ async def units_summons(page: Page) -> Response:
     body_id = await _body_id(page)
     form = Form(page.form)
     deadline = None
-    day, at = form.raw("deadline_date", 20), form.raw("deadline_time", 10)
-    if day or at:
+    if form.raw("deadline_date", 20):  # no date: no deadline (the time field always holds one)
         d, t = form.day("deadline_date"), form.clock_time("deadline_time")
         if d is not None and t is not None:
             deadline = datetime.combine(d, t, ZoneInfo(page.course.time_zone))
@@ -216,7 +70,7 @@ async def units_summons(page: Page) -> Response:
 
     def save(conn):
         units.upsert_summons(conn, page.course_id, deadline, page.form.get("group_checkin") == "1", page.now)
-        entries = {e.id: e for e in units.list_member_units(conn, body_id)}
+        entries = {e.id: e for e in unit_directory.list_member_units(conn, body_id)}
         if set(plans) - set(entries) or chosen - {None} - set(entries):
             raise Problem(422, "member_unit_not_found", "Choose units of this body's directory.")
         current = {s.member_unit_id: s for s in units.list_summoned_units(conn, page.course_id)}
@@ -390,13 +244,6 @@ routes = [
     Route("/courses/{course_id:int}/units", units_board, name="units_board"),
     Route("/courses/{course_id:int}/units/summons", units_summons, methods=["POST"], name="units_summons"),
     Route("/courses/{course_id:int}/units/send", units_send, methods=["POST"], name="units_send"),
-    Route("/courses/{course_id:int}/units/directory", units_directory, name="units_directory"),
-    Route("/courses/{course_id:int}/units/directory", units_directory_save, methods=["POST"],
-          name="units_directory_save"),
-    Route("/courses/{course_id:int}/units/directory/import", units_directory_import, methods=["POST"],
-          name="units_directory_import", middleware=upload_limit()),
-    Route("/courses/{course_id:int}/units/directory/spellings", units_spelling, methods=["POST"],
-          name="units_spelling"),
     Route("/courses/{course_id:int}/units/substitutions/{substitution_id:int}", substitution_decide,
           methods=["POST"], name="substitution_decide"),
     Route("/courses/{course_id:int}/units/{summoned_id:int}", unit_detail, name="unit_detail"),

@@ -14,7 +14,7 @@ from ..i18n import gettext as _
 from ..roster import RosterError, normalise_phone
 from ..roster.csv_file import _decode
 from ..roster.xlsx_file import _check_zip, _sheet_rows
-from ..store.units import MemberUnit, MemberUnitDetails, Spelling
+from ..store.unit_directory import MemberUnit, MemberUnitDetails, Spelling
 from ..text import clean, fold, unit_key
 
 _ALIASES = {

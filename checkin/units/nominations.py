@@ -14,9 +14,8 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..clock import to_db
 from ..errors import Problem
-from ..store import people, scans, units
+from ..store import courses, participants, people, scans, units
 from ..store.audit import enrolment_subject
 from ..store.people import PersonDetails
 from ..store.units import Nominee, SummonedUnit
@@ -76,6 +75,9 @@ def check_duplicate(conn: sqlite3.Connection, course_id: int, summoned_id: int, 
     phone, code = person.phone.strip(), person.member_code.strip().lower()
     if not phone and not code:
         return
+    # Two units nominating the same person at the same moment (PostgreSQL, several instances) are decided one
+    # after the other: the course's row stays locked to the commit (dialect.py). SQLite has one writer anyway.
+    courses.lock_course(conn, course_id)
     same = "((? <> '' AND {p} = ?) OR (? <> '' AND {c} <> '' AND LOWER({c}) = ?))"
     args = (phone, phone, code, code)
     for nominee_unit, in conn.execute(
@@ -229,8 +231,7 @@ def _apply(conn, course_id: int, summoned: SummonedUnit, substitution_id: int, a
     enrolment_id = _enrol(conn, course_id, summoned, new, now)
     people.revoke_badge(conn, old.enrolment_id, now)
     units.set_nominee_state(conn, old.id, "replaced", old.enrolment_id, now)
-    conn.execute("INSERT INTO substitutions (enrolment_id, replaces_enrolment_id, created_at) VALUES (?, ?, ?)",
-                 (enrolment_id, old.enrolment_id, to_db(now)))
+    participants.insert_substitution(conn, enrolment_id, old.enrolment_id, now)
     units.decide_substitution(conn, substitution_id, "approved", new_id, actor.organiser_id, "", now)
     if summoned.leader_nominee_id == old.id:
         units.set_leader(conn, summoned.id, new_id)

@@ -247,7 +247,9 @@ function drawUnits() {
   const items = units.map((unit) => {
     const li = document.createElement("li");
     li.className = missing(unit) === 0 ? "unit complete" : "unit";
-    const name = document.createElement("span");
+    const view = state.unit_views && state.unit_views[unit.unit]; // the unit's own live view (units wing)
+    const name = document.createElement(view ? "a" : "span");
+    if (view) name.href = view;
     name.className = "unit-name";
     name.textContent = (unitPrefix ? unit.unit.slice(unitPrefix.length) : unit.unit) || "—";
     name.title = unit.unit;

@@ -7,10 +7,10 @@ import pytest
 from playwright.sync_api import expect
 
 from checkin.app import create_app
-from checkin.store import bodies, units
+from checkin.store import bodies, unit_directory, units
 from checkin.store.db import transaction
 from checkin.store.people import PersonDetails
-from checkin.store.units import MemberUnitDetails
+from checkin.store.unit_directory import MemberUnitDetails
 from checkin.units import nominations
 from tests.conftest import local
 
@@ -36,7 +36,7 @@ def unit(world):
     conn = world.conn()
     with transaction(conn):
         body = bodies.get_course_body(conn, world.course.id)
-        entry = units.insert_member_unit(conn, body.id, MemberUnitDetails("Sở Y tế", "", "Trần Thị Mai", "0911222333"),
+        entry = unit_directory.insert_member_unit(conn, body.id, MemberUnitDetails("Sở Y tế", "", "Trần Thị Mai", "0911222333"),
                                          world.clock())
         summoned = units.summon_unit(conn, world.course.id, entry, 3, "", world.clock())
         units.upsert_summons(conn, world.course.id, None, True, world.clock())
@@ -100,3 +100,16 @@ def test_the_organiser_copies_the_zalo_message_and_it_is_recorded(site, world, u
             break
         desk.wait_for_timeout(100)
     assert rows(world, "SELECT kind, status FROM unit_mailings") == [("zalo", "copied")]
+
+
+def test_the_big_screen_links_each_invited_unit_to_its_live_view(site, world, unit, page_factory):
+    desk = page_factory(locale="en-GB", extra_http_headers={"Accept-Language": "en"})
+    desk.goto(site + "/login")
+    desk.locator("#username").fill("lan")
+    desk.locator("#password").fill(world.organiser_password)
+    desk.locator("form[action='/login'] button[type=submit]").click()
+    desk.goto(site + f"/courses/{world.course.id}/live")
+    link = desk.locator("#dash-units a.unit-name", has_text="Sở Y tế")
+    expect(link).to_have_attribute("href", f"/courses/{world.course.id}/units/{unit['summoned']}/live")
+    link.click()
+    expect(desk.locator("#missing")).to_contain_text("Ngô Văn Hai")

@@ -9,9 +9,9 @@ import pytest
 from playwright.sync_api import expect
 
 from checkin.app import create_app
-from checkin.store import bodies, units
+from checkin.store import bodies, unit_directory, units
 from checkin.store.db import transaction
-from checkin.store.units import MemberUnitDetails
+from checkin.store.unit_directory import MemberUnitDetails
 from checkin.units import links
 
 from tests.conftest import local
@@ -30,7 +30,7 @@ def unit_path(world):
     conn = world.conn()
     with transaction(conn):
         body = bodies.get_course_body(conn, world.course.id)
-        entry = units.insert_member_unit(conn, body.id, MemberUnitDetails("Sở Y tế", "SYT", "Trần Thị Mai"), world.clock())
+        entry = unit_directory.insert_member_unit(conn, body.id, MemberUnitDetails("Sở Y tế", "SYT", "Trần Thị Mai"), world.clock())
         summoned = units.summon_unit(conn, world.course.id, entry, 3, "Bí thư, Phó Bí thư, 01 Ủy viên BTV", world.clock())
         units.upsert_summons(conn, world.course.id, local(7, 55), False, world.clock())
         secret = links.live_secret(conn, world.settings.secret_key, summoned, world.clock())
