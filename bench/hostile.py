@@ -141,7 +141,7 @@ def door_while_crowd(args, workdir: Path) -> None:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", server)
         request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/device", headers=auth)
         session_id = json.loads(urllib.request.urlopen(request).read())["current_session_id"]
-        codes = free_badges(db, session_id, 2 * args.scans + 100)
+        codes = free_badges("sqlite", db, session_id, 2 * args.scans + 100)
         n = min(args.scans, (len(codes) - 100) // 2)  # the demo has checked some people in already
         scans = ("127.0.0.1", port, "/api/v1/scans")
         httpload.run("warm-up", *scans, bodies(codes[:100]), 4, auth)

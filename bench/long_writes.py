@@ -196,7 +196,7 @@ def main() -> int:
 
     port = free_port()
     server = serve([str(BIN / "checkin"), "serve", "--db", str(db), "--port", str(port)],
-                   {"CHECKIN_DATA_DIR": str(workdir)}, port)
+                   {**os.environ, "CHECKIN_DATA_DIR": str(workdir)})
     context = multiprocessing.get_context("fork")
     stop_event, results = context.Event(), context.Queue()
     windows: list[tuple[str, float, float]] = []
@@ -207,7 +207,7 @@ def main() -> int:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", server)
         base = f"http://127.0.0.1:{port}"
         device = httpx.get(f"{base}/api/v1/device", headers={"Authorization": f"Bearer {token}"}).json()
-        codes = free_badges(db, device["current_session_id"], 5000)
+        codes = free_badges("sqlite", db, device["current_session_id"], 5000)
         doors = context.Process(target=door, args=(port, token, codes, args.rate, args.doors, stop_event, results))
         doors.start()
         with httpx.Client(base_url=base, timeout=600, follow_redirects=False) as client:
