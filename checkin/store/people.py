@@ -95,15 +95,17 @@ def update_participant(conn: sqlite3.Connection, participant_id: int, person: Pe
     refresh_participant_person(conn, participant_id)  # the person's record follows their latest course
 
 
-def enrol(conn: sqlite3.Connection, course_id: int, participant_id: int, now: datetime) -> int:
+def enrol(conn: sqlite3.Connection, course_id: int, participant_id: int, now: datetime, *, link: bool = True) -> int:
     """Put a participant on a course with a fresh badge, linked to their person of the course's body (imports,
-    walk-ins, nominations all come here: see store/persons.py); returns the enrolment id."""
+    walk-ins, nominations all come here: see store/persons.py); returns the enrolment id. link=False: the caller
+    links a batch itself with persons.link_participants before its transaction ends (an import's chunk)."""
     enrolment_id = conn.execute(
         "INSERT INTO enrolments (course_id, participant_id, created_at) VALUES (?, ?, ?) RETURNING id",
         (course_id, participant_id, to_db(now)),
     ).fetchone()[0]
     issue_badge(conn, enrolment_id, now)
-    link_participant(conn, course_id, participant_id, now)
+    if link:
+        link_participant(conn, course_id, participant_id, now)
     return enrolment_id
 
 
