@@ -103,7 +103,9 @@ def enrol(conn: sqlite3.Connection, course_id: int, participant_id: int, now: da
         "INSERT INTO enrolments (course_id, participant_id, created_at) VALUES (?, ?, ?) RETURNING id",
         (course_id, participant_id, to_db(now)),
     ).fetchone()[0]
-    issue_badge(conn, enrolment_id, now)
+    # A new enrolment has no badge to revoke: its first code, without issue_badge's revoking update.
+    conn.execute("INSERT INTO badges (code, enrolment_id, issued_at) VALUES (?, ?, ?)",
+                 (new_badge_code(), enrolment_id, to_db(now)))
     if link:
         link_participant(conn, course_id, participant_id, now)
     return enrolment_id

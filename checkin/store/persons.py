@@ -112,9 +112,6 @@ def link_participants(conn: sqlite3.Connection, course_id: int, participant_ids:
             "SELECT id, full_name, name_key, unit_id, position, phone, email, member_code, person_id FROM participants"
             f" WHERE id IN ({_marks(part)})", tuple(part))}
         rows += [found[i] for i in part if i in found]
-    in_course = {r[0] for r in conn.execute(
-        "SELECT DISTINCT p.person_id FROM participants p JOIN enrolments e ON e.participant_id = p.id"
-        " WHERE e.course_id = ? AND p.person_id IS NOT NULL", (course_id,))}
     keys = [(r, r[2].replace(" ", "") if r[1] else "", r[7].lower(), phone_key(r[5])) for r in rows]
     standing = " AND merged_into IS NULL AND erased_at IS NULL ORDER BY id"
     by_code: dict[str, list[int]] = {}
@@ -137,6 +134,14 @@ def link_participants(conn: sqlite3.Connection, course_id: int, participant_ids:
                 f"SELECT id, name_key, unit_id FROM people WHERE body_id = ? AND name_key IN ({_marks(part)})"
                 + standing, (body_id, *part)):
             by_name.setdefault((name, unit_id), []).append(pid)
+    # Which candidates are on this course already (never linked to it again, never proposed).
+    candidates = sorted({c for ids in by_code.values() for c in ids} | {c for found in by_phone.values()
+                        for c, _n, _k in found} | {c for ids in by_name.values() for c in ids})
+    in_course: set[int] = set()
+    for part in _in_chunks(candidates):
+        in_course.update(r[0] for r in conn.execute(
+            "SELECT DISTINCT p.person_id FROM participants p JOIN enrolments e ON e.participant_id = p.id"
+            f" WHERE e.course_id = ? AND p.person_id IN ({_marks(part)})", (course_id, *part)))
 
     links: list[Link] = []
     linked: list[tuple[int, int]] = []  # (person, participant)
