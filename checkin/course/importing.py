@@ -218,10 +218,11 @@ def apply_roster_chunk(
     added, updated, unchanged = progress.result.added, progress.result.updated, progress.result.unchanged
     done = 0
     enrolled: list[int] = []
+    units: dict[str, int] = {}  # this chunk's transaction only (a rolled-back chunk forgets its units)
     for decision in _decide(matcher, rows[progress.position:progress.position + size]):
         done += 1
         if decision.action == "add":
-            participant_id = people.insert_participant(conn, decision.details, now)
+            participant_id = people.insert_participant(conn, decision.details, now, units)
             people.enrol(conn, course_id, participant_id, now, link=False)
             enrolled.append(participant_id)
             inserted[-decision.row.row_number] = participant_id

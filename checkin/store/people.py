@@ -68,8 +68,17 @@ def get_or_insert_unit(conn: sqlite3.Connection, name: str) -> int:
     return conn.execute("INSERT INTO units (name, name_key) VALUES (?, ?) RETURNING id", (name, key)).fetchone()[0]
 
 
-def insert_participant(conn: sqlite3.Connection, person: PersonDetails, now: datetime) -> int:
-    unit_id = get_or_insert_unit(conn, person.unit) if clean(person.unit) else None
+def insert_participant(conn: sqlite3.Connection, person: PersonDetails, now: datetime,
+                       units: dict[str, int] | None = None) -> int:
+    """units: the caller's {unit name: id} for one transaction (an import's chunk: a look-up saved per row)."""
+    if not clean(person.unit):
+        unit_id = None
+    elif units is not None:
+        unit_id = units.get(person.unit)
+        if unit_id is None:
+            unit_id = units[person.unit] = get_or_insert_unit(conn, person.unit)
+    else:
+        unit_id = get_or_insert_unit(conn, person.unit)
     name = clean(person.full_name)
     return conn.execute(
         "INSERT INTO participants (full_name, name_key, unit_id, position, phone, email, member_code,"
