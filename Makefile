@@ -58,11 +58,16 @@ postgresql:
 proxies:
 	@scripts/ensure-proxies.sh --nginx
 
-# Every benchmark of the README, one after another (a few minutes; run it on an otherwise idle machine).
-bench: install-test browser
+# Every benchmark of the README, one after another (about half an hour with the PostgreSQL runs; run it on an
+# otherwise idle machine).
+bench: install-test browser postgresql
 	-$(PY) bench/scan_load.py
+	-$(PY) bench/scan_writer.py
+	-$(PY) bench/scan_load.py --postgres --participants 6000 --requests 2500 --instances 1
+	-$(PY) bench/scan_load.py --postgres --participants 6000 --requests 2500 --instances 2
 	-$(PY) bench/scan_latency.py
 	-$(PY) bench/live.py
+	-$(PY) bench/live.py --postgres
 	-$(PY) bench/streams.py
 	-$(PY) bench/offline.py
 	-$(PY) bench/badges.py

@@ -66,8 +66,12 @@ async def _worker(host, port, path, headers, bodies: list[bytes], index, step, l
         writer.close()
 
 
-def run(name: str, host: str, port: int, path: str, bodies: list[bytes], concurrency: int = 32,
+def run(name: str, host: str, port: int | list[int], path: str, bodies: list[bytes], concurrency: int = 32,
         headers: dict[str, str] | None = None) -> Result:
+    """Send the bodies over `concurrency` keep-alive connections. With several ports (server instances), the
+    connections are spread over them in turn: body i goes to connection i % concurrency, whose port is
+    ports[(i % concurrency) % len(ports)]."""
+    ports = port if isinstance(port, list) else [port]
     header_text = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -75,7 +79,7 @@ def run(name: str, host: str, port: int, path: str, bodies: list[bytes], concurr
 
     async def main():
         await asyncio.gather(*[
-            _worker(host, port, path, header_text, bodies, i, concurrency, latencies, statuses, answers)
+            _worker(host, ports[i % len(ports)], path, header_text, bodies, i, concurrency, latencies, statuses, answers)
             for i in range(concurrency)
         ])
 

@@ -19,8 +19,11 @@ from .metrics import Metrics
 from .live.relay import Relay
 from .clock import Clock, system_clock
 from .errors import Problem
+from .routes import completion as completion_routes
+from .routes import completion_participant
 from .routes import api, operator, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
 from .routes import records as records_routes, records_participant, records_report
+from .routes import units_api, units_directory, units_link, units_organiser
 from .security import PagesOnly, SecurityHeadersMiddleware
 from .session_cookie import SessionCookieMiddleware
 from .settings import Settings
@@ -66,7 +69,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     return Starlette(
         routes=[
             # The door's API first: every scan would otherwise be matched against each page route.
-            Mount("/api/v1", routes=api.routes),
+            Mount("/api/v1", routes=[*api.routes, *units_api.routes]),
             *operator.routes,
             *public.routes,
             *organiser.routes,
@@ -80,6 +83,12 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             *records_routes.routes,
             *records_participant.routes,
             *records_report.routes,
+            *units_organiser.routes,
+            *units_directory.routes,
+            *units_link.routes,
+            *units_api.page_routes,
+            *completion_routes.routes,
+            *completion_participant.routes,
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
         ],
         middleware=[

@@ -4,7 +4,8 @@
     python scripts/pgcluster.py stop FOLDER
 
 initdb into FOLDER, listen on 127.0.0.1 at a free port and on a socket in FOLDER, trust authentication.
-Durability is switched off (fsync=off): it is for tests and trying things out, never for data you keep.
+Durability is switched off (fsync=off) unless start(..., durable=True) is asked (the benchmarks): it is for tests
+and trying things out, never for data you keep.
 Run as root, the server runs as the `postgres` user (PostgreSQL refuses to run as root).
 """
 
@@ -60,9 +61,10 @@ def _as_server_user(args: list[str], folder: Path) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args]
 
 
-def start(folder: Path, port: int | None = None) -> str:
+def start(folder: Path, port: int | None = None, *, durable: bool = False) -> str:
     """Start a server whose data lives in FOLDER (made with initdb when new); returns the URL of database
-    "checkin", created when missing."""
+    "checkin", created when missing. `durable`: PostgreSQL's own defaults (fsync, synchronous commits, full
+    page writes), as an operator runs it; for benchmarks that compare with the SQLite store's synced commits."""
     bindir = find_bindir()
     folder = folder.resolve()
     data = folder / "data"
@@ -75,8 +77,9 @@ def start(folder: Path, port: int | None = None) -> str:
         if done.returncode != 0:
             raise NoPostgres(f"initdb failed: {done.stderr.strip() or done.stdout.strip()}")
     port = port or free_port()
-    options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-               " -c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB")
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=64MB"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     run = _as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"),
                            "-o", options, "-w", "-t", "30", "start"], folder)
     done = subprocess.run(run, capture_output=True, text=True)

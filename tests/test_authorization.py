@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 
 from checkin.app import create_app
 from checkin.settings import Settings
-from checkin.store import courses, devices, imports, organisers, pairings, people
+from checkin.store import bodies, courses, devices, imports, organisers, pairings, people, unit_directory, units
 from checkin.store.courses import NewCourse, NewSession
 from checkin.store.db import open_sync, transaction
 from checkin.store.people import PersonDetails
@@ -61,6 +61,11 @@ def public() -> Guard:
 def badge_link() -> Guard:
     """The badge's code is its key: the participant holds it, everyone else tries a code that is not one."""
     return Guard({c: (404, "badge_not_found") for c in CALLERS if c != PARTICIPANT})
+
+
+def unit_link() -> Guard:
+    """A unit's private link: nobody here holds one, so everyone is refused the same way (units wing)."""
+    return Guard({c: (404, "unit_link_not_found") for c in CALLERS})
 
 
 def organiser(*, signed_out=LOGIN, course=True, admins_only=False, **extra: tuple[int, str]) -> Guard:
@@ -239,10 +244,68 @@ ACCESS: dict[str, Guard] = {
     "GET /courses/{course_id}/people/{enrolment_id}/record": organiser(),
     "GET /bodies/{body_id}/retention": organiser(course=False),
     "POST /bodies/{body_id}/retention": organiser(course=False, **POST_FORM),
+    # The units wing (issue 12): the organiser's directory, summons, board and unit pages; the unit's private link
+    # (a bearer secret nobody here holds: every caller tries one that is not a link; tests/test_units_access.py
+    # tries each route with another unit's link, a revoked one, an unknown one and none).
+    "GET /courses/{course_id}/units": organiser(),
+    "POST /courses/{course_id}/units/summons": organiser(**POST_FORM),
+    "POST /courses/{course_id}/units/send": organiser(**POST_FORM),
+    "GET /courses/{course_id}/units/directory": organiser(),
+    "POST /courses/{course_id}/units/directory": organiser(**POST_FORM),
+    "POST /courses/{course_id}/units/directory/import": organiser(**POST_FORM),
+    "POST /courses/{course_id}/units/directory/spellings": organiser(**POST_FORM),
+    "POST /courses/{course_id}/units/substitutions/{substitution_id}": organiser(**POST_FORM),
+    "GET /courses/{course_id}/units/{summoned_id}": organiser(),
+    "POST /courses/{course_id}/units/{summoned_id}/link": organiser(**POST_FORM),
+    "POST /courses/{course_id}/units/{summoned_id}/zalo": organiser(**POST_FORM),
+    "GET /courses/{course_id}/units/results.pdf": organiser(**DOWNLOAD),
+    "POST /courses/{course_id}/units/results": organiser(**POST_FORM),
+    "POST /courses/{course_id}/units/{summoned_id}/leader": organiser(**POST_FORM),
+    "GET /courses/{course_id}/units/{summoned_id}/live": organiser(),
+    "GET /courses/{course_id}/units/{summoned_id}/live.json": organiser(**DOWNLOAD),
+    "POST /api/v1/groups": device(),
+    "POST /api/v1/groups/checkins": device(),
+    "GET /usher/group": public(),
+    "GET /u/{secret}": unit_link(),
+    "GET /u/{secret}/badges": unit_link(),
+    "GET /u/{secret}/badges.pdf": unit_link(),
+    "GET /u/{secret}/sign-in-sheet.pdf": unit_link(),
+    "GET /u/{secret}/live": unit_link(),
+    "GET /u/{secret}/live.json": unit_link(),
+    "GET /u/{secret}/results.pdf": unit_link(),
+    "POST /u/{secret}/nominees": unit_link(),
+    "POST /u/{secret}/nominees/{nominee_id}": unit_link(),
+    "POST /u/{secret}/nominees/{nominee_id}/substitute": unit_link(),
+    "POST /u/{secret}/confirm": unit_link(),
+    # completion wing (issue 14)
+    "GET /courses/{course_id}/completion": organiser(),
+    "POST /courses/{course_id}/completion": organiser(**POST_FORM),
+    "GET /courses/{course_id}/feedback": organiser(),
+    "GET /courses/{course_id}/feedback.xlsx": organiser(**DOWNLOAD),
+    "GET /b/{code}/feedback": badge_link(),
+    "POST /b/{code}/feedback": badge_link(),
+    "GET /b/{code}/reflection": badge_link(),
+    "POST /b/{code}/reflection": badge_link(),
+    "POST /b/{code}/reflection/draft": badge_link(),
+    "POST /b/{code}/reflection/upload": badge_link(),
+    "GET /courses/{course_id}/reflections": organiser(),
+    "POST /courses/{course_id}/reflections/bundle": organiser(**POST_FORM),
+    "GET /courses/{course_id}/reflections/jobs/{job_id}": organiser(**OWN_JOB),
+    "GET /courses/{course_id}/reflections/jobs/{job_id}/file": organiser(**DOWNLOAD, **OWN_JOB),
+    "GET /courses/{course_id}/reflections/{enrolment_id}": organiser(),
+    "POST /courses/{course_id}/reflections/{enrolment_id}/review": organiser(**POST_FORM),
+    "GET /courses/{course_id}/reflections/{enrolment_id}/file": organiser(**DOWNLOAD),
+    "GET /b/{code}/room": badge_link(),
+    "POST /b/{code}/room": badge_link(),
+    "GET /courses/{course_id}/room": organiser(),
+    "GET /courses/{course_id}/room/state.json": organiser(**DOWNLOAD),
+    "GET /courses/{course_id}/room/qr.svg": organiser(**DOWNLOAD),
+    "POST /courses/{course_id}/room/devices/{enrolment_id}/release": organiser(**POST_FORM),
 }
 
 # Ids in a path other than the course's: each is tried with another course's id under one's own course.
-NESTED = ("session_id", "enrolment_id", "scan_id", "import_id", "job_id", "pairing_id", "device_id")
+NESTED = ("session_id", "enrolment_id", "scan_id", "import_id", "job_id", "pairing_id", "device_id",
+          "summoned_id", "substitution_id")
 
 
 # --- the route table ----------------------------------------------------------------------------------------
@@ -280,6 +343,8 @@ class Side:
     import_id: str = ""
     scan_id: int = 0
     job_id: str = ""
+    summoned_id: int = 0  # units wing: an invited unit of the course, and a substitution it proposed
+    substitution_id: int = 0
 
 
 @dataclass
@@ -317,7 +382,18 @@ def _side(conn, now, title: str, organiser_id: int, names: list[str]) -> Side:
     side = Side(course_id, sessions, enrolments, codes, names)
     side.pairing_id, _ = pairings.insert_pairing(conn, course_id, organiser_id, local(23), 5, now)
     side.import_id = imports.insert_pending_import(conn, course_id, organiser_id, "r.csv", "Họ và tên,Đơn vị\nAn,Đoàn\n".encode(), now)
+    side.summoned_id, side.substitution_id = _units_of(conn, course_id, title, enrolments[0], now)
     return side
+
+
+def _units_of(conn, course_id: int, title: str, enrolment_id: int, now) -> tuple[int, int]:
+    """Units wing: an invited unit whose nominee (the course's first person) has a substitution waiting."""
+    body = bodies.get_course_body(conn, course_id)
+    entry = unit_directory.insert_member_unit(conn, body.id, unit_directory.MemberUnitDetails(f"Đơn vị của {title}"), now)
+    summoned = units.summon_unit(conn, course_id, entry, 3, "", now)
+    nominee = units.insert_nominee(conn, summoned, PersonDetails("Người được cử", ""), now, state="enrolled",
+                                   enrolment_id=enrolment_id)
+    return summoned, units.insert_substitution(conn, summoned, nominee, PersonDetails("Người thay", ""), "", now)
 
 
 @pytest.fixture(scope="module")
@@ -401,11 +477,15 @@ def fill(key: str, caller: str, w: World, nested: str | None = None) -> str:
         "path": "css/app.css", "organiser_id": w.spare_organiser_id, "code": w.mine.codes[0] if caller == PARTICIPANT else "not-a-badge-code-0000",
         # Records wing: the body of both courses, the person of mine.enrolments[1], ids of nothing yet.
         "body_id": 1, "person_id": 2, "merge_id": 1, "proposal_id": 1, "programme_id": 1, "requirement_id": 1,
+        # Units wing: a unit link that is nobody's, the invited unit and substitution of my course.
+        "secret": "not-a-unit-link", "summoned_id": w.mine.summoned_id, "substitution_id": w.mine.substitution_id,
+        "nominee_id": 1,
     }
     if nested:
         values[nested] = {"session_id": w.theirs.sessions[0], "enrolment_id": w.theirs.enrolments[0],
                           "scan_id": w.theirs.scan_id, "import_id": w.theirs.import_id, "job_id": w.theirs.job_id,
-                          "pairing_id": w.theirs.pairing_id, "device_id": w.theirs.device_id}[nested]
+                          "pairing_id": w.theirs.pairing_id, "device_id": w.theirs.device_id,
+                          "summoned_id": w.theirs.summoned_id, "substitution_id": w.theirs.substitution_id}[nested]
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 

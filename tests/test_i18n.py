@@ -46,6 +46,22 @@ def test_every_message_has_a_vietnamese_translation():
     assert missing == [], "add these to a .po file under checkin/locale/vi/LC_MESSAGES/"
 
 
+def test_a_message_in_two_catalogues_has_one_translation():
+    """The catalogues are merged into one: a message translated two ways in two files would show whichever file
+    happens to come last. The same English text means the same thing everywhere, or it needs other words."""
+    from babel.messages.pofile import read_po
+
+    translations: dict[str, dict[str, str]] = {}
+    for po in sorted((ROOT / "checkin" / "locale" / "vi" / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as fh:
+            for message in read_po(fh, locale="vi"):
+                key = message.id[0] if isinstance(message.id, tuple) else message.id
+                if key and message.string:
+                    translations.setdefault(key, {})[po.name] = message.string
+    differing = {k: v for k, v in translations.items() if len(set(v.values())) > 1}
+    assert differing == {}
+
+
 @pytest.mark.parametrize(
     "cookie, header, expected",
     [

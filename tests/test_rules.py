@@ -149,3 +149,76 @@ EXPIRY = T0 + M(600)  # the device's pairing runs out at 18:00 in Hanoi
 def test_device_refusal(case, revoked, now, stated_at, grace, expected):
     refusal = device_refusal(revoked=revoked, expires_at=EXPIRY, now=now, stated_at=stated_at, sync_grace=grace)
     assert refusal == expected, case
+
+
+# --- completion wing: exit scans ("Ra về / Leaving"), time present, left_early (issue 14) --------------------
+
+from checkin.door.rules import ACCEPTED, DEPARTED, Stay, decide_exit, left_early, pick_exit_session, time_present  # noqa: E402
+
+IN = Stay(Checkin(scan_id=21, at=T0 - M(5)))
+OUT = Stay(Checkin(scan_id=21, at=T0 - M(5)), checked_out_at=T0 + M(20))
+
+
+@pytest.mark.parametrize(
+    "case, holder, chosen, stay, exit_scans, expected",
+    [
+        ("leaving after a check-in", badge(), session(), IN, True, Reason.CHECKED_OUT),
+        ("leaving before any check-in", badge(), session(), None, True, Reason.NOT_CHECKED_IN),
+        ("leaving twice", badge(), session(), OUT, True, Reason.ALREADY_CHECKED_OUT),
+        ("exit scans not asked for", badge(), session(), IN, False, Reason.EXIT_SCANS_OFF),
+        ("unknown code", None, session(), None, True, Reason.UNKNOWN_CODE),
+        ("other course", badge(course_id=8), session(), None, True, Reason.OTHER_COURSE),
+        ("revoked badge", badge(revoked=True), session(), IN, True, Reason.BADGE_REVOKED),
+        ("no session", badge(), None, None, True, Reason.NO_SESSION),
+    ],
+)
+def test_decide_exit(case, holder, chosen, stay, exit_scans, expected):
+    decision = decide_exit(badge=holder, course_id=7, session=chosen, stay=stay, exit_scans=exit_scans)
+    assert decision.reason == expected, case
+    assert decision.accepted == (expected == Reason.CHECKED_OUT)
+    if expected in (Reason.CHECKED_OUT, Reason.ALREADY_CHECKED_OUT):
+        assert decision.first == stay.checkin
+
+
+def test_new_reason_codes_are_stable():
+    # Part of the API: never renamed.
+    assert [Reason.CHECKED_OUT, Reason.NOT_CHECKED_IN, Reason.ALREADY_CHECKED_OUT, Reason.EXIT_SCANS_OFF,
+            Reason.OTHER_DEVICE] == ["checked_out", "not_checked_in", "already_checked_out", "exit_scans_off",
+                                     "other_device"]
+    assert Reason.CHECKED_OUT not in ACCEPTED and Reason.CHECKED_OUT in DEPARTED  # not a check-in
+
+
+@pytest.mark.parametrize(
+    "case, checked_in, checked_out, pct, minutes_present, early",
+    [
+        ("stayed to the end (no exit scan)", T0 - M(5), None, 75, 50, False),
+        ("left at 40 of 50 minutes, 75% needed", T0 - M(5), T0 + M(40), 75, 40, False),
+        ("left at 30 of 50 minutes, 75% needed", T0 - M(5), T0 + M(30), 75, 30, True),
+        ("exactly 75%", T0, T0 + timedelta(minutes=37, seconds=30), 75, 37.5, False),
+        ("came late at 20, left at 45", T0 + M(20), T0 + M(45), 50, 25, False),
+        ("came late at 20, left at 40", T0 + M(20), T0 + M(40), 50, 20, True),
+        ("left before it started", T0 - M(20), T0 - M(10), 75, 0, True),
+        ("exit scan after the end", T0 - M(5), T0 + M(70), 100, 50, False),
+        ("no minimum share", T0, T0 + M(1), 0, 1, False),
+    ],
+)
+def test_time_present_and_left_early(case, checked_in, checked_out, pct, minutes_present, early):
+    s = session()
+    assert time_present(s, checked_in, checked_out) == timedelta(minutes=minutes_present), case
+    assert left_early(s, checked_in, checked_out, pct) == early, case
+
+
+@pytest.mark.parametrize(
+    "case, at, stays, expected",
+    [
+        ("in the opening, leaving during it", T0 + M(15), {1: IN}, 1),
+        ("between opening and topic: leaves the opening", T0 + M(35), {1: IN}, 1),
+        ("in the topic, the opening left", T0 + M(60), {1: OUT, 2: IN}, 2),
+        ("checked in nowhere: the session a check-in would pick", T0 + M(60), {}, 2),
+        ("just after the last ended", T0 + M(160), {3: IN}, 3),
+        ("long after everything", T0 + M(300), {3: IN}, None),
+    ],
+)
+def test_pick_exit_session(case, at, stays, expected):
+    picked = pick_exit_session([OPENING, TOPIC, LATER], at, stays)
+    assert (picked.id if picked else None) == expected, case

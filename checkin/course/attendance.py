@@ -10,11 +10,13 @@ from ..models import CourseSession
 from ..store.people import RosterEntry
 from ..store.scans import AttendanceRow
 
-STATUSES = ("present", "late", "excused", "absent", "pending")
+STATUSES = ("present", "late", "excused", "absent", "pending", "left_early")
+# Came through the door (left_early: and left it before the session's minimum share, with exit scans on).
+ARRIVED = ("present", "late", "left_early")
 
 
 def status_of(session: CourseSession, row: AttendanceRow | None, now: datetime) -> str:
-    """present / late / excused from the derived row; otherwise absent once the session is over,
+    """present / late / excused / left_early from the derived row; otherwise absent once the session is over,
     and pending (not arrived yet) while it is still to come or under way."""
     if row is not None:
         return row.status
@@ -28,6 +30,7 @@ class PersonAttendance:
     times: dict[int, datetime | None]
 
     def attended(self) -> int:
+        """Sessions present or late (left_early does not count)."""
         return sum(1 for s in self.statuses.values() if s in ("present", "late"))
 
 
@@ -38,7 +41,7 @@ class Counts:
 
     @property
     def arrived(self) -> int:
-        return self.by_status["present"] + self.by_status["late"]
+        return self.by_status["present"] + self.by_status["late"] + self.by_status["left_early"]
 
 
 def people_attendance(

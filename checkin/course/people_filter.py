@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .attendance import PersonAttendance
 from ..text import fold
 
-STATUS_FILTERS = ("", "arrived", "none", "present", "late", "excused", "absent", "pending")
+STATUS_FILTERS = ("", "arrived", "none", "present", "late", "excused", "absent", "pending", "left_early")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ def _matches_status(person: PersonAttendance, session_id: int | None, status: st
     if not status:
         return True
     statuses = [person.statuses[session_id]] if session_id in person.statuses else list(person.statuses.values())
-    arrived = [s in ("present", "late") for s in statuses]
+    arrived = [s in ("present", "late", "left_early") for s in statuses]
     if status == "arrived":
         return any(arrived)
     if status == "none":

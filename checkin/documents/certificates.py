@@ -12,7 +12,7 @@ import asyncio
 import secrets
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -21,13 +21,15 @@ import qrcode
 from fpdf import FPDF
 from qrcode.constants import ERROR_CORRECT_M
 
-from ..course.attendance import PersonAttendance, people_attendance
+from ..completion import rule as completion_rule
+from ..course.attendance import people_attendance
 from ..errors import Problem
 from ..i18n import gettext as _
 from ..text import whole_number
 from ..models import Course, CourseSession
 from .pdf import BASELINE_EM, FONT_FAMILY, PT_MM, draw_text_lines, fill_rects, fit_text, new_document
 from ..store import certificates as store
+from ..store import completion as completion_store
 from ..store import courses, people, scans
 from ..store.certificates import Certificate, NewCertificate
 from ..store.db import connect
@@ -113,17 +115,22 @@ def _attendance(conn: sqlite3.Connection, course_id: int, now: datetime):
     return course, sessions, result
 
 
-def _eligible(result: Sequence[PersonAttendance], required: int, total: int) -> list[PersonAttendance]:
-    if total == 0:
-        return []
-    return [p for p in result if p.attended() >= required]
+def completions(conn: sqlite3.Connection, course_id: int, now: datetime) -> list[completion_rule.PersonCompletion]:
+    """Everyone's standing on the course's completion rule (N of M sessions, feedback, reflection): the
+    certificate goes to those who complete (a read)."""
+    _course, sessions, result = _attendance(conn, course_id, now)
+    rule = completion_store.get_rule(conn, course_id)
+    feedback = completion_store.list_feedback_given(conn, course_id) if rule.require_feedback else set()
+    reflections = completion_store.list_reflection_states(conn, course_id) if rule.require_reflection else {}
+    return completion_rule.evaluate(rule, sessions, result, feedback, reflections)
 
 
 def certificate_standing(conn: sqlite3.Connection, course_id: int, now: datetime) -> Standing:
-    course, sessions, result = _attendance(conn, course_id, now)
-    required = required_sessions(course, len(sessions))
+    course = courses.get_course(conn, course_id)
+    standing = completions(conn, course_id, now)
+    total = len(courses.list_sessions(conn, course_id))
     issued = sum(1 for c in store.list_certificates(conn, course_id) if c.revoked_at is None)
-    return Standing(required, len(sessions), len(_eligible(result, required, len(sessions))), issued,
+    return Standing(required_sessions(course, total), total, sum(1 for p in standing if p.complete), issued,
                     course.min_sessions_for_certificate)
 
 
@@ -141,18 +148,19 @@ class IssuePlan:
 
 def plan_certificates(conn: sqlite3.Connection, course_id: int, now: datetime) -> IssuePlan:
     """Everyone who qualifies now, and whose certificate is to be withdrawn (a read)."""
-    course, sessions, result = _attendance(conn, course_id, now)
-    required = required_sessions(course, len(sessions))
-    eligible = _eligible(result, required, len(sessions))
+    course = courses.get_course(conn, course_id)
+    total = len(courses.list_sessions(conn, course_id))
+    required = required_sessions(course, total)
+    # Only those who complete: N of M sessions counted (late as the course says, left_early never), and the
+    # feedback and the accepted reflection when the course asks for them.
     people_ = tuple(
-        (p.person.enrolment_id, p.person.full_name, p.person.unit,
-         tuple(s.id for s in sessions if p.statuses[s.id] in ("present", "late")))
-        for p in eligible
+        (p.person.enrolment_id, p.person.full_name, p.person.unit, p.counted)
+        for p in completions(conn, course_id, now) if p.complete
     )
     keep = {p[0] for p in people_}
     withdraw = tuple(c.enrolment_id for c in store.list_certificates(conn, course_id)
                      if c.revoked_at is None and c.enrolment_id not in keep)
-    return IssuePlan(course_id, required, len(sessions), people_, withdraw)
+    return IssuePlan(course_id, required, total, people_, withdraw)
 
 
 def issue_chunk_tx(conn: sqlite3.Connection, plan: IssuePlan, start: int, now: datetime, size: int = ISSUE_CHUNK,

@@ -50,10 +50,12 @@ def badge_link_rows(links: Iterable[BadgeLink], base_url: str) -> Iterator[list[
 # English sources of the labels people read in the workbook; the CSV keeps the stable codes for scripts.
 STATUS_LABELS = {
     "present": "On time", "late": "Late", "excused": "Excused", "absent": "Absent", "pending": "Not yet arrived",
+    "left_early": "Left early",
 }
 METHOD_LABELS = {
     "camera": "QR scan", "search": "Name search", "api": "API", "sync": "Offline, synced later",
-    "manual": "Entered by an organiser", "paper": "Paper sign-in sheet", "": "",
+    "manual": "Entered by an organiser", "paper": "Paper sign-in sheet",
+    "group": "Group check-in", "room_code": "Room code (own phone)", "": "",
 }
 
 
@@ -75,6 +77,7 @@ class AttendanceReport:
     people: list[PersonAttendance]
     details: dict[tuple[int, int], CheckinDetail]  # (enrolment id, session id) -> how it was recorded
     generated_at: datetime
+    unit_results: object = None  # units.results.Results when the course summoned units (the result notice sheet)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -94,7 +97,10 @@ def load_report(conn: sqlite3.Connection, course_id: int, now: datetime) -> Atte
             sessions, people.list_roster(conn, course_id), scans.list_attendance(conn, course_id), now
         )
         details = {(d.enrolment_id, d.session_id): d for d in reports.list_checkin_details(conn, course_id)}
-    return AttendanceReport(course, sessions, result, details, now)
+        from ..units.results import read_results  # the units wing's sheet; imported here to keep the wings apart
+
+        unit_results = read_results(conn, course_id, now)
+    return AttendanceReport(course, sessions, result, details, now, unit_results if unit_results.units else None)
 
 
 ATTENDANCE_COLUMNS = [

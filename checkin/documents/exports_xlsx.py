@@ -13,7 +13,8 @@ from .exports import AttendanceReport, method_label, neutralise, status_label
 from .exports_xlsx_writer import Cell, Style, Workbook
 from ..i18n import gettext as _
 
-STATUS_STYLES = {"present": Style.GOOD, "late": Style.WARN, "excused": Style.MUTED, "absent": Style.BAD}
+STATUS_STYLES = {"present": Style.GOOD, "late": Style.WARN, "excused": Style.MUTED, "absent": Style.BAD,
+                 "left_early": Style.WARN}
 MAX_WIDTH = 60
 SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 
@@ -27,6 +28,8 @@ def attendance_workbook(report: AttendanceReport) -> bytes:
     _matrix_sheet(book, _sheet_name(_("Participants x sessions"), used), report)
     for session in report.sessions:
         _session_sheet(book, _sheet_name(f"{session.position}. {session.title}", used), report, session)
+    if report.unit_results is not None:
+        _unit_results_sheet(book, _sheet_name(_("Result notice by unit"), used), report)
     book.close()
     return buffer.getvalue()
 
@@ -65,7 +68,7 @@ def _session_sheet(book: Workbook, name: str, report: AttendanceReport, session)
         _width((d.note for _p, d in rows if d), titles[8]),
     ], freeze=(2, 1))
     sheet.append(_header(titles))
-    labels = {status: _status(status) for status in ("present", "late", "excused", "absent", "pending")}
+    labels = {status: _status(status) for status in ("present", "late", "excused", "absent", "pending", "left_early")}
     methods: dict[str, str] = {}
     for number, (person, detail) in enumerate(rows, start=1):
         entry = person.person
@@ -89,7 +92,7 @@ def _matrix_sheet(book: Workbook, name: str, report: AttendanceReport) -> None:
         *[18 for _s in sessions], 12,
     ], freeze=(2, 1))
     sheet.append(_header(titles))
-    labels = {status: _status(status) for status in ("present", "late", "excused", "absent", "pending")}
+    labels = {status: _status(status) for status in ("present", "late", "excused", "absent", "pending", "left_early")}
     for number, person in enumerate(report.people, start=1):
         entry = person.person
         sheet.append([
@@ -128,3 +131,15 @@ def _units_sheet(book: Workbook, name: str, report: AttendanceReport) -> None:
     total = [_("All units"), len(report.people)]
     total += [sum(u["sessions"][s.id] for u in units) for s in sessions] + [sum(u["all"] for u in units)]
     sheet.append([Cell(v, Style.BOLD) for v in total])
+
+
+def _unit_results_sheet(book: Workbook, name: str, report: AttendanceReport) -> None:
+    """The units wing's result notice as a sheet: per invited unit, its cadres and their sessions (units/results.py)."""
+    from ..units.results import result_rows
+
+    header, *rows = result_rows(report.unit_results)
+    sheet = book.add_sheet(name, widths=[_width((r[0] for r in rows), header[0]), _width((r[1] for r in rows), header[1]),
+                                         16, *[16 for _s in report.sessions], 8, 12], freeze=(1, 2))
+    sheet.append(_header(header))
+    for row in rows:
+        sheet.append([neutralise(v) for v in row])

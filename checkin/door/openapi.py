@@ -40,6 +40,10 @@ ERROR_CODES = {
     "not_found": "404: nothing at this address, such as an id in the path that is not a positive whole number "
     "or is too large to be one",
     "method_not_allowed": "405: the address does not take this method; 'Allow' lists the ones it takes",
+    # Group check-in (units wing)
+    "group_checkin_off": "409: group check-in is off for the device's course",
+    "not_a_group_leader": "404: the code is not the badge of a unit's leader on the device's course",
+    "participant_missing": "422: a group tick needs 'participant_id'",
 }
 
 _ERROR = {
@@ -84,9 +88,15 @@ _ATTENDANCE = {"type": "object", "required": ["course", "sessions", "participant
     "participants": {"type": "array", "items": {"type": "object", "properties": {
         "participant_id": {"type": "integer"}, **_PERSON["properties"],
         "attendance": {"type": "object", "additionalProperties": {"type": "object", "properties": {
-            "status": {"type": "string", "enum": ["present", "late", "excused", "absent", "pending"]},
+            "status": {"type": "string", "enum": ["present", "late", "excused", "absent", "pending", "left_early"]},
             "checked_in_at": _MAYBE_TIME}}}}}},
 }}
+
+
+_GROUP_BODY = {"type": "object", "required": ["code"], "properties": {
+    "code": {"type": "string", "minLength": 1, "maxLength": MAX_CODE, "pattern": _SCANNED_TEXT,
+             "description": "The leader's badge: its code or badge link"},
+    "session_id": {**_ID, "description": "Omit for the session open now"}}}
 
 
 def _json(description: str, schema: dict) -> dict:
@@ -140,6 +150,9 @@ def document() -> dict:
                         "scanned_at": {**_DEVICE_TIME, "description": "Device time, with offset; used for decisions "
                                        "when method is sync; at most 5 minutes ahead of the server and 2 days old"},
                         "method": {"type": "string", "enum": list(DEVICE_METHODS), "default": "api"},
+                        "direction": {"type": "string", "enum": ["in", "out"], "default": "in",
+                                      "description": "out: an exit scan (Leaving), when the course asks for them; "
+                                      "answers checked_out, not_checked_in, already_checked_out or exit_scans_off"},
                     },
                 }),
                 "responses": {"200": _json("The decision", _DECISION), **_errors(400, 401, 403, 404, 411, 413, 422)},
@@ -225,9 +238,33 @@ def document() -> dict:
                 "summary": "A course's attendance: per session counts and each participant's status",
                 "security": organiser,
                 "parameters": _path_id("course_id"),
-                "responses": {"200": _json("Attendance; status is present, late, excused, absent or pending",
+                "responses": {"200": _json("Attendance; status is present, late, excused, absent, pending or left_early",
                                            _ATTENDANCE),
                               **_errors(401, 403, 404, 411, 413)},
+            }},
+            "/api/v1/groups": {"post": {
+                "summary": "Group check-in: the unit whose leader's badge was scanned, with each cadre's status in the "
+                "session (given, or the one open now); the course must have group check-in on",
+                "security": device,
+                "requestBody": _json_body(_GROUP_BODY),
+                "responses": {"200": _json("The unit", {"type": "object", "required": ["unit", "leader", "cadres"],
+                    "properties": {"unit": {"type": "string"}, "leader": {"type": "string"},
+                                   "session": {"type": ["object", "null"]},
+                                   "cadres": {"type": "array", "items": {"type": "object", "properties": {
+                                       "participant_id": {"type": "integer"}, "name": {"type": "string"},
+                                       "position": {"type": "string"}, "status": {"type": "string"}}}}}}),
+                    **_errors(400, 401, 403, 404, 409, 411, 413, 422)},
+            }},
+            "/api/v1/groups/checkins": {"post": {
+                "summary": "Group check-in: one ticked cadre of the leader's unit, recorded like any scan (method "
+                "group, the leader noted); undo it with /scans/{scan_id}/undo",
+                "security": device,
+                "requestBody": _json_body({**_GROUP_BODY, "required": ["code", "participant_id"], "properties": {
+                    **_GROUP_BODY["properties"], "participant_id": {**_ID, "description": "The ticked cadre"},
+                    "nonce": {"type": "string", "minLength": 1, "maxLength": MAX_NONCE,
+                              "pattern": "^[^\u0000-\u001f\u007f]+$"}}}),
+                "responses": {"200": _json("The decision", _DECISION),
+                              **_errors(400, 401, 403, 404, 409, 411, 413, 422)},
             }},
             "/api/v1/openapi.json": {"get": {
                 "summary": "This description",

@@ -25,6 +25,7 @@ class ScanBody:
     nonce: str | None
     device_time: datetime | None
     method: str
+    direction: str = "in"  # "out": an exit scan
 
 
 def json_whole_number(value: object) -> int | None:
@@ -87,7 +88,10 @@ def parse_scan(data: dict, now: datetime, allowed_methods: tuple[str, ...]) -> S
                 "'scanned_at' is more than 5 minutes ahead of the server or over 2 days old: check the phone's clock.",
                 field="scanned_at",
             )
+    direction = data.get("direction", "in")
+    if direction not in ("in", "out"):
+        raise Problem(422, "invalid_field", "'direction' must be \"in\" (arriving) or \"out\" (leaving).", field="direction")
     return ScanBody(
-        code=code if code is not None else None, enrolment_id=enrolment_id if code is None else None,
+        direction=direction, code=code if code is not None else None, enrolment_id=enrolment_id if code is None else None,
         session_id=_optional_int(data, "session_id"), nonce=nonce, device_time=device_time, method=method,
     )

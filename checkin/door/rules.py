@@ -29,9 +29,20 @@ class Reason(StrEnum):
     # Recorded for a known device that may no longer scan; answered as a 4xx, never counted.
     DEVICE_REVOKED = "device_revoked"
     DEVICE_EXPIRED = "device_expired"
+    # Exit scans ("Ra về / Leaving"), when the course or session asks for them: see decide_exit.
+    CHECKED_OUT = "checked_out"
+    NOT_CHECKED_IN = "not_checked_in"
+    ALREADY_CHECKED_OUT = "already_checked_out"
+    EXIT_SCANS_OFF = "exit_scans_off"
+    # A room code check-in from a phone other than the one the badge is bound to (see completion/room_code.py).
+    OTHER_DEVICE = "other_device"
 
 
 ACCEPTED = frozenset({Reason.CHECKED_IN, Reason.CHECKED_IN_LATE})
+# An accepted exit scan: recorded as accepted (it can be undone) but it is not a check-in.
+DEPARTED = frozenset({Reason.CHECKED_OUT})
+# How long after a session's end an exit scan still counts as leaving that session.
+EXIT_GRACE = timedelta(minutes=30)
 # How long after a device's expiry the scans it made offline before it may still reach the server
 # (CHECKIN_DEVICE_SYNC_GRACE_MINUTES); see device_refusal.
 SYNC_GRACE = timedelta(minutes=15)
@@ -45,7 +56,7 @@ class Decision:
 
     @property
     def accepted(self) -> bool:
-        return self.reason in ACCEPTED
+        return self.reason in ACCEPTED or self.reason in DEPARTED
 
 
 def device_refusal(
@@ -130,3 +141,80 @@ def decide_scan(
     if at > session.late_from:
         return Decision(Reason.CHECKED_IN_LATE, supersedes=earlier)
     return Decision(Reason.CHECKED_IN, supersedes=earlier)
+
+
+# --- exit scans --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Stay:
+    """A person's check-in in one session and, once they left through an exit scan, when."""
+
+    checkin: Checkin
+    checked_out_at: datetime | None = None
+
+
+def pick_exit_session(
+    sessions: Sequence[CourseSession], at: datetime, stays: dict[int, Stay], grace: timedelta = EXIT_GRACE,
+) -> CourseSession | None:
+    """The session an exit scan at `at` is for when the device names none.
+
+    Among sessions whose window (opening to end + grace) holds `at`, the one this person is in (checked in,
+    not yet out) wins, the latest started first: leaving between two sessions ends the one they were in.
+    Without one, the session a check-in would pick (or the last one just ended), which then answers
+    not_checked_in or already_checked_out.
+    """
+    near = [s for s in sessions if s.opens_at <= at < s.ends_at + grace]
+    inside = [s for s in near if s.id in stays and stays[s.id].checked_out_at is None]
+    if inside:
+        return max(inside, key=lambda s: (s.starts_at <= at, s.starts_at, s.position))
+    current = pick_session(sessions, at)
+    if current is not None:
+        return current
+    ended = [s for s in near if s.ends_at <= at]
+    return max(ended, key=lambda s: (s.ends_at, s.position)) if ended else None
+
+
+def decide_exit(
+    *, badge: BadgeHolder | None, course_id: int, session: CourseSession | None, stay: Stay | None,
+    exit_scans: bool,
+) -> Decision:
+    """Decide one exit scan ("Ra về / Leaving").
+
+    stay: this person's check-in in the session (None: not checked in), with its departure if any.
+    exit_scans: whether the course (or the session) asks for exit scans; without them nothing changes.
+    """
+    if badge is None:
+        return Decision(Reason.UNKNOWN_CODE)
+    if badge.course_id != course_id:
+        return Decision(Reason.OTHER_COURSE)
+    if badge.revoked:
+        return Decision(Reason.BADGE_REVOKED)
+    if session is None:
+        return Decision(Reason.NO_SESSION)
+    if not exit_scans:
+        return Decision(Reason.EXIT_SCANS_OFF)
+    if stay is None:
+        return Decision(Reason.NOT_CHECKED_IN)
+    if stay.checked_out_at is not None:
+        return Decision(Reason.ALREADY_CHECKED_OUT, first=stay.checkin)
+    return Decision(Reason.CHECKED_OUT, first=stay.checkin)
+
+
+def time_present(session: CourseSession, checked_in_at: datetime, checked_out_at: datetime | None) -> timedelta:
+    """How long of the session a person was there: from their check-in (or the start) to their exit scan
+    (or the end). Zero when they left before it started."""
+    start = max(checked_in_at, session.starts_at)
+    end = session.ends_at if checked_out_at is None else min(checked_out_at, session.ends_at)
+    return max(end - start, timedelta(0))
+
+
+def left_early(session: CourseSession, checked_in_at: datetime, checked_out_at: datetime | None,
+               min_present_pct: int) -> bool:
+    """Whether a departure leaves the person below the session's minimum share (percent of its length).
+
+    No departure recorded (no exit scan, or exit scans off): never left early."""
+    if checked_out_at is None or min_present_pct <= 0:
+        return False
+    length = session.ends_at - session.starts_at
+    return time_present(session, checked_in_at, checked_out_at) * 100 < length * min_present_pct

@@ -11,11 +11,12 @@ from . import rules
 from ..live.broadcast import Broadcaster
 from ..errors import Problem
 from ..models import STATED_TIME_METHODS, BadgeHolder, CourseSession
-from ..store import courses, devices, people, scans
+from ..store import completion, courses, devices, people, scans
 from ..store.db import Database
 from ..store.scans import Event, NewScan, ScanRow
 
-METHODS = ("camera", "search", "api", "sync", "manual", "paper")
+METHODS = ("camera", "search", "api", "sync", "manual", "paper", "group", "room_code")  # group: units/group.py
+DIRECTIONS = ("in", "out")  # out: an exit scan ("Ra về / Leaving"), see rules.decide_exit
 DEVICE_METHODS = ("camera", "search", "api", "sync")
 TOUCH_EVERY = timedelta(seconds=30)  # how fresh a device's "last seen" is kept
 
@@ -34,6 +35,9 @@ class ScanInput:
     device_id: int | None = None
     organiser_id: int | None = None
     note: str = ""
+    direction: str = "in"
+    # A room code check-in (method room_code): the hash of the phone's key; the badge is bound to its first phone.
+    room_key_hash: str | None = None
     # How long after the device's expiry its offline scans may still arrive (CHECKIN_DEVICE_SYNC_GRACE_MINUTES).
     sync_grace: timedelta = rules.SYNC_GRACE
 
@@ -117,6 +121,8 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
     # organiser's manual check-in that states when the person really arrived (device_time), and for
     # ticks on a paper sign-in sheet entered afterwards (device_time: when the sheet was signed).
     at = scanned_at if scan.method in STATED_TIME_METHODS else now
+    if scan.direction == "out":
+        return _record_exit(conn, scan, sessions, session, at, scanned_at, now)
     if session is None and scan.session_id is None:
         session = rules.pick_session(sessions, at)
     # The person's enrolment stays locked from here to the commit (PostgreSQL: other instances scan at the same
@@ -134,6 +140,9 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
         badge=holder, course_id=scan.course_id, session=session, earlier=earlier, at=at, after_end=after_end,
         stated_time=scan.method in STATED_TIME_METHODS,
     )
+    if (scan.room_key_hash is not None and holder is not None and holder.course_id == scan.course_id
+            and not completion.bind_room_device(conn, holder.enrolment_id, scan.room_key_hash, now)):
+        decision = rules.Decision(rules.Reason.OTHER_DEVICE)  # a second phone: refused, and on record
     # A plain check-in's live event is its scan row, numbered in the course's event order; a scan that
     # supersedes another writes a correction event instead.
     seq = None
@@ -160,6 +169,48 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
                 "name": holder.full_name, "unit": holder.unit, "status": status, "method": scan.method,
                 "at": iso(at), "supersedes_scan_id": decision.supersedes.scan_id,
             }, now)
+    return ScanOutcome(
+        scan_id=scan_id, reason=decision.reason, accepted=decision.accepted, replayed=False, holder=holder,
+        session=session, first_checked_in_at=decision.first.at if decision.first else None,
+        scanned_at=scanned_at, recorded_at=now, event=event,
+    )
+
+
+def _record_exit(conn, scan: ScanInput, sessions, session, at: datetime, scanned_at: datetime,
+                 now: datetime) -> ScanOutcome:
+    """An exit scan: the departure of a person checked in to the session, through the same log and locks."""
+    if scan.code is not None:
+        holder = people.get_badge_holder(conn, scan.code, lock=True)
+    else:
+        holder = people.get_enrolment_badge_holder(conn, scan.enrolment_id, lock=True)
+        if holder is None or holder.course_id != scan.course_id:
+            raise Problem(404, "participant_not_found", "No such participant on this course.")
+    own = holder is not None and holder.course_id == scan.course_id
+    stays = completion.list_stays(conn, holder.enrolment_id) if own else {}
+    if session is None and scan.session_id is None:
+        session = rules.pick_exit_session(sessions, at, stays)
+    exit_on, by_session = completion.exit_rules(conn, scan.course_id) if own else (False, {})
+    exit_rule = by_session.get(session.id) if session is not None else None
+    decision = rules.decide_exit(
+        badge=holder, course_id=scan.course_id, session=session,
+        stay=stays.get(session.id) if session is not None else None,
+        exit_scans=exit_rule.exit_scans if exit_rule else exit_on,
+    )
+    scan_id = scans.insert_scan(
+        conn,
+        _new_scan(scan, holder, session, decision.reason, decision.accepted,
+                  decision.first.scan_id if decision.first else None, scanned_at, now),
+    )
+    event = None
+    if decision.reason == rules.Reason.CHECKED_OUT:
+        out_at = min(at, session.ends_at)
+        early = rules.left_early(session, decision.first.at, out_at, exit_rule.min_present_pct)
+        completion.set_departure(conn, holder.enrolment_id, session.id, scan_id, out_at, early, now)
+        event = scans.insert_event(conn, scan.course_id, "checkout", {
+            "scan_id": scan_id, "session_id": session.id, "enrolment_id": holder.enrolment_id,
+            "name": holder.full_name, "unit": holder.unit, "left_early": early, "method": scan.method,
+            "at": iso(out_at),
+        }, now)
     return ScanOutcome(
         scan_id=scan_id, reason=decision.reason, accepted=decision.accepted, replayed=False, holder=holder,
         session=session, first_checked_in_at=decision.first.at if decision.first else None,
@@ -226,6 +277,13 @@ def undo_scan_tx(
             raise Problem(403, "undo_too_late", "This check-in is too old to undo from the door; ask an organiser.")
     scans.insert_undo(conn, scan_id, device_id, organiser_id, reason, now)
     people.lock_enrolment(conn, row.enrolment_id)
+    if row.reason == rules.Reason.CHECKED_OUT:
+        # Undoing a departure: the person is back in the session as if they had not left.
+        if completion.checkout_scan_of(conn, row.enrolment_id, row.session_id) == scan_id:
+            completion.set_departure(conn, row.enrolment_id, row.session_id, None, None, False, now)
+        return UndoOutcome(scan_id, now, scans.insert_event(
+            conn, course_id, "undo", {"scan_id": scan_id, "session_id": row.session_id,
+                                      "enrolment_id": row.enrolment_id}, now))
     counted = scans.get_checkin(conn, row.enrolment_id, row.session_id)
     if counted is not None and counted.scan_id == scan_id:
         _count_what_stands(conn, row.enrolment_id, row.session_id, now)

@@ -60,10 +60,12 @@ def snapshot(course: Course, state: LiveState, now: datetime) -> dict:
     }
     rows = {r.enrolment_id: r for r in state.attendance if r.session_id == session.id}
     counts = Counter(r.status for r in rows.values())
-    arrived = counts["present"] + counts["late"]
+    arrived = counts["present"] + counts["late"] + counts["left_early"]
     data["counts"] = {
         "present": counts["present"], "late": counts["late"], "excused": counts["excused"],
         "not_arrived": len(state.roster) - arrived - counts["excused"],
+        # Exit scans only: without them the snapshot is as it always was.
+        **({"left_early": counts["left_early"]} if counts["left_early"] else {}),
     }
 
     units: dict[str, dict] = {}
@@ -72,12 +74,12 @@ def snapshot(course: Course, state: LiveState, now: datetime) -> dict:
         unit["enrolled"] += 1
         row = rows.get(person.enrolment_id)
         if row is not None:
-            unit["arrived" if row.status in ("present", "late") else "excused"] += 1
+            unit["arrived" if row.status in ("present", "late", "left_early") else "excused"] += 1
     data["units"] = sort_units(units.values())
 
     people = {p.enrolment_id: p for p in state.roster}
     arrivals = sorted(
-        (r for r in rows.values() if r.status in ("present", "late") and r.checked_in_at is not None),
+        (r for r in rows.values() if r.status in ("present", "late", "left_early") and r.checked_in_at is not None),
         key=lambda r: r.checked_in_at,
     )
     data["recent"] = [

@@ -18,7 +18,7 @@ from ..auth import device_refusal_problem, require_device
 from ..errors import Problem
 from ..door.payloads import parse_scan
 from ..door.scanning import ScanInput
-from ..store import courses, pairings, people, scans
+from ..store import completion, courses, pairings, people, scans
 from ..store import offline as offline_store
 from ..text import fold
 from ..web import services
@@ -38,7 +38,7 @@ async def create_scan(request: Request) -> JSONResponse:
         scan = ScanInput(
             course_id=device.course_id, method=body.method, code=body.code, enrolment_id=body.enrolment_id,
             session_id=body.session_id, nonce=body.nonce, device_time=body.device_time, device_id=device.id,
-            sync_grace=timedelta(minutes=svc.settings.device_sync_grace_minutes),
+            sync_grace=timedelta(minutes=svc.settings.device_sync_grace_minutes), direction=body.direction,
         )
         outcome = await scanning.record_scan(svc.db, svc.broadcaster, scan, now)
     svc.metrics.scanned(outcome.reason, scan.method, time.perf_counter() - started)
@@ -77,11 +77,12 @@ async def current_device(request: Request) -> JSONResponse:
     device = await _usable_device(request, now)
     course = await svc.db.read(courses.get_course, device.course_id)
     sessions = await svc.db.read(courses.list_sessions, device.course_id)
+    exit_on, _exit_rules = await svc.db.read(completion.exit_rules, device.course_id)  # the scanner offers Leaving
     current = rules.pick_session(sessions, now)
     return JSONResponse({
         "device": {"id": device.id, "label": device.label, "expires_at": scanning.iso(device.expires_at)},
         "course": {"id": course.id, "title": course.title, "date": course.course_date.isoformat(),
-                   "venue": course.venue, "time_zone": course.time_zone},
+                   "venue": course.venue, "time_zone": course.time_zone, "exit_scans": exit_on},
         "sessions": [_session_json(s) for s in sessions],
         "current_session_id": current.id if current else None,
         "server_time": scanning.iso(now),

@@ -21,7 +21,7 @@ from .. import i18n
 from ..door import rules
 from ..models import BadgeHolder, Course, CourseSession
 from ..documents.printing import card_for
-from ..store import courses, logos, people
+from ..store import completion, courses, logos, people
 from ..store.people import BadgeLink
 from ..store.scans import AttendanceRow
 from ..web import services
@@ -90,6 +90,8 @@ async def badge_page(request: Request) -> Response:
     return _page(request, "participant/badge.html", {
         "view": view, "course": view.course, "holder": view.holder, "programme": programme, "now": now,
         "current": rules.pick_session(view.sessions, now),  # the session the door is checking in for now
+        # The completion wing's links (feedback, reflection, the room code).
+        "reflection_asked": (await services(request).db.read(completion.get_rule, view.course.id)).require_reflection,
         "cache_name": CACHE_NAME,
         "offline_urls": [f"/b/{code}", f"/b/{code}/qr.svg", "/static/css/app.css", "/static/css/badge.css",
                          "/static/js/badge.js"],

@@ -19,6 +19,7 @@ from ..text import whole_number
 from ..store import courses, people, reports, scans, sign_ins
 from ..store.db import Database
 from ..web import render
+from ..units.live import unit_views
 from .organiser_base import Page, organiser_page
 
 # A "ping" event this often keeps proxies and NAT tables from closing an idle stream, and lets the page tell
@@ -118,7 +119,11 @@ async def live_dashboard(page: Page) -> Response:
 async def live_snapshot(page: Page) -> JSONResponse:
     svc, course = page.svc, page.course
     state = await svc.db.read(reports.read_live_state, course.id)
-    return JSONResponse(dashboard.snapshot(course, state, svc.now()), headers={"Cache-Control": "no-store"})
+    snapshot = dashboard.snapshot(course, state, svc.now())
+    # Units wing: each invited unit's name links to that unit's live view.
+    snapshot["unit_views"] = {name: f"/courses/{course.id}/units/{summoned_id}/live"
+                              for name, summoned_id in (await svc.db.read(unit_views, course.id)).items()}
+    return JSONResponse(snapshot, headers={"Cache-Control": "no-store"})
 
 
 @organiser_page
@@ -140,6 +145,7 @@ async def attendance_matrix(page: Page) -> Response:
         "course": course, "sessions": sessions, "matrix": attendance.unit_counts(sessions, result),
         "totals": attendance.session_counts(sessions, result), "enrolled": len(roster),
         "chosen_unit": chosen_unit, "chosen_session": chosen_session, "missing": missing,
+        "unit_views": await svc.db.read(unit_views, course.id),  # units wing: each invited unit's live view
     })
 
 

@@ -19,6 +19,7 @@ from ..errors import Problem
 from ..text import whole_number
 from ..models import Course
 from ..store import certificates as certificate_store
+from ..store import completion
 from ..store import audit, courses, people, reports, scans
 from ..web import Services, render, services
 from .organiser_base import Page, organiser_page
@@ -59,9 +60,13 @@ async def reports_page(page: Page) -> Response:
     sessions = await svc.db.read(courses.list_sessions, course.id)
     roster = await svc.db.read(people.list_roster, course.id)
     standing = await svc.db.read(certificates.certificate_standing, course.id, svc.now())
+    # Who completes, and what each person still lacks (the completion rule behind the certificate).
+    completing = await _read_aside(svc, certificates.completions, course.id, svc.now())
+    rule = await svc.db.read(completion.get_rule, course.id)
     return render(request, "reports/index.html", {
         "course": course, "sessions": sessions, "units": sorted({p.unit for p in roster}, key=str.casefold),
         "enrolled": len(roster), "standing": standing, "saved": request.query_params.get("saved") == "1",
+        "completing": completing, "completion_rule": rule,
     })
 
 

@@ -115,6 +115,7 @@ def delete_session(conn: sqlite3.Connection, course_id: int, session_id: int) ->
     use = count_session_use(conn, session_id)
     if use.scans or use.attendance:
         return False
+    conn.execute("DELETE FROM session_rules WHERE session_id = ?", (session_id,))  # its completion settings
     conn.execute("DELETE FROM sessions WHERE id = ? AND course_id = ?", (session_id, course_id))
     _renumber(conn, course_id)
     return True

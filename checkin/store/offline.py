@@ -235,6 +235,7 @@ def list_double_admissions(conn: sqlite3.Connection, course_id: int) -> list[Dou
     both_accepted = conn.execute(
         _DOUBLE_COLUMNS + " FROM attendance a JOIN scans f ON f.id = a.scan_id"
         " JOIN scans s ON s.enrolment_id = a.enrolment_id AND s.session_id = a.session_id AND s.accepted = 1"
+        " AND s.reason <> 'checked_out'"
         " AND s.id <> f.id LEFT JOIN scan_undos x ON x.scan_id = s.id" + _DOUBLE_FROM +
         " WHERE f.course_id = ? AND x.scan_id IS NULL",
         (course_id,),

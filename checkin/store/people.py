@@ -11,6 +11,7 @@ from datetime import datetime
 from ..clock import from_db, to_db
 from ..models import BadgeHolder
 from ..text import clean, fold, unit_key
+from . import scans
 from .dialect import for_update
 from .persons import link_participant, refresh_participant_person
 from .scans import AttendanceRow
@@ -274,7 +275,8 @@ def list_badge_links(
 def list_enrolment_attendance(conn: sqlite3.Connection, enrolment_id: int) -> list[AttendanceRow]:
     """This person's attendance rows (present / late / excused), one per session at most."""
     rows = conn.execute(
-        "SELECT enrolment_id, session_id, status, scan_id, checked_in_at, note FROM attendance WHERE enrolment_id = ?",
+        f"SELECT enrolment_id, session_id, {scans.STATUS_SQL}, scan_id, checked_in_at, note, checked_out_at"
+        " FROM attendance a WHERE enrolment_id = ?",
         (enrolment_id,),
     )
-    return [AttendanceRow(r[0], r[1], r[2], r[3], from_db(r[4]), r[5]) for r in rows]
+    return [AttendanceRow(r[0], r[1], r[2], r[3], from_db(r[4]), r[5], from_db(r[6])) for r in rows]

@@ -29,7 +29,7 @@ class CheckinDetail:
 
 def list_checkin_details(conn: sqlite3.Connection, course_id: int) -> list[CheckinDetail]:
     rows = conn.execute(
-        "SELECT a.enrolment_id, a.session_id, a.status, a.checked_in_at, COALESCE(s.method, ''),"
+        f"SELECT a.enrolment_id, a.session_id, {scans.STATUS_SQL}, a.checked_in_at, COALESCE(s.method, ''),"
         " COALESCE(d.label, o.display_name, ''), a.note"
         " FROM attendance a JOIN sessions se ON se.id = a.session_id"
         " LEFT JOIN scans s ON s.id = a.scan_id LEFT JOIN devices d ON d.id = s.device_id"

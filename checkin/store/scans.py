@@ -60,6 +60,12 @@ class AttendanceRow:
     scan_id: int | None
     checked_in_at: datetime | None
     note: str
+    checked_out_at: datetime | None = None  # an exit scan's departure (exit scans only)
+
+
+# The status reports show: a check-in whose exit scan left the person below the session's minimum share is
+# left_early (the stored status stays present / late: the check-in still counts at the door).
+STATUS_SQL = "CASE WHEN a.left_early = 1 AND a.status IN ('present', 'late') THEN 'left_early' ELSE a.status END"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +154,7 @@ def upsert_attendance(
 def list_standing_checkins(conn: sqlite3.Connection, enrolment_id: int, session_id: int) -> list[ScanRow]:
     """Accepted, not undone scans of one person in one session: the one that counts and any it superseded."""
     rows = conn.execute(_SCAN + " WHERE s.enrolment_id = ? AND s.session_id = ? AND s.accepted = 1"
+                        " AND s.reason IN ('checked_in', 'checked_in_late')"  # an exit scan is no check-in
                         " AND u.undone_at IS NULL ORDER BY s.id", (enrolment_id, session_id))
     return [_scan(r) for r in rows]
 
@@ -156,6 +163,7 @@ def drop_checkin(conn: sqlite3.Connection, enrolment_id: int, session_id: int, n
     """No check-in counts any more: back to the excuse it had replaced, if there was one, else no row."""
     conn.execute(
         "UPDATE attendance SET status = 'excused', scan_id = NULL, checked_in_at = NULL, note = excuse,"
+        " checked_out_at = NULL, checkout_scan_id = NULL, left_early = 0,"
         " updated_at = ? WHERE enrolment_id = ? AND session_id = ? AND excuse IS NOT NULL",
         (to_db(now), enrolment_id, session_id),
     )
@@ -174,11 +182,11 @@ def insert_undo(
 
 def list_attendance(conn: sqlite3.Connection, course_id: int) -> list[AttendanceRow]:
     rows = conn.execute(
-        "SELECT a.enrolment_id, a.session_id, a.status, a.scan_id, a.checked_in_at, a.note"
+        f"SELECT a.enrolment_id, a.session_id, {STATUS_SQL}, a.scan_id, a.checked_in_at, a.note, a.checked_out_at"
         " FROM attendance a JOIN sessions s ON s.id = a.session_id WHERE s.course_id = ?",
         (course_id,),
     )
-    return [AttendanceRow(r[0], r[1], r[2], r[3], from_db(r[4]), r[5]) for r in rows]
+    return [AttendanceRow(r[0], r[1], r[2], r[3], from_db(r[4]), r[5], from_db(r[6])) for r in rows]
 
 
 def next_event_seq(conn: sqlite3.Connection, course_id: int) -> int:

@@ -205,7 +205,10 @@ function draw() {
     $("dash-session-time").textContent = waiting ? `${strings.starts} ${range}` : range;
   }
   const counts = state.counts;
-  $("count-arrived").textContent = counts.present + counts.late;
+  $("count-arrived").textContent = counts.present + counts.late + (counts.left_early || 0);
+  // Exit scans only: who left before the session's minimum share.
+  $("count-left-early").textContent = counts.left_early || 0;
+  $("count-left-early-box").hidden = !counts.left_early;
   $("count-enrolled").textContent = state.enrolled;
   $("count-present").textContent = counts.present;
   $("count-late").textContent = counts.late;
@@ -244,7 +247,9 @@ function drawUnits() {
   const items = units.map((unit) => {
     const li = document.createElement("li");
     li.className = missing(unit) === 0 ? "unit complete" : "unit";
-    const name = document.createElement("span");
+    const view = state.unit_views && state.unit_views[unit.unit]; // the unit's own live view (units wing)
+    const name = document.createElement(view ? "a" : "span");
+    if (view) name.href = view;
     name.className = "unit-name";
     name.textContent = (unitPrefix ? unit.unit.slice(unitPrefix.length) : unit.unit) || "—";
     name.title = unit.unit;

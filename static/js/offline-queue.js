@@ -89,6 +89,7 @@ export async function sync(api, { timeoutMs = 8000 } = {}) {
       nonce: item.nonce, scanned_at: item.scanned_at, method: "sync",
       ...(item.code != null ? { code: item.code } : { participant_id: item.participant_id }),
       ...(item.session_id ? { session_id: item.session_id } : {}),
+      ...(item.direction ? { direction: item.direction } : {}),
     };
     let answer;
     try {

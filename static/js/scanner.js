@@ -17,7 +17,10 @@ const KIND = {
   checked_in: "ok",
   checked_in_late: "warn",
   already_checked_in: "warn",
+  checked_out: "out", // Leaving mode: its own colour and sound
+  already_checked_out: "warn",
 };
+const DIRECTION_KEY = "checkin.direction";
 const OFFLINE_AFTER_MS = 1500; // no answer by then: answer from the offline copy and queue the scan
 const RETRY_DELAYS_MS = [0, 250, 500];
 const COUNT_REFRESH_MS = 15_000;
@@ -41,6 +44,7 @@ const ui = {
   source: $("result-source"), net: $("net"), netState: $("net-state"), netQueue: $("net-queue"),
   copyAge: $("copy-age"), changes: $("sync-changes"), changesList: $("sync-changes-list"),
   expiredQueue: $("expired-queue"),
+  direction: $("direction"), directionToggle: $("direction-toggle"), directionBanner: $("direction-banner"),
 };
 // Undo stays on screen this long (the server allows a device longer: data-undo-seconds).
 const UNDO_VISIBLE_MS = Math.min(20_000, Number(root.dataset.undoSeconds || 300) * 1000);
@@ -75,6 +79,7 @@ const state = {
   statusDirty: true,
   forgetting: false,
   copyStale: true, // a page that opens asks for what changed since its copy, however young the copy is
+  direction: "in", // "out": Leaving mode (exit scans), when the course asks for them
 };
 // Figures for the benchmark and the tests: decode time per frame, and when each answer was shown.
 const stats = { detector: null, worker: false, frameMs: [], answers: [] };
@@ -185,6 +190,31 @@ async function loadDoorFromCopy() {
   return true;
 }
 
+// Leaving mode ("Ra về"): offered only when the course takes exit scans; the whole page changes colour, the
+// mode is announced, and each answer says "Left" with its own sound.
+function showDirection() {
+  const offered = Boolean(state.course && state.course.exit_scans);
+  if (!offered) state.direction = "in";
+  ui.direction.hidden = !offered;
+  root.dataset.direction = state.direction;
+  document.body.classList.toggle("leaving", state.direction === "out");
+  ui.directionToggle.setAttribute("aria-pressed", String(state.direction === "out"));
+  ui.directionToggle.textContent = state.direction === "out" ? S.to_arriving : S.to_leaving;
+  ui.directionBanner.textContent = offered ? (state.direction === "out" ? S.mode_leaving : S.mode_arriving) : "";
+}
+
+function toggleDirection() {
+  state.direction = state.direction === "out" ? "in" : "out";
+  try {
+    sessionStorage.setItem(DIRECTION_KEY, state.direction);
+  } catch {
+    // private mode: the mode lasts as long as the page
+  }
+  unlockAudio();
+  showDirection();
+  paint("idle", "", { title: state.direction === "out" ? S.mode_leaving : S.ready });
+}
+
 function showDoor(device, course, sessions, current) {
   state.deviceId = device.id;
   state.course = course;
@@ -194,6 +224,7 @@ function showDoor(device, course, sessions, current) {
   ui.courseTitle.textContent = course.title;
   fillSessions();
   showSession();
+  showDirection();
   for (const el of [ui.door, ui.cameraBox, ui.manual]) el.hidden = false;
   if (root.dataset.state === "loading") {
     root.dataset.state = "ready";
@@ -480,6 +511,7 @@ async function submitScan(body) {
   if (!state.token) return;
   const decodedAt = performance.now();
   const payload = { ...body, nonce: nonce() }; // the same nonce on every retry: one scan, however often sent
+  if (state.direction === "out") payload.direction = "out";
   if (state.chosenSessionId) payload.session_id = state.chosenSessionId;
   const seq = ++state.seq;
   // "Checking…" only when the answer is slow: a quick answer replaces the last one without a flash,
@@ -526,9 +558,11 @@ async function answerOffline(payload, seq, decodedAt) {
   const entry = {
     nonce: payload.nonce, scanned_at: new Date(at).toISOString(), session_id: payload.session_id || null,
     ...(payload.code != null ? { code: payload.code } : { participant_id: payload.participant_id }),
+    ...(payload.direction ? { direction: payload.direction } : {}),
   };
   let result = null;
-  try {
+  // The offline copy knows arrivals, not departures: a departure is queued and answered "saved offline".
+  if (!payload.direction) try {
     result = await offlineCopy.answer({
       code: payload.code ?? null, participantId: payload.participant_id ?? null,
       sessionId: payload.session_id || null, at,
@@ -549,7 +583,7 @@ async function answerOffline(payload, seq, decodedAt) {
     if (result) {
       showOfflineAnswer(result, decodedAt);
     } else {
-      paint("warn", "queued", { title: S.saved_offline }, "offline");
+      paint("warn", "queued", { title: payload.direction ? S.saved_offline_leaving : S.saved_offline }, "offline");
       feedback("warn");
     }
   }
@@ -695,9 +729,10 @@ async function undoLast() {
   ui.undo.disabled = false;
   const name = ui.name.textContent;
   const unit = ui.unit.textContent;
+  const departure = ui.result.dataset.reason === "checked_out";
   if (answer && answer.status === 200) {
     state.shownSeq = ++state.seq;
-    paint("undone", "undone", { title: S.undone, name, unit });
+    paint("undone", "undone", { title: departure ? S.departure_undone : S.undone, name, unit });
     feedback("warn");
     refreshCounts();
   } else if (answer && DEVICE_REFUSALS.has(errorCode(answer))) {
@@ -818,6 +853,8 @@ const TONES = {
   ok: { wave: "sine", notes: [[1046, 0, 0.14]], vibrate: [90] },
   warn: { wave: "triangle", notes: [[660, 0, 0.11], [660, 0.17, 0.11]], vibrate: [70, 70, 70] },
   bad: { wave: "square", notes: [[220, 0, 0.22], [180, 0.26, 0.3]], vibrate: [300, 120, 300] },
+  // Leaving: a falling three-note chime, unlike the single high beep of a check-in.
+  out: { wave: "sine", notes: [[784, 0, 0.1], [587, 0.12, 0.1], [392, 0.24, 0.2]], vibrate: [40, 40, 40, 40, 160] },
 };
 
 function unlockAudio() {
@@ -1090,6 +1127,12 @@ function boot() {
     refreshCounts();
   });
   ui.undo.addEventListener("click", undoLast);
+  try {
+    if (sessionStorage.getItem(DIRECTION_KEY) === "out") state.direction = "out";
+  } catch {
+    state.direction = "in";
+  }
+  ui.directionToggle.addEventListener("click", toggleDirection);
   ui.search.addEventListener("input", scheduleSearch);
   ui.searchForm.addEventListener("submit", (event) => {
     event.preventDefault();
