@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from ..roster import RosterParse, RosterRow
-from ..store import people
+from ..store import people, persons
 from ..store import offline as roster_changes
 from ..store.db import read_snapshot
 from ..store.people import PersonDetails, RosterEntry
@@ -217,11 +217,14 @@ def apply_roster_chunk(
         matcher.refresh(entry)  # added or edited by someone else since the last chunk
     added, updated, unchanged = progress.result.added, progress.result.updated, progress.result.unchanged
     done = 0
+    enrolled: list[int] = []
+    units: dict[str, int] = {}  # this chunk's transaction only (a rolled-back chunk forgets its units)
     for decision in _decide(matcher, rows[progress.position:progress.position + size]):
         done += 1
         if decision.action == "add":
-            participant_id = people.insert_participant(conn, decision.details, now)
-            people.enrol(conn, course_id, participant_id, now)
+            participant_id = people.insert_participant(conn, decision.details, now, units)
+            people.enrol(conn, course_id, participant_id, now, link=False)
+            enrolled.append(participant_id)
             inserted[-decision.row.row_number] = participant_id
             added += 1
         elif decision.action == "update":
@@ -232,6 +235,7 @@ def apply_roster_chunk(
             unchanged += 1
         if budget is not None and time.perf_counter() - started > budget:
             break  # the next row is not decided yet: the next chunk starts with it
+    persons.link_participants(conn, course_id, enrolled, now)  # the chunk's new people, to the body's records
     # This chunk holds the write lock: every change up to here is in the matcher (its own writes included).
     return ImportProgress(course_id, matcher, roster_changes.get_cursor(conn, course_id)[0], progress.position + done,
                           ImportResult(added, updated, unchanged), inserted)

@@ -15,7 +15,7 @@ from datetime import date
 from ..errors import Problem
 from ..store import programmes, term_report
 from ..store.programmes import Requirement, position_key
-from ..store.term_report import ReportCourse, ReportRow
+from ..store.term_report import ReportCourse
 
 MEASURES = ("nominated", "attended", "certified")
 
@@ -117,9 +117,12 @@ def resolve_courses(conn: sqlite3.Connection, scope: Scope) -> tuple[str, list[i
 def read_term_report(conn: sqlite3.Connection, scope: Scope) -> TermReport:
     title, course_ids, requirements = resolve_courses(conn, scope)
     courses = term_report.list_report_courses(conn, course_ids)
-    rows = term_report.list_report_rows(conn, [c.id for c in courses])
-    names = term_report.unit_names(conn, [r.unit_id for r in rows if r.unit_id is not None])
-    report = count(title, scope, courses, rows, names, requirements)
+    ids = [c.id for c in courses]
+    tally = term_report.tally_rows(conn, ids)
+    names = term_report.unit_names(conn, [t[0] for t in tally if t[0] is not None])
+    roles = term_report.latest_roles(conn, ids) if requirements else {}
+    certified = {q.id: term_report.certified_counts(conn, list(q.course_ids)) for q in requirements}
+    report = count(title, scope, courses, tally, names, requirements, roles, certified)
     people = {g.person_id for gaps in report.gaps.values() for g in gaps}
     if people:
         named = term_report.person_names(conn, sorted(people))
@@ -135,58 +138,52 @@ def _unit_list(unit_ids, names: dict[int, str]) -> list[tuple[int | None, str]]:
                   key=lambda x: (x[0] is None, x[1].casefold(), x[0] or 0))
 
 
-def count(title: str, scope: Scope, courses: list[ReportCourse], rows: list[ReportRow], names: dict[int, str],
-          requirements: tuple[Requirement, ...]) -> TermReport:
-    """Pure counting (the tests compute the same numbers their own way from the workbook)."""
-    all_units = _unit_list([r.unit_id for r in rows], names)
+Tally = tuple  # (unit id, course id, position as spelt, attended, certified, how many)
+
+
+def count(title: str, scope: Scope, courses: list[ReportCourse], tally: list[Tally], names: dict[int, str],
+          requirements: tuple[Requirement, ...], roles: dict[int, tuple[int | None, str]],
+          certified: dict[int, dict[int, int]]) -> TermReport:
+    """Pure counting from the database's groups (the tests compute the same numbers their own way from the
+    workbook). roles: each person's (unit, position) on their latest course; certified: per requirement, per
+    person, of how many of its courses they hold a valid certificate."""
+    all_units = _unit_list([t[0] for t in tally], names)
     wanted_position = position_key(scope.position) if scope.position else ""
-    chosen = [r for r in rows if (scope.unit_id is None or r.unit_id == scope.unit_id)
-              and (not wanted_position or position_key(r.position) == wanted_position)]
-    # One pass counting identical rows, then the cells from the (few thousand) distinct ones.
-    tally = Counter((r.unit_id, r.course_id, r.position, r.attended, r.certified) for r in chosen)
+    chosen = [t for t in tally if (scope.unit_id is None or t[0] == scope.unit_id)
+              and (not wanted_position or position_key(t[2]) == wanted_position)]
     cells: dict[tuple[int | None, int], Cell] = defaultdict(Cell)
     unit_totals: dict[int | None, Cell] = defaultdict(Cell)
     course_totals: dict[int, Cell] = {c.id: Cell() for c in courses}
     total = Cell()
     by_position: dict[str, Cell] = defaultdict(Cell)
     spellings: dict[str, Counter] = defaultdict(Counter)
-    for (unit_id, course_id, position, attended, certified), n in tally.items():
+    for unit_id, course_id, position, attended, certified_, n in chosen:
         key = position_key(position)
         for cell in (cells[(unit_id, course_id)], unit_totals[unit_id], course_totals[course_id], total,
                      by_position[key]):
-            cell.add(n, attended, certified)
+            cell.add(n, attended, certified_)
         spellings[key][position] += n
     positions = sorted(((spellings[k].most_common(1)[0][0], c) for k, c in by_position.items()),
                        key=lambda x: (-x[1].nominated, x[0]))
-    report = TermReport(title, scope, courses, _unit_list([r.unit_id for r in chosen], names), dict(cells),
+    report = TermReport(title, scope, courses, _unit_list([t[0] for t in chosen], names), dict(cells),
                         dict(unit_totals), course_totals, total, positions, requirements, {}, all_units)
     if requirements:
-        report.gaps = _gaps(courses, rows, requirements, scope, wanted_position)
+        report.gaps = _gaps(roles, certified, requirements, scope, wanted_position)
     return report
 
 
-def _gaps(courses, rows, requirements, scope: Scope, wanted_position: str) -> dict[int | None, list[Gap]]:
-    order = {c.id: i for i, c in enumerate(courses)}
-    latest: dict[int, ReportRow] = {}
-    certified: dict[int, set[int]] = defaultdict(set)
-    for r in rows:
-        if r.person_id is None:
-            continue
-        if r.person_id not in latest or order[r.course_id] >= order[latest[r.person_id].course_id]:
-            latest[r.person_id] = r
-        if r.certified:
-            certified[r.person_id].add(r.course_id)
+def _gaps(roles, certified, requirements, scope: Scope, wanted_position: str) -> dict[int | None, list[Gap]]:
     gaps: dict[int | None, list[Gap]] = defaultdict(list)
-    for person_id, r in latest.items():
-        if scope.unit_id is not None and r.unit_id != scope.unit_id:
+    for person_id, (unit_id, position) in roles.items():
+        if scope.unit_id is not None and unit_id != scope.unit_id:
             continue
-        key = position_key(r.position)
+        key = position_key(position)
         if wanted_position and key != wanted_position:
             continue
         missing = tuple(q.label for q in requirements if (not q.position_keys or key in q.position_keys)
-                        and len(certified[person_id] & set(q.course_ids)) < q.minimum)
+                        and certified[q.id].get(person_id, 0) < q.minimum)
         if missing:
-            gaps[r.unit_id].append(Gap(person_id, "", r.position, missing))
+            gaps[unit_id].append(Gap(person_id, "", position, missing))
     return dict(gaps)
 
 

@@ -69,8 +69,17 @@ def get_or_insert_unit(conn: sqlite3.Connection, name: str) -> int:
     return conn.execute("INSERT INTO units (name, name_key) VALUES (?, ?) RETURNING id", (name, key)).fetchone()[0]
 
 
-def insert_participant(conn: sqlite3.Connection, person: PersonDetails, now: datetime) -> int:
-    unit_id = get_or_insert_unit(conn, person.unit) if clean(person.unit) else None
+def insert_participant(conn: sqlite3.Connection, person: PersonDetails, now: datetime,
+                       units: dict[str, int] | None = None) -> int:
+    """units: the caller's {unit name: id} for one transaction (an import's chunk: a look-up saved per row)."""
+    if not clean(person.unit):
+        unit_id = None
+    elif units is not None:
+        unit_id = units.get(person.unit)
+        if unit_id is None:
+            unit_id = units[person.unit] = get_or_insert_unit(conn, person.unit)
+    else:
+        unit_id = get_or_insert_unit(conn, person.unit)
     name = clean(person.full_name)
     return conn.execute(
         "INSERT INTO participants (full_name, name_key, unit_id, position, phone, email, member_code,"
@@ -96,15 +105,19 @@ def update_participant(conn: sqlite3.Connection, participant_id: int, person: Pe
     refresh_participant_person(conn, participant_id)  # the person's record follows their latest course
 
 
-def enrol(conn: sqlite3.Connection, course_id: int, participant_id: int, now: datetime) -> int:
+def enrol(conn: sqlite3.Connection, course_id: int, participant_id: int, now: datetime, *, link: bool = True) -> int:
     """Put a participant on a course with a fresh badge, linked to their person of the course's body (imports,
-    walk-ins, nominations all come here: see store/persons.py); returns the enrolment id."""
+    walk-ins, nominations all come here: see store/persons.py); returns the enrolment id. link=False: the caller
+    links a batch itself with persons.link_participants before its transaction ends (an import's chunk)."""
     enrolment_id = conn.execute(
         "INSERT INTO enrolments (course_id, participant_id, created_at) VALUES (?, ?, ?) RETURNING id",
         (course_id, participant_id, to_db(now)),
     ).fetchone()[0]
-    issue_badge(conn, enrolment_id, now)
-    link_participant(conn, course_id, participant_id, now)
+    # A new enrolment has no badge to revoke: its first code, without issue_badge's revoking update.
+    conn.execute("INSERT INTO badges (code, enrolment_id, issued_at) VALUES (?, ?, ?)",
+                 (new_badge_code(), enrolment_id, to_db(now)))
+    if link:
+        link_participant(conn, course_id, participant_id, now)
     return enrolment_id
 
 

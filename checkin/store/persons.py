@@ -78,72 +78,129 @@ def get_participant_person(conn: sqlite3.Connection, participant_id: int) -> int
     return row[0] if row else None
 
 
-def _in_course(conn: sqlite3.Connection, person_id: int, course_id: int) -> bool:
-    return conn.execute(
-        "SELECT 1 FROM participants p JOIN enrolments e ON e.participant_id = p.id"
-        " WHERE p.person_id = ? AND e.course_id = ? LIMIT 1", (person_id, course_id)).fetchone() is not None
-
-
 def link_participant(conn: sqlite3.Connection, course_id: int, participant_id: int, now: datetime) -> Link | None:
     """Link a participant just enrolled on a course to a person of the course's body (see the module's rules).
     None when the course has no body. Called by people.enrol, so every way onto a course links."""
-    course = conn.execute("SELECT body_id FROM courses WHERE id = ?", (course_id,)).fetchone()
-    p = conn.execute("SELECT full_name, unit_id, phone, member_code, person_id FROM participants WHERE id = ?",
-                     (participant_id,)).fetchone()
-    if course is None or course[0] is None or p is None:
-        return None
-    body_id = course[0]
+    links = link_participants(conn, course_id, [participant_id], now)
+    return links[0] if links else None
+
+
+def _marks(values) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _in_chunks(values: list, size: int = 500):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def link_participants(conn: sqlite3.Connection, course_id: int, participant_ids: list[int],
+                      now: datetime) -> list[Link]:
+    """Link participants just enrolled on one course, in their order: a handful of reads for all of them (an
+    import's chunk), then a write per new person or proposal. The same as linking them one by one: people of
+    one course never match each other (one person is on a course once), so their order changes nothing."""
+    course = conn.execute("SELECT body_id, course_date FROM courses WHERE id = ?", (course_id,)).fetchone()
+    if course is None or course[0] is None or not participant_ids:
+        return []
+    body_id, day = course[0], course[1]
     # Two enrolments of one body at once (two imports, a walk-in) must not both make a new record of one cadre:
     # on PostgreSQL the body's row is locked until the commit, so the second sees the first's people.
     conn.execute("SELECT id FROM bodies WHERE id = ?" + for_update(conn), (body_id,)).fetchall()
-    if p[4] is not None:  # enrolled before (on another course): already someone's
-        refresh_person(conn, p[4])
-        return Link(p[4], "known")
-    name, code, phone = name_key(p[0]), p[3].lower(), phone_key(p[2])
-    found, basis = None, "new"
-    if code:
-        for (candidate,) in conn.execute(
-                "SELECT id FROM people WHERE body_id = ? AND code_key = ? AND merged_into IS NULL AND erased_at IS NULL"
-                " ORDER BY id", (body_id, code)).fetchall():
-            if not _in_course(conn, candidate, course_id):
+    rows = []
+    for part in _in_chunks(list(participant_ids)):
+        found = {r[0]: r for r in conn.execute(
+            "SELECT id, full_name, name_key, unit_id, position, phone, email, member_code, person_id FROM participants"
+            f" WHERE id IN ({_marks(part)})", tuple(part))}
+        rows += [found[i] for i in part if i in found]
+    keys = [(r, r[2].replace(" ", "") if r[1] else "", r[7].lower(), phone_key(r[5])) for r in rows]
+    standing = " AND merged_into IS NULL AND erased_at IS NULL ORDER BY id"
+    by_code: dict[str, list[int]] = {}
+    by_phone: dict[str, list[tuple[int, str, str]]] = {}
+    by_name: dict[tuple[str, int], list[int]] = {}
+    codes = sorted({k[2] for k in keys if k[2]})
+    for part in _in_chunks(codes):
+        for pid, code in conn.execute(f"SELECT id, code_key FROM people WHERE body_id = ? AND code_key IN"
+                                      f" ({_marks(part)})" + standing, (body_id, *part)):
+            by_code.setdefault(code, []).append(pid)
+    phones = sorted({k[3] for k in keys if k[3]})
+    for part in _in_chunks(phones):
+        for pid, name, code, phone in conn.execute(
+                f"SELECT id, name_key, code_key, phone_key FROM people WHERE body_id = ? AND phone_key IN"
+                f" ({_marks(part)})" + standing, (body_id, *part)):
+            by_phone.setdefault(phone, []).append((pid, name, code))
+    names = sorted({k[1] for k in keys if k[1] and k[0][3] is not None})
+    for part in _in_chunks(names):
+        for pid, name, unit_id in conn.execute(
+                f"SELECT id, name_key, unit_id FROM people WHERE body_id = ? AND name_key IN ({_marks(part)})"
+                + standing, (body_id, *part)):
+            by_name.setdefault((name, unit_id), []).append(pid)
+    # Which candidates are on this course already (never linked to it again, never proposed).
+    candidates = sorted({c for ids in by_code.values() for c in ids} | {c for found in by_phone.values()
+                        for c, _n, _k in found} | {c for ids in by_name.values() for c in ids})
+    in_course: set[int] = set()
+    for part in _in_chunks(candidates):
+        in_course.update(r[0] for r in conn.execute(
+            "SELECT DISTINCT p.person_id FROM participants p JOIN enrolments e ON e.participant_id = p.id"
+            f" WHERE e.course_id = ? AND p.person_id IN ({_marks(part)})", (course_id, *part)))
+
+    links: list[Link] = []
+    linked: list[tuple[int, int]] = []  # (person, participant)
+    for r, name, code, phone in keys:
+        if r[8] is not None:  # enrolled before (on another course): already someone's
+            refresh_person(conn, r[8])
+            links.append(Link(r[8], "known"))
+            continue
+        found, basis, phone_others = None, "new", []
+        for candidate in by_code.get(code, ()) if code else ():
+            if candidate not in in_course:
                 found, basis = candidate, "member_code"
                 break
-    phone_others: list[int] = []
-    if found is None and phone:
-        for candidate, candidate_name, candidate_code in conn.execute(
-                "SELECT id, name_key, code_key FROM people WHERE body_id = ? AND phone_key = ?"
-                " AND merged_into IS NULL AND erased_at IS NULL ORDER BY id", (body_id, phone)).fetchall():
-            if _in_course(conn, candidate, course_id):
-                continue
-            if candidate_name == name and (not code or not candidate_code or candidate_code == code) and found is None:
-                found, basis = candidate, "phone"
-            else:  # another name on the phone, or the same name under another member code: ask
-                phone_others.append(candidate)
-    if found is not None:
-        conn.execute("UPDATE participants SET person_id = ? WHERE id = ?", (found, participant_id))
-        if not _follow_latest(conn, found, participant_id, course_id):
-            refresh_person(conn, found)
-        return Link(found, basis)
-    person_id = conn.execute("INSERT INTO people (body_id, created_at) VALUES (?, ?) RETURNING id",
-                             (body_id, to_db(now))).fetchone()[0]
-    conn.execute("UPDATE participants SET person_id = ? WHERE id = ?", (person_id, participant_id))
-    refresh_person(conn, person_id)
-    proposed = 0
-    lookalikes: list[tuple[int, str]] = [(c, "phone") for c in phone_others]
-    if name and p[1] is not None:
-        lookalikes += [(r[0], "name_unit") for r in conn.execute(
-            "SELECT id FROM people WHERE body_id = ? AND name_key = ? AND unit_id = ? AND id <> ?"
-            " AND merged_into IS NULL AND erased_at IS NULL ORDER BY id", (body_id, name, p[1], person_id)).fetchall()]
-    seen: set[int] = set()
-    for other, why in lookalikes:
-        if other in seen or _in_course(conn, other, course_id):
+        if found is None and phone:
+            for candidate, candidate_name, candidate_code in by_phone.get(phone, ()):
+                if candidate in in_course:
+                    continue
+                if (candidate_name == name and (not code or not candidate_code or candidate_code == code)
+                        and found is None):
+                    found, basis = candidate, "phone"
+                else:  # another name on the phone, or the same name under another member code: ask
+                    phone_others.append(candidate)
+        if found is not None:
+            in_course.add(found)
+            linked.append((found, r[0]))
+            links.append(Link(found, basis))
             continue
-        seen.add(other)
-        proposed += conn.execute(
-            "INSERT INTO person_proposals (body_id, person_id, other_id, basis, status, created_at)"
-            " VALUES (?, ?, ?, ?, 'open', ?) ON CONFLICT (person_id, other_id) DO NOTHING",
-            (body_id, person_id, other, why, to_db(now))).rowcount
-    return Link(person_id, "new", proposed)
+        person_id = conn.execute("INSERT INTO people (body_id, created_at) VALUES (?, ?) RETURNING id",
+                                 (body_id, to_db(now))).fetchone()[0]
+        conn.execute("UPDATE participants SET person_id = ? WHERE id = ?", (person_id, r[0]))
+        _set_details(conn, person_id, r)
+        in_course.add(person_id)
+        lookalikes = [(c, "phone") for c in phone_others]
+        if name and r[3] is not None:
+            lookalikes += [(c, "name_unit") for c in by_name.get((name, r[3]), ())]
+        proposed, seen = 0, set()
+        for other, why in lookalikes:
+            if other in seen or other in in_course:
+                continue
+            seen.add(other)
+            proposed += conn.execute(
+                "INSERT INTO person_proposals (body_id, person_id, other_id, basis, status, created_at)"
+                " VALUES (?, ?, ?, ?, 'open', ?) ON CONFLICT (person_id, other_id) DO NOTHING",
+                (body_id, person_id, other, why, to_db(now))).rowcount
+        links.append(Link(person_id, "new", proposed))
+    if linked:
+        conn.executemany("UPDATE participants SET person_id = ? WHERE id = ?", linked)
+        _follow_latest(conn, dict((pid, participant) for pid, participant in linked), course_id, day,
+                       {r[0]: r for r in rows})
+    return links
+
+
+def _set_details(conn: sqlite3.Connection, person_id: int, r) -> None:
+    """A new person's details: those of their one participant (refresh_person's result without reading it)."""
+    conn.execute(
+        "UPDATE people SET full_name = ?, name_key = ?, unit_id = ?, position = ?, phone = ?, phone_key = ?,"
+        " email = ?, member_code = ?, code_key = ? WHERE id = ?",
+        (r[1], r[2].replace(" ", "") if r[1] else "", r[3], r[4], r[5], phone_key(r[5]), r[6], r[7], r[7].lower(),
+         person_id))
 
 
 _LATEST = (
@@ -171,28 +228,35 @@ def refresh_person(conn: sqlite3.Connection, person_id: int) -> None:
     )
 
 
-def _follow_latest(conn: sqlite3.Connection, person_id: int, participant_id: int, course_id: int) -> bool:
-    """refresh_person's result without reading every course again, when the new participant's course is the
-    person's latest (the usual import): each field becomes the new one where it is given. False otherwise."""
-    day = conn.execute("SELECT course_date FROM courses WHERE id = ?", (course_id,)).fetchone()[0]
-    latest = conn.execute(
-        "SELECT MAX(c.course_date) FROM participants p JOIN enrolments e ON e.participant_id = p.id"
-        " JOIN courses c ON c.id = e.course_id WHERE p.person_id = ? AND p.id <> ?", (person_id, participant_id)).fetchone()
-    if latest is not None and latest[0] is not None and latest[0] > day:
-        return False
-    p = conn.execute("SELECT full_name, name_key, unit_id, position, phone, email, member_code FROM participants"
-                     " WHERE id = ?", (participant_id,)).fetchone()
-    conn.execute(
-        "UPDATE people SET full_name = CASE WHEN ? <> '' THEN ? ELSE full_name END,"
-        " name_key = CASE WHEN ? <> '' THEN ? ELSE name_key END, unit_id = COALESCE(?, unit_id),"
-        " position = CASE WHEN ? <> '' THEN ? ELSE position END,"
-        " phone = CASE WHEN ? <> '' THEN ? ELSE phone END, phone_key = CASE WHEN ? <> '' THEN ? ELSE phone_key END,"
-        " email = CASE WHEN ? <> '' THEN ? ELSE email END,"
-        " member_code = CASE WHEN ? <> '' THEN ? ELSE member_code END,"
-        " code_key = CASE WHEN ? <> '' THEN ? ELSE code_key END WHERE id = ?",
-        (p[0], p[0], p[0], p[1].replace(" ", ""), p[2], p[3], p[3], p[4], p[4], p[4], phone_key(p[4]),
-         p[5], p[5], p[6], p[6], p[6], p[6].lower(), person_id))
-    return True
+def _follow_latest(conn: sqlite3.Connection, person_participant: dict[int, int], course_id: int, day: str,
+                   rows: dict[int, tuple]) -> None:
+    """refresh_person's result for people just linked to this course, without reading every course again where
+    this course is their latest (an import of a new course): each field becomes the new one where it is given.
+    The others (an older course imported late) are refreshed in full."""
+    people_ids = sorted(person_participant)
+    latest: dict[int, str] = {}
+    for part in _in_chunks(people_ids):
+        latest.update((r[0], r[1]) for r in conn.execute(
+            "SELECT p.person_id, MAX(c.course_date) FROM participants p JOIN enrolments e ON e.participant_id = p.id"
+            f" JOIN courses c ON c.id = e.course_id WHERE p.person_id IN ({_marks(part)}) AND e.course_id <> ?"
+            " GROUP BY p.person_id", (*part, course_id)))
+    updates = []
+    for person_id in people_ids:
+        if latest.get(person_id) is not None and latest[person_id] > day:
+            refresh_person(conn, person_id)
+            continue
+        r = rows[person_participant[person_id]]
+        updates.append((r[1], r[1], r[1], r[2].replace(" ", ""), r[3], r[4], r[4], r[5], r[5], r[5], phone_key(r[5]),
+                        r[6], r[6], r[7], r[7], r[7], r[7].lower(), person_id))
+    if updates:
+        conn.executemany(
+            "UPDATE people SET full_name = CASE WHEN ? <> '' THEN ? ELSE full_name END,"
+            " name_key = CASE WHEN ? <> '' THEN ? ELSE name_key END, unit_id = COALESCE(?, unit_id),"
+            " position = CASE WHEN ? <> '' THEN ? ELSE position END,"
+            " phone = CASE WHEN ? <> '' THEN ? ELSE phone END, phone_key = CASE WHEN ? <> '' THEN ? ELSE phone_key END,"
+            " email = CASE WHEN ? <> '' THEN ? ELSE email END,"
+            " member_code = CASE WHEN ? <> '' THEN ? ELSE member_code END,"
+            " code_key = CASE WHEN ? <> '' THEN ? ELSE code_key END WHERE id = ?", updates)
 
 
 def refresh_participant_person(conn: sqlite3.Connection, participant_id: int) -> None:
