@@ -57,7 +57,10 @@ def _as_server_user(args: list[str], folder: Path) -> list[str]:
     except KeyError:
         raise NoPostgres("running as root needs a 'postgres' user to run the server (apt-get install postgresql)") from None
     for path in [folder, *folder.rglob("*")]:
-        os.chown(path, user.pw_uid, user.pw_gid)
+        try:
+            os.chown(path, user.pw_uid, user.pw_gid)
+        except FileNotFoundError:  # a running server's temporary file, gone since the listing
+            pass
     return ["runuser", "-u", "postgres", "--", *args]
 
 
