@@ -143,27 +143,26 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
     if (scan.room_key_hash is not None and holder is not None and holder.course_id == scan.course_id
             and not completion.bind_room_device(conn, holder.enrolment_id, scan.room_key_hash, now)):
         decision = rules.Decision(rules.Reason.OTHER_DEVICE)  # a second phone: refused, and on record
-    # A plain check-in's live event is its scan row, numbered in the course's event order; a scan that
+    # A plain check-in's live event is its scan row, numbered in the course's event order (the number, the
+    # row and the attendance go last: the number locks the course's row until the commit); a scan that
     # supersedes another writes a correction event instead.
-    seq = None
-    if decision.accepted and decision.supersedes is None:
-        seq = scans.next_event_seq(conn, scan.course_id)
-    scan_id = scans.insert_scan(
-        conn,
-        _new_scan(
-            scan, holder, session, decision.reason, decision.accepted,
-            decision.first.scan_id if decision.first else None, scanned_at, now, seq,
-        ),
+    new_scan = _new_scan(
+        scan, holder, session, decision.reason, decision.accepted,
+        decision.first.scan_id if decision.first else None, scanned_at, now,
     )
     event = None
-    if decision.accepted:
+    if not decision.accepted:
+        scan_id = scans.insert_scan(conn, new_scan)
+    else:
         status = "present" if decision.reason == rules.Reason.CHECKED_IN else "late"
-        scans.upsert_attendance(conn, holder.enrolment_id, session.id, status, scan_id, at, now)
-        if seq is not None:
+        if decision.supersedes is None:
+            scan_id, seq = scans.insert_checkin(conn, new_scan, status, at, now)
             event = scans.checkin_event(seq, scan.course_id, scan_id, session.id, holder.enrolment_id,
                                         holder.full_name, holder.unit, decision.reason, scan.method, at, now)
         else:
             # Both scans stay in the log; the earlier one now counts. Live views recount.
+            scan_id = scans.insert_scan(conn, new_scan)
+            scans.upsert_attendance(conn, holder.enrolment_id, session.id, status, scan_id, at, now)
             event = scans.insert_event(conn, scan.course_id, "correction", {
                 "scan_id": scan_id, "session_id": session.id, "enrolment_id": holder.enrolment_id,
                 "name": holder.full_name, "unit": holder.unit, "status": status, "method": scan.method,
