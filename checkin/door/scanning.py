@@ -13,6 +13,7 @@ from ..errors import Problem
 from ..models import STATED_TIME_METHODS, BadgeHolder, CourseSession
 from ..store import completion, courses, devices, people, scans
 from ..store.db import Database
+from ..store.dialect import is_postgres
 from ..store.scans import Event, NewScan, ScanRow
 
 METHODS = ("camera", "search", "api", "sync", "manual", "paper", "group", "room_code")  # group: units/group.py
@@ -127,15 +128,20 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
         session = rules.pick_session(sessions, at)
     # The person's enrolment stays locked from here to the commit (PostgreSQL: other instances scan at the same
     # time), so two scans of one badge are decided one after the other and exactly one checks in.
-    if scan.code is not None:
-        holder = people.get_badge_holder(conn, scan.code, lock=True)
-    else:
-        holder = people.get_enrolment_badge_holder(conn, scan.enrolment_id, lock=True)
-        if holder is None or holder.course_id != scan.course_id:
-            raise Problem(404, "participant_not_found", "No such participant on this course.")
     earlier = None
-    if holder is not None and session is not None and holder.course_id == scan.course_id:
-        earlier = scans.get_checkin(conn, holder.enrolment_id, session.id)
+    if scan.code is not None and session is not None and not is_postgres(conn):
+        holder, earlier = people.get_badge_holder_and_checkin(conn, scan.code, session.id)  # one statement
+        if holder is not None and holder.course_id != scan.course_id:
+            earlier = None
+    else:
+        if scan.code is not None:
+            holder = people.get_badge_holder(conn, scan.code, lock=True)
+        else:
+            holder = people.get_enrolment_badge_holder(conn, scan.enrolment_id, lock=True)
+            if holder is None or holder.course_id != scan.course_id:
+                raise Problem(404, "participant_not_found", "No such participant on this course.")
+        if holder is not None and session is not None and holder.course_id == scan.course_id:
+            earlier = scans.get_checkin(conn, holder.enrolment_id, session.id)
     decision = rules.decide_scan(
         badge=holder, course_id=scan.course_id, session=session, earlier=earlier, at=at, after_end=after_end,
         stated_time=scan.method in STATED_TIME_METHODS,
