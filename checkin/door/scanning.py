@@ -13,6 +13,7 @@ from ..errors import Problem
 from ..models import STATED_TIME_METHODS, BadgeHolder, CourseSession
 from ..store import completion, courses, devices, people, scans
 from ..store.db import Database
+from ..store.dialect import is_postgres
 from ..store.scans import Event, NewScan, ScanRow
 
 METHODS = ("camera", "search", "api", "sync", "manual", "paper", "group", "room_code")  # group: units/group.py
@@ -127,15 +128,20 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
         session = rules.pick_session(sessions, at)
     # The person's enrolment stays locked from here to the commit (PostgreSQL: other instances scan at the same
     # time), so two scans of one badge are decided one after the other and exactly one checks in.
-    if scan.code is not None:
-        holder = people.get_badge_holder(conn, scan.code, lock=True)
-    else:
-        holder = people.get_enrolment_badge_holder(conn, scan.enrolment_id, lock=True)
-        if holder is None or holder.course_id != scan.course_id:
-            raise Problem(404, "participant_not_found", "No such participant on this course.")
     earlier = None
-    if holder is not None and session is not None and holder.course_id == scan.course_id:
-        earlier = scans.get_checkin(conn, holder.enrolment_id, session.id)
+    if scan.code is not None and session is not None and not is_postgres(conn):
+        holder, earlier = people.get_badge_holder_and_checkin(conn, scan.code, session.id)  # one statement
+        if holder is not None and holder.course_id != scan.course_id:
+            earlier = None
+    else:
+        if scan.code is not None:
+            holder = people.get_badge_holder(conn, scan.code, lock=True)
+        else:
+            holder = people.get_enrolment_badge_holder(conn, scan.enrolment_id, lock=True)
+            if holder is None or holder.course_id != scan.course_id:
+                raise Problem(404, "participant_not_found", "No such participant on this course.")
+        if holder is not None and session is not None and holder.course_id == scan.course_id:
+            earlier = scans.get_checkin(conn, holder.enrolment_id, session.id)
     decision = rules.decide_scan(
         badge=holder, course_id=scan.course_id, session=session, earlier=earlier, at=at, after_end=after_end,
         stated_time=scan.method in STATED_TIME_METHODS,
@@ -143,28 +149,27 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
     if (scan.room_key_hash is not None and holder is not None and holder.course_id == scan.course_id
             and not completion.bind_room_device(conn, holder.enrolment_id, scan.room_key_hash, now)):
         decision = rules.Decision(rules.Reason.OTHER_DEVICE)  # a second phone: refused, and on record
-    # A plain check-in's live event is its scan row, numbered in the course's event order; a scan that
+    # A plain check-in's live event is its scan row, numbered in the course's event order (the number, the
+    # row and the attendance go last: the number locks the course's row until the commit); a scan that
     # supersedes another writes a correction event instead.
-    seq = None
-    if decision.accepted and decision.supersedes is None:
-        seq = scans.next_event_seq(conn, scan.course_id)
-    scan_id = scans.insert_scan(
-        conn,
-        _new_scan(
-            scan, holder, session, decision.reason, decision.accepted,
-            decision.first.scan_id if decision.first else None, scanned_at, now, seq,
-        ),
+    new_scan = _new_scan(
+        scan, holder, session, decision.reason, decision.accepted,
+        decision.first.scan_id if decision.first else None, scanned_at, now,
     )
     event = None
-    if decision.accepted:
+    if not decision.accepted:
+        scan_id = scans.insert_scan(conn, new_scan)
+    else:
         status = "present" if decision.reason == rules.Reason.CHECKED_IN else "late"
-        scans.upsert_attendance(conn, holder.enrolment_id, session.id, status, scan_id, at, now)
-        if seq is not None:
+        if decision.supersedes is None:
+            scan_id, seq = scans.insert_checkin(conn, new_scan, status, at, now)
             event = scans.checkin_event(seq, scan.course_id, scan_id, session.id, holder.enrolment_id,
                                         holder.full_name, holder.unit, decision.reason, scan.method, at, now)
         else:
             _recount_departure(conn, scan.course_id, holder.enrolment_id, session, at, now)
             # Both scans stay in the log; the earlier one now counts. Live views recount.
+            scan_id = scans.insert_scan(conn, new_scan)
+            scans.upsert_attendance(conn, holder.enrolment_id, session.id, status, scan_id, at, now)
             event = scans.insert_event(conn, scan.course_id, "correction", {
                 "scan_id": scan_id, "session_id": session.id, "enrolment_id": holder.enrolment_id,
                 "name": holder.full_name, "unit": holder.unit, "status": status, "method": scan.method,

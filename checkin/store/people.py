@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..clock import from_db, to_db
-from ..models import BadgeHolder
+from ..models import BadgeHolder, Checkin
 from ..text import clean, fold, unit_key
 from . import scans
 from .dialect import for_update
@@ -162,6 +162,24 @@ def get_badge_holder(conn: sqlite3.Connection, code: str, *, lock: bool = False)
     lock: keep the enrolment locked until the commit (a scan decides on it, see store/dialect.py)."""
     sql = _HOLDER + " WHERE b.code = ?" + (for_update(conn, "e") if lock else "")
     return _holder(conn.execute(sql, (code,)).fetchone())
+
+
+def get_badge_holder_and_checkin(
+    conn: sqlite3.Connection, code: str, session_id: int
+) -> tuple[BadgeHolder | None, Checkin | None]:
+    """get_badge_holder and scans.get_checkin of the holder in this session, in one statement. SQLite only: its
+    writer holds the whole database from BEGIN IMMEDIATE, so nothing changes between the two reads. Not on
+    PostgreSQL: there the attendance is read after the enrolment's lock is granted, and a statement that waits
+    for the lock still sees the attendance as it was before the wait."""
+    row = conn.execute(
+        _HOLDER[:_HOLDER.index(" FROM ")] + ", a.scan_id, a.checked_in_at" + _HOLDER[_HOLDER.index(" FROM "):]
+        + " LEFT JOIN attendance a ON a.enrolment_id = e.id AND a.session_id = ? AND a.status IN ('present', 'late')"
+        " WHERE b.code = ?",
+        (session_id, code),
+    ).fetchone()
+    if row is None:
+        return None, None
+    return _holder(row), (Checkin(row["scan_id"], from_db(row["checked_in_at"])) if row["scan_id"] is not None else None)
 
 
 def lock_enrolment(conn: sqlite3.Connection, enrolment_id: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..clock import from_db, to_db
@@ -198,6 +198,44 @@ def next_event_seq(conn: sqlite3.Connection, course_id: int) -> int:
     return conn.execute(
         "UPDATE courses SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq", (course_id,)
     ).fetchone()[0]
+
+
+_CHECKIN_PG = (
+    "WITH seq AS (UPDATE courses SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq),"
+    " s AS (INSERT INTO scans (course_id, session_id, device_id, organiser_id, enrolment_id, code, method, reason,"
+    " accepted, first_scan_id, nonce, scanned_at, recorded_at, note, event_seq)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT event_seq FROM seq)) RETURNING id, event_seq),"
+    " a AS (INSERT INTO attendance (enrolment_id, session_id, status, scan_id, checked_in_at, note, updated_at)"
+    " VALUES (?, ?, ?, (SELECT id FROM s), ?, '', ?)"
+    " ON CONFLICT (enrolment_id, session_id) DO UPDATE SET status = excluded.status,"
+    " scan_id = excluded.scan_id, checked_in_at = excluded.checked_in_at, note = excluded.note,"
+    " updated_at = excluded.updated_at)"
+    " SELECT id, event_seq FROM s"
+)
+
+
+def insert_checkin(
+    conn: sqlite3.Connection, scan: NewScan, status: str, checked_in_at: datetime, now: datetime
+) -> tuple[int, int]:
+    """A plain accepted check-in: the course's next event number, the scan row that is its event, and the
+    person's attendance. Returns (scan id, event number). Run it last before the commit.
+
+    The event number locks the course's row until the commit (next_event_seq), so every scan of the course
+    waits for it. On PostgreSQL the three writes are one statement: the lock is held for that statement and
+    the commit, not for three round trips. SQLite has one writer anyway: three plain statements."""
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        row = conn.execute(_CHECKIN_PG, (
+            scan.course_id,
+            scan.course_id, scan.session_id, scan.device_id, scan.organiser_id, scan.enrolment_id,
+            scan.code[:CODE_STORED_MAX], scan.method, scan.reason, int(scan.accepted), scan.first_scan_id,
+            scan.nonce, to_db(scan.scanned_at), to_db(scan.recorded_at), scan.note,
+            scan.enrolment_id, scan.session_id, status, to_db(checked_in_at), to_db(now),
+        )).fetchone()
+        return row[0], row[1]
+    seq = next_event_seq(conn, scan.course_id)
+    scan_id = insert_scan(conn, replace(scan, event_seq=seq))
+    upsert_attendance(conn, scan.enrolment_id, scan.session_id, status, scan_id, checked_in_at, now)
+    return scan_id, seq
 
 
 def insert_event(conn: sqlite3.Connection, course_id: int, kind: str, payload: dict, now: datetime) -> Event:
