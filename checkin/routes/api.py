@@ -50,7 +50,7 @@ async def create_scan(request: Request) -> JSONResponse:
 async def undo_scan(request: Request) -> JSONResponse:
     svc = services(request)
     now = svc.now()
-    device = await _usable_device(request, now)
+    device = await usable_device(request, now)
     outcome = await scanning.undo_scan(
         svc.db, svc.broadcaster, device.course_id, request.path_params["scan_id"], now,
         device_id=device.id, device_window=timedelta(seconds=svc.settings.device_undo_seconds),
@@ -60,7 +60,7 @@ async def undo_scan(request: Request) -> JSONResponse:
 
 async def search_participants(request: Request) -> JSONResponse:
     svc = services(request)
-    device = await _usable_device(request, svc.now())
+    device = await usable_device(request, svc.now())
     query = request.query_params.get("q", "")
     if len(fold(query).replace(" ", "")) < SEARCH_MIN or len(query) > 100:
         raise Problem(422, "query_too_short", f"Type at least {SEARCH_MIN} letters of the name (at most 100).", field="q")
@@ -74,7 +74,7 @@ async def search_participants(request: Request) -> JSONResponse:
 async def current_device(request: Request) -> JSONResponse:
     svc = services(request)
     now = svc.now()
-    device = await _usable_device(request, now)
+    device = await usable_device(request, now)
     course = await svc.db.read(courses.get_course, device.course_id)
     sessions = await svc.db.read(courses.list_sessions, device.course_id)
     exit_on, _exit_rules = await svc.db.read(completion.exit_rules, device.course_id)  # the scanner offers Leaving
@@ -92,7 +92,7 @@ async def current_device(request: Request) -> JSONResponse:
 async def session_count(request: Request) -> JSONResponse:
     """The door's counter: how many are in the session, and how many this device let in."""
     svc = services(request)
-    device = await _usable_device(request, svc.now())
+    device = await usable_device(request, svc.now())
     session_id = request.path_params["session_id"]
     sessions = await svc.db.read(courses.list_sessions, device.course_id)
     if not any(s.id == session_id for s in sessions):
@@ -134,7 +134,7 @@ async def offline_copy(request: Request) -> Response:
     """The phone's offline copy of its course (whole, or the delta after ?since=CURSOR), gzipped."""
     svc = services(request)
     now = svc.now()
-    device = await _usable_device(request, now)
+    device = await usable_device(request, now)
     copy_request = offline.CopyRequest(
         device=device, since=request.query_params.get("since"), now=now,
         salt=offline.course_salt(svc.settings.secret_key, device.course_id),
@@ -154,7 +154,7 @@ async def device_status(request: Request) -> JSONResponse:
     """A phone reports its offline queue, and the scans it admitted offline that the server overruled."""
     svc = services(request)
     now = svc.now()
-    device = await _usable_device(request, now)
+    device = await usable_device(request, now)
     report = offline.parse_status(await read_json(request))
     await svc.db.write(offline.record_status_tx, device.id, report, now)
     return JSONResponse({"recorded": True, "server_time": scanning.iso(now)})
@@ -164,7 +164,8 @@ async def openapi_document(request: Request) -> JSONResponse:
     return JSONResponse(openapi.document())
 
 
-async def _usable_device(request: Request, now):
+async def usable_device(request: Request, now):
+    """The paired phone of this request, refused (401/403 with its reason) if it may not scan now."""
     svc = services(request)
     device = await require_device(request, svc.db, svc.devices, now)
     refusal = device.refusal(now)

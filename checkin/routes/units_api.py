@@ -8,21 +8,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..auth import device_refusal_problem, require_device
 from ..bodies import API, limit, read_json
 from ..door.payloads import _optional_int, parse_scan
 from ..errors import Problem
 from ..units import group
 from ..web import services
+from .api import usable_device
 
 
-async def _device(request: Request, now):
-    svc = services(request)
-    device = await require_device(request, svc.db, svc.devices, now)
-    refusal = device.refusal(now)
-    if refusal:
-        raise device_refusal_problem(refusal)
-    return device
 
 
 async def _body(request: Request, now):
@@ -37,7 +30,7 @@ async def _body(request: Request, now):
 async def group_view(request: Request) -> JSONResponse:
     svc = services(request)
     now = svc.now()
-    device = await _device(request, now)
+    device = await usable_device(request, now)
     _data, body = await _body(request, now)
     view = await svc.db.read(group.read_group, device.course_id, body.code, body.session_id, now)
     return JSONResponse(view.as_json())
@@ -47,7 +40,7 @@ async def group_checkin(request: Request) -> JSONResponse:
     svc = services(request)
     now = svc.now()
     with svc.broadcaster.give_way():
-        device = await _device(request, now)
+        device = await usable_device(request, now)
         data, body = await _body(request, now)
         enrolment_id = _optional_int(data, "participant_id")
         if enrolment_id is None:
