@@ -98,6 +98,20 @@ def pick_session(sessions: Sequence[CourseSession], at: datetime) -> CourseSessi
     return min(open_now, key=lambda s: (s.starts_at, s.position))
 
 
+
+def _refused_before_the_session(badge, course_id: int, session) -> Decision | None:
+    """What any scan, in or out, is refused for whatever the time: an unknown, foreign or revoked badge, or no
+    session to count it in."""
+    if badge is None:
+        return Decision(Reason.UNKNOWN_CODE)
+    if badge.course_id != course_id:
+        return Decision(Reason.OTHER_COURSE)
+    if badge.revoked:
+        return Decision(Reason.BADGE_REVOKED)
+    if session is None:
+        return Decision(Reason.NO_SESSION)
+    return None
+
 def decide_scan(
     *,
     badge: BadgeHolder | None,
@@ -122,14 +136,9 @@ def decide_scan(
         two live scans of one badge at the same moment (at two doors, or two server instances whose clocks
         differ by a millisecond) are decided in the order they are written, the second already_checked_in.
     """
-    if badge is None:
-        return Decision(Reason.UNKNOWN_CODE)
-    if badge.course_id != course_id:
-        return Decision(Reason.OTHER_COURSE)
-    if badge.revoked:
-        return Decision(Reason.BADGE_REVOKED)
-    if session is None:
-        return Decision(Reason.NO_SESSION)
+    refused = _refused_before_the_session(badge, course_id, session)
+    if refused is not None:
+        return refused
     if earlier is not None and (earlier.at <= at or not stated_time):
         return Decision(Reason.ALREADY_CHECKED_IN, first=earlier)
     if at < session.opens_at:
@@ -184,14 +193,9 @@ def decide_exit(
     stay: this person's check-in in the session (None: not checked in), with its departure if any.
     exit_scans: whether the course (or the session) asks for exit scans; without them nothing changes.
     """
-    if badge is None:
-        return Decision(Reason.UNKNOWN_CODE)
-    if badge.course_id != course_id:
-        return Decision(Reason.OTHER_COURSE)
-    if badge.revoked:
-        return Decision(Reason.BADGE_REVOKED)
-    if session is None:
-        return Decision(Reason.NO_SESSION)
+    refused = _refused_before_the_session(badge, course_id, session)
+    if refused is not None:
+        return refused
     if not exit_scans:
         return Decision(Reason.EXIT_SCANS_OFF)
     if stay is None:
