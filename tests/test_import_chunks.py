@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 
 from checkin.course import importing
 from checkin.roster import parse_roster
@@ -149,3 +150,26 @@ def test_a_chunk_whose_time_runs_out_stops_after_the_row_in_hand_and_the_next_go
         conn.close()
     assert positions == [1, 2, 3, 4, 5] and progress.result.added == 5
     assert enrolled(world) == 4 + 5
+
+
+def test_a_row_updating_someone_added_earlier_in_the_same_chunk_finds_them_written(world):
+    # A chunk writes its new people together (people.enrol_many): a later row of the chunk about one of them
+    # has them written first, and updates the one added, with one enrolment and one badge each.
+    # (A file saying so is refused at parsing, as a duplicate row: rows given as such, as apply_roster takes them.)
+    data = ("Họ và tên;Đơn vị;Số điện thoại\n"
+            f"Cán bộ Mới Một;{UNIT};0911111111\nCán bộ Mới Hai;{UNIT};0922222222\n"
+            f"Cán bộ Mới Ba;{UNIT};0944444444\n").encode("utf-8")
+    one, two, three = parse_roster(data, "r.csv").rows
+    rows_ = [one, two, replace(one, row_number=4, phone="0933333333"), replace(three, row_number=5)]
+    conn = world.conn()
+    try:
+        with transaction(conn):
+            result = importing.apply_roster(conn, world.course.id, rows_, world.clock())
+    finally:
+        conn.close()
+    assert (result.added, result.updated, result.unchanged) == (3, 1, 0)
+    assert enrolled(world) == 4 + 3
+    assert rows(world, "SELECT p.phone FROM participants p JOIN enrolments e ON e.participant_id = p.id"
+                " WHERE e.course_id = ? AND p.full_name = 'Cán bộ Mới Một'", world.course.id) == [("0933333333",)]
+    assert rows(world, "SELECT COUNT(*) FROM badges b JOIN enrolments e ON e.id = b.enrolment_id"
+                " WHERE e.course_id = ? GROUP BY e.id HAVING COUNT(*) <> 1", world.course.id) == []

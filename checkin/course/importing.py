@@ -219,22 +219,33 @@ def apply_roster_chunk(
     done = 0
     enrolled: list[int] = []
     units: dict[str, int] = {}  # this chunk's transaction only (a rolled-back chunk forgets its units)
+    # The chunk's new people are written together (people.enrol_many: a statement a table, not three a row: on
+    # PostgreSQL each statement is a round trip); before a row updating one of them, those so far.
+    pending: list[_Decision] = []
+
+    def add_pending() -> None:
+        for decision, participant_id in zip(pending, people.enrol_many(
+                conn, course_id, [d.details for d in pending], now, units)):
+            enrolled.append(participant_id)
+            inserted[-decision.row.row_number] = participant_id
+        pending.clear()
+
     for decision in _decide(matcher, rows[progress.position:progress.position + size]):
         done += 1
         if decision.action == "add":
-            participant_id = people.insert_participant(conn, decision.details, now, units)
-            people.enrol(conn, course_id, participant_id, now, link=False)
-            enrolled.append(participant_id)
-            inserted[-decision.row.row_number] = participant_id
+            pending.append(decision)
             added += 1
         elif decision.action == "update":
             participant_id = decision.match.entry.participant_id
+            if any(-d.row.row_number == participant_id for d in pending):
+                add_pending()  # added by an earlier row of this chunk
             people.update_participant(conn, inserted.get(participant_id, participant_id), decision.details, now)
             updated += 1
         else:
             unchanged += 1
         if budget is not None and time.perf_counter() - started > budget:
             break  # the next row is not decided yet: the next chunk starts with it
+    add_pending()
     persons.link_participants(conn, course_id, enrolled, now)  # the chunk's new people, to the body's records
     # This chunk holds the write lock: every change up to here is in the matcher (its own writes included).
     return ImportProgress(course_id, matcher, roster_changes.get_cursor(conn, course_id)[0], progress.position + done,
