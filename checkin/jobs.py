@@ -165,3 +165,11 @@ async def _expire(db: Database, now: datetime) -> None:
             pass
     if old:
         await db.write(store.delete_jobs, old)
+
+
+def as_json(job: Job, now: datetime, status_url: str, file_suffix: str) -> dict:
+    """The job as a page's script polls it: view() with where to ask again and, once done, where the file is."""
+    shown = view(job, now)
+    return {**shown, "status_url": status_url,
+            "download_url": status_url + file_suffix if shown["state"] == "done" else None}
+

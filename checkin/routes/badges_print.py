@@ -115,9 +115,7 @@ BADGE_PDF = "badges_pdf"
 
 
 def _job_json(page: Page, job) -> dict:
-    shown = jobs.view(job, page.svc.now())
-    base = f"/courses/{page.course_id}/badges/jobs/{job.id}"
-    return {**shown, "status_url": base, "download_url": base + "/pdf" if shown["state"] == "done" else None}
+    return jobs.as_json(job, page.svc.now(), f"/courses/{page.course_id}/badges/jobs/{job.id}", "/pdf")
 
 
 @organiser_page

@@ -176,9 +176,7 @@ def _bundle_url(course_id: int, job_id: str) -> str:
 
 
 def _bundle_json(page: Page, job) -> dict:
-    shown = jobs.view(job, page.svc.now())
-    url = _bundle_url(page.course_id, job.id)
-    return {**shown, "status_url": url, "download_url": url + "/file" if shown["state"] == "done" else None}
+    return jobs.as_json(job, page.svc.now(), _bundle_url(page.course_id, job.id), "/file")
 
 
 @organiser_page

@@ -220,9 +220,7 @@ def _job_url(course_id: int, job_id: str) -> str:
 
 
 def _job_json(page: Page, job) -> dict:
-    shown = jobs.view(job, page.svc.now())
-    url = _job_url(page.course_id, job.id)
-    return {**shown, "status_url": url, "download_url": url + "/pdf" if shown["state"] == "done" else None}
+    return jobs.as_json(job, page.svc.now(), _job_url(page.course_id, job.id), "/pdf")
 
 
 @organiser_page
