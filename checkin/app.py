@@ -24,6 +24,7 @@ from .routes import completion_participant
 from .routes import api, operator, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
 from .routes import records as records_routes, records_participant, records_report
 from .routes import units_api, units_directory, units_link, units_organiser
+from .routes.scan_endpoint import ScanEndpoint
 from .security import PagesOnly, SecurityHeadersMiddleware
 from .session_cookie import SessionCookieMiddleware
 from .settings import Settings
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             Mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static"),
         ],
         middleware=[
+            Middleware(ScanEndpoint),  # a phone's scan, the busiest request, ahead of the router (scan_endpoint.py)
             Middleware(bodies.BodyLimits, default=bodies.FORM),
             Middleware(SecurityHeadersMiddleware),
             # Secure whenever the request came over HTTPS (directly, or through a trusted proxy's X-Forwarded-Proto).

@@ -43,7 +43,11 @@ class DeviceCache:
 
 
 def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+    return token_of(request.headers.get("authorization", ""))
+
+
+def token_of(header: str) -> str | None:
+    """The token in an Authorization header's value, when it is a bearer token."""
     scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
@@ -51,8 +55,12 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def require_device(request: Request, db: Database, cache: DeviceCache, now: datetime) -> Device:
-    """The device behind the request's bearer token, or a 401/403 naming what is wrong."""
-    token = bearer_token(request)
+    """The device behind the request's bearer token, or a 401 naming what is wrong."""
+    return await device_for_token(bearer_token(request), db, cache)
+
+
+async def device_for_token(token: str | None, db: Database, cache: DeviceCache) -> Device:
+    """The device a bearer token belongs to, or a 401 naming what is wrong (no token, or not a device's)."""
     if token is None:
         raise Problem(401, "device_token_missing", "Pair this phone first: the request has no device token.")
     if len(token) > 200:

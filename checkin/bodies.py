@@ -143,7 +143,29 @@ async def read_form(request: Request, *, max_files: int = 0, max_fields: int = 2
 
 async def read_json(request: Request) -> dict:
     """The JSON object sent, within the route's body limit; 400 invalid_json for anything else."""
-    body = await request.body()
+    return json_object(await request.body())
+
+
+async def receive_body(scope, receive, max_bytes: int) -> bytes | None:
+    """The whole body of a request answered ahead of the router (routes/scan_endpoint.py), with the refusals
+    BodyLimits and a route's limit give (411, 413: the caller closes the connection after them); None when
+    the client went away before sending it."""
+    budget = _Budget(max_bytes, _declared_length(scope))
+    budget.check_declared()
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body += message.get("body", b"")
+        if len(body) > max_bytes:
+            raise budget.problem()
+        if not message.get("more_body", False):
+            return body
+
+
+def json_object(body: bytes) -> dict:
+    """The JSON object in a request body; 400 invalid_json for anything else."""
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: arrays nested thousands deep

@@ -207,3 +207,29 @@ def test_a_failed_commit_leaves_the_connection_usable(tmp_path):
     assert not conn.in_transaction
     with transaction(conn):
         conn.execute("SELECT 1")
+
+
+def test_a_phones_scan_is_answered_like_every_other_address(client, world):
+    """A paired phone's scan is answered ahead of the router (routes/scan_endpoint.py): the same JSON, content
+    type and security headers as the routed answers, a Problem's status and headers, and the routed 401 and 405
+    for what it does not take."""
+    accepted = client.post("/api/v1/scans", json={"code": world.course.codes[0], "nonce": "n-1"},
+                           headers=bearer(world.course.token))
+    refused = client.post("/api/v1/scans", json={"code": "nobody"}, headers=bearer(world.course.token))
+    for answer in (accepted, refused):
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["referrer-policy"] == "no-referrer"
+    assert accepted.json()["reason"] == "checked_in" and accepted.json()["participant"]["name"]
+    assert refused.json()["reason"] == "unknown_code"
+    again = client.post("/api/v1/scans", json={"code": world.course.codes[0], "nonce": "n-1"},
+                        headers=bearer(world.course.token))
+    assert again.json() == {**accepted.json(), "replayed": True}
+    wrong = client.post("/api/v1/scans", json={"code": "x"}, headers={"Authorization": "Bearer not-a-device"})
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (401, "device_token_invalid")
+    assert wrong.headers["x-content-type-options"] == "nosniff"
+    anonymous = client.post("/api/v1/scans", json={"code": "x"})
+    assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (401, "device_token_missing")
+    listing = client.get("/api/v1/scans", headers=bearer(world.course.token))
+    assert (listing.status_code, listing.json()["error"]["code"]) == (405, "method_not_allowed")

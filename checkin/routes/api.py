@@ -14,14 +14,14 @@ from starlette.routing import Route
 from ..course import attendance
 from ..door import offline, openapi, rules, scanning
 from ..bodies import API, STATUS_REPORT, limit, read_json
-from ..auth import device_refusal_problem, require_device
+from ..auth import bearer_token, device_for_token, device_refusal_problem, require_device
 from ..errors import Problem
 from ..door.payloads import parse_scan
 from ..door.scanning import ScanInput
 from ..store import completion, courses, pairings, people, scans
 from ..store import offline as offline_store
 from ..text import fold
-from ..web import services
+from ..web import Services, services
 from .guards import require_course, require_organiser
 
 DEVICE_REFUSALS = (rules.Reason.DEVICE_REVOKED, rules.Reason.DEVICE_EXPIRED)
@@ -29,12 +29,18 @@ SEARCH_MIN = 3
 
 
 async def create_scan(request: Request) -> JSONResponse:
+    """POST /api/v1/scans as routed: reached only by a request without a bearer token (a 401), since every
+    device's scan is answered by scan_endpoint.ScanEndpoint ahead of the router, through scan_answer below."""
+    return JSONResponse(await scan_answer(services(request), bearer_token(request), await read_json(request)))
+
+
+async def scan_answer(svc: Services, token: str | None, data: dict) -> dict:
+    """A device's scan: who is scanning, what was sent, the one scan function, the answer's JSON."""
     started = time.perf_counter()
-    svc = services(request)
     now = svc.now()
     with svc.broadcaster.give_way():  # the big screens wait while the usher does (see broadcast.py)
-        device = await require_device(request, svc.db, svc.devices, now)
-        body = parse_scan(await read_json(request), now, scanning.DEVICE_METHODS)
+        device = await device_for_token(token, svc.db, svc.devices)
+        body = parse_scan(data, now, scanning.DEVICE_METHODS)
         scan = ScanInput(
             course_id=device.course_id, method=body.method, code=body.code, enrolment_id=body.enrolment_id,
             session_id=body.session_id, nonce=body.nonce, device_time=body.device_time, device_id=device.id,
@@ -44,7 +50,7 @@ async def create_scan(request: Request) -> JSONResponse:
     svc.metrics.scanned(outcome.reason, scan.method, time.perf_counter() - started)
     if outcome.reason in DEVICE_REFUSALS:
         raise device_refusal_problem(outcome.reason)
-    return JSONResponse(outcome.as_json())
+    return outcome.as_json()
 
 
 async def undo_scan(request: Request) -> JSONResponse:
