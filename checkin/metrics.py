@@ -28,10 +28,14 @@ class Metrics:
         self.info = Gauge("checkin_instance_info", "This instance (value 1).", ["instance"], registry=self.registry)
         self.info.labels(instance).set(1)
         self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+        self._scan_counters: dict[tuple[str, str], Counter] = {}
         self.registry.register(_Readings(self._gauges))
 
     def scanned(self, reason: str, method: str, seconds: float | None = None) -> None:
-        self.scans.labels(reason, method).inc()
+        counter = self._scan_counters.get((reason, method))
+        if counter is None:  # labels() costs a lock and a lookup: once per reason and method, not per scan
+            counter = self._scan_counters[(reason, method)] = self.scans.labels(reason, method)
+        counter.inc()
         if seconds is not None:
             self.scan_seconds.observe(seconds)
 

@@ -11,7 +11,7 @@ from . import rules
 from ..live.broadcast import Broadcaster
 from ..errors import Problem
 from ..models import STATED_TIME_METHODS, BadgeHolder, CourseSession
-from ..store import completion, courses, devices, people, scans
+from ..store import completion, courses, devices, door, people, scans
 from ..store.db import Database
 from ..store.dialect import is_postgres
 from ..store.scans import Event, NewScan, ScanRow
@@ -89,14 +89,18 @@ def iso(moment: datetime | None) -> str | None:
 def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> ScanOutcome:
     """Load, decide and write one scan. Runs inside the caller's write transaction."""
     scanned_at = scan.device_time or now
-    course_rules = courses.get_rules(conn, scan.course_id)
+    if scan.device_id is not None:  # the rules, the device and a retry's first scan in one read
+        context = door.scan_context(conn, scan.course_id, scan.device_id, scan.nonce)
+        course_rules = (context.sessions, context.after_end) if context is not None else None
+    else:
+        course_rules = courses.get_rules(conn, scan.course_id)
     if course_rules is None:
         raise Problem(404, "course_not_found", f"There is no course {scan.course_id}.")
     sessions, after_end = course_rules
     session = _session(sessions, scan.session_id)
 
     if scan.device_id is not None:
-        device = devices.get_device(conn, scan.device_id)
+        device = context.device
         # A scan made offline before the device expired still counts when it syncs within the grace after
         # the expiry (rules.device_refusal); after it, or from a revoked device, nothing it sends is counted.
         refusal = rules.device_refusal(
@@ -104,15 +108,13 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
             stated_at=scanned_at if scan.method in STATED_TIME_METHODS else None, sync_grace=scan.sync_grace,
         ) if device else rules.Reason.DEVICE_REVOKED
         if refusal:
-            if scan.nonce and scans.get_scan_by_nonce(conn, scan.device_id, scan.nonce) is not None:
+            if context.replayed_scan_id is not None:
                 return _refused_device(refusal, scanned_at, now)  # its retry: already logged
             # Kept as a refused scan so that an organiser sees what a lost or revoked phone tried.
             row_id = scans.insert_scan(conn, _new_scan(scan, None, session, refusal, False, None, scanned_at, now))
             return _outcome(conn, scans.get_scan(conn, row_id), replayed=False)
-        if scan.nonce:
-            replayed = scans.get_scan_by_nonce(conn, scan.device_id, scan.nonce)
-            if replayed is not None:
-                return _outcome(conn, replayed, replayed=True)
+        if context.replayed_scan_id is not None:
+            return _outcome(conn, scans.get_scan(conn, context.replayed_scan_id), replayed=True)
         if device.last_seen_at is None or now - device.last_seen_at > TOUCH_EVERY:
             devices.touch_device(conn, scan.device_id, now)
         if scan.method in STATED_TIME_METHODS:

@@ -21,6 +21,8 @@ from .api import scan_answer
 
 PATH = "/api/v1/scans"
 _JSON = [(b"content-type", b"application/json")] + HEADERS
+# What JSONResponse writes, with the encoder made once (json.dumps with options makes one per call).
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
 class ScanEndpoint:
@@ -51,7 +53,7 @@ class ScanEndpoint:
         except Problem as problem:
             status, answer = problem.status, problem.as_json()
             extra += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in problem.headers.items()]
-        content = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        content = _encode(answer).encode("utf-8")
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-length", str(len(content)).encode()), *_JSON, *extra]})
         await send({"type": "http.response.body", "body": content})

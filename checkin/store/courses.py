@@ -151,7 +151,11 @@ def get_rules(conn: sqlite3.Connection, course_id: int) -> tuple[list[CourseSess
     row = conn.execute("SELECT rules_version, after_end FROM courses WHERE id = ?", (course_id,)).fetchone()
     if row is None:
         return None
-    version, after_end = row[0], row[1]
+    return rules_at_version(conn, course_id, row[0], row[1])
+
+
+def rules_at_version(conn: sqlite3.Connection, course_id: int, version: int, after_end: str) -> tuple[list[CourseSession], str]:
+    """get_rules once the course's rules_version and after_end are read (store.door reads them with the device)."""
     memo = getattr(conn, "memo", None)
     key = ("rules", course_id)
     if memo is not None:

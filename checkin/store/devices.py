@@ -28,6 +28,12 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def device_of(values) -> Device:
+    """A device from its columns in _COLUMNS order."""
+    return Device(values[0], values[1], values[2], from_db(values[3]), from_db(values[4]), from_db(values[5]),
+                  from_db(values[6]))
+
+
 def _device(row: sqlite3.Row) -> Device:
     return Device(
         id=row["id"], course_id=row["course_id"], label=row["label"], created_at=from_db(row["created_at"]),

@@ -95,7 +95,8 @@ def _scan(row: sqlite3.Row | None) -> ScanRow | None:
     return ScanRow(*values)
 
 
-def insert_scan(conn: sqlite3.Connection, scan: NewScan) -> int:
+def insert_scan(conn: sqlite3.Connection, scan: NewScan, event_seq: int | None = None) -> int:
+    """Store a scan; event_seq: the live-event number of an accepted check-in (insert_checkin)."""
     return conn.execute(
         "INSERT INTO scans (course_id, session_id, device_id, organiser_id, enrolment_id, code, method, reason,"
         " accepted, first_scan_id, nonce, scanned_at, recorded_at, note, event_seq)"
@@ -103,7 +104,8 @@ def insert_scan(conn: sqlite3.Connection, scan: NewScan) -> int:
         (
             scan.course_id, scan.session_id, scan.device_id, scan.organiser_id, scan.enrolment_id,
             scan.code[:CODE_STORED_MAX], scan.method, scan.reason, int(scan.accepted), scan.first_scan_id,
-            scan.nonce, to_db(scan.scanned_at), to_db(scan.recorded_at), scan.note, scan.event_seq,
+            scan.nonce, to_db(scan.scanned_at), to_db(scan.recorded_at), scan.note,
+            scan.event_seq if event_seq is None else event_seq,
         ),
     ).fetchone()[0]
 
@@ -233,7 +235,7 @@ def insert_checkin(
         )).fetchone()
         return row[0], row[1]
     seq = next_event_seq(conn, scan.course_id)
-    scan_id = insert_scan(conn, replace(scan, event_seq=seq))
+    scan_id = insert_scan(conn, scan, seq)
     upsert_attendance(conn, scan.enrolment_id, scan.session_id, status, scan_id, checked_in_at, now)
     return scan_id, seq
 
