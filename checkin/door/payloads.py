@@ -17,7 +17,7 @@ _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]+$")
 BADGE_URL = re.compile(r"/b/([A-Za-z0-9_-]{16,64})/?$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made on every scan, and a frozen __init__ costs twice
 class ScanBody:
     code: str | None
     enrolment_id: int | None

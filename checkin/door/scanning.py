@@ -43,7 +43,7 @@ class ScanInput:
     sync_grace: timedelta = rules.SYNC_GRACE
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made on every scan, and a frozen __init__ costs twice
 class ScanOutcome:
     scan_id: int
     reason: str

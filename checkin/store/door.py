@@ -17,7 +17,7 @@ _CONTEXT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made on every scan, and a frozen __init__ costs twice
 class ScanContext:
     sessions: list[CourseSession]
     after_end: str

@@ -13,7 +13,7 @@ from ..models import STATED_TIME_METHODS, Checkin
 CODE_STORED_MAX = 512  # longer codes are refused before they get here
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made on every scan, and a frozen __init__ costs twice
 class NewScan:
     course_id: int
     session_id: int | None
@@ -68,7 +68,7 @@ class AttendanceRow:
 STATUS_SQL = "CASE WHEN a.left_early = 1 AND a.status IN ('present', 'late') THEN 'left_early' ELSE a.status END"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made on every scan, and a frozen __init__ costs twice
 class Event:
     """A live-view event. `id` is the course's event number (courses.event_seq): numbers follow commit order."""
 
