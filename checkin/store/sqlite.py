@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -132,12 +134,18 @@ class _Job:
 
 
 class SQLiteDatabase:
-    """One write connection fed by a queue, and one read connection.
+    """One writer thread fed by a queue, and one read connection.
 
     `write(fn, ...)` runs fn(conn, ...) on the writer's thread. Writes that arrive together share one
     transaction (group commit); one that raises is rolled back alone (see _run_batch), and every caller
-    gets its answer only after the COMMIT. Fifty scans at the door cost one
-    commit, not fifty, and nothing interleaves within a write.
+    gets its answer only after the COMMIT. Fifty scans at the door cost one commit, not fifty, and nothing
+    interleaves within a write.
+
+    The writer is a thread of its own that takes the next batch as soon as the last one is committed, whatever
+    the event loop is doing: the loop only queues jobs and is woken once per batch to hand out the answers. (A
+    writer driven from the loop would wait, between two batches, for the loop to get round to it, while the
+    loop answers the last batch's scans and reads new ones: the door would be bound by that relay, not by the
+    work.)
     """
 
     MAX_BATCH = 64
@@ -146,39 +154,46 @@ class SQLiteDatabase:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.url = None
-        self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._queue: asyncio.Queue[_Job] | None = None
-        self._task: asyncio.Task | None = None
+        self._jobs: queue.SimpleQueue[_Job | None] | None = None
+        self._thread: threading.Thread | None = None
 
     async def open(self, *, migrate: Callable[[sqlite3.Connection], Any]) -> None:
         create_private(self.path)
-        self._writer = await aiosqlite.connect(str(self.path), isolation_level=None, factory=Connection)
+
+        def start_writer() -> sqlite3.Connection:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, factory=Connection)
+            try:
+                _configure(conn)
+                migrate(conn)  # the embedded store keeps itself up to date
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        writer = await asyncio.to_thread(start_writer)
         self._reader = await aiosqlite.connect(str(self.path), isolation_level=None, factory=Connection)
-        await self._call(self._writer, _configure)
-        await self._call(self._writer, migrate)  # the embedded store keeps itself up to date
         await self._call(self._reader, _configure)
-        self._queue = asyncio.Queue()
-        self._task = asyncio.create_task(self._write_loop(), name="checkin-writer")
+        self._jobs = queue.SimpleQueue()
+        self._thread = threading.Thread(target=_write_loop, args=(writer, self._jobs),
+                                        name="checkin-writer", daemon=True)
+        self._thread.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
+        if self._thread is not None:
+            self._jobs.put(None)  # after the writes already queued
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+            self._jobs = None
+        if self._reader is not None:
+            await self._reader.close()
+        self._reader = None
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._queue is None:
+        if self._jobs is None:
             raise RuntimeError("database is not open")
         job = _Job(fn, args, asyncio.get_running_loop().create_future())
-        self._queue.put_nowait(job)
+        self._jobs.put(job)
         return await job.future
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
@@ -186,7 +201,7 @@ class SQLiteDatabase:
 
     def busy(self) -> int:
         """Writes waiting for the writer (for /metrics)."""
-        return self._queue.qsize() if self._queue is not None else 0
+        return self._jobs.qsize() if self._jobs is not None else 0
 
     async def read_aside(self, fn: Callable[..., T], *args: Any) -> T:
         """A long read (a whole course's attendance) on its own connection in a thread of its own, so that
@@ -200,31 +215,58 @@ class SQLiteDatabase:
 
         return await asyncio.to_thread(run)
 
-    async def _write_loop(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._call(self._writer, _run_batch, batch)
-            except Exception as exc:  # the COMMIT itself failed: nobody's write happened
-                for job in batch:
-                    job.error, job.result = exc, None
-            for job in batch:
-                if job.future.done():  # the caller went away; its write stands or fell with the batch
-                    continue
-                if job.error is not None:
-                    job.future.set_exception(job.error)
-                else:
-                    job.future.set_result(job.result)
-
     @staticmethod
     async def _call(conn: aiosqlite.Connection | None, fn: Callable[..., T], *args: Any) -> T:
         if conn is None:
             raise RuntimeError("database is not open")
         # aiosqlite runs every call on the connection's own thread; _execute hands it a whole
-        # function, so a batch of transactions costs one thread hop instead of one per statement.
+        # function, so a read of several statements costs one thread hop instead of one per statement.
         return await conn._execute(fn, conn._conn, *args)
+
+
+def _write_loop(conn: sqlite3.Connection, jobs: queue.SimpleQueue) -> None:
+    """The writer thread: a batch of what is queued (up to MAX_BATCH) in one transaction, its answers handed
+    to the event loop in one call, and the next batch at once. Ends at the None that close() queues."""
+    try:
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            batch = [job]
+            while len(batch) < SQLiteDatabase.MAX_BATCH:
+                try:
+                    job = jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    jobs.put(None)  # end after this batch
+                    break
+                batch.append(job)
+            try:
+                _run_batch(conn, batch)
+            except BaseException as exc:  # the COMMIT itself failed: nobody's write happened
+                for job in batch:
+                    job.error, job.result = exc, None
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+            for job in batch:  # each caller's answer on its own event loop (one, but for some tests)
+                by_loop.setdefault(job.future.get_loop(), []).append(job)
+            for loop, answered in by_loop.items():
+                try:
+                    loop.call_soon_threadsafe(_answer, answered)
+                except RuntimeError:  # that loop is closed: nobody there is waiting any more
+                    pass
+    finally:
+        conn.close()
+
+
+def _answer(batch: list[_Job]) -> None:
+    for job in batch:
+        if job.future.done():  # the caller went away; its write stands or fell with the batch
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
 
 
 def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
