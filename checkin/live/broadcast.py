@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from ..store.scans import Event
@@ -156,15 +156,12 @@ class Broadcaster:
         self._by_session: dict[int, set[Subscription]] = {}
         self.closing = False  # set by close_all: no stream is kept open any more
         self.sessions_checked_at = 0.0  # monotonic time of the last look in the database (see live.py)
+        self._give_way = _GiveWay(self)
 
-    @contextmanager
-    def give_way(self) -> Iterator[None]:
-        """Slow the waking of streams down to a slice per give_way_seconds while the door records a scan."""
-        self._scans += 1
-        try:
-            yield
-        finally:
-            self._scans -= 1
+    def give_way(self) -> "_GiveWay":
+        """Slow the waking of streams down to a slice per give_way_seconds while the door records a scan
+        (`with broadcaster.give_way(): ...`; nests)."""
+        return self._give_way
 
     @asynccontextmanager
     async def subscribe(self, course_id: int, session_id: int | None = None, *,
@@ -299,3 +296,19 @@ class Broadcaster:
             course.waking = None
             if course.pending:
                 self._schedule(course)
+
+
+class _GiveWay:
+    """Broadcaster.give_way's context: a counter of scans under way (a class: the door enters it on every scan,
+    and a generator-based context manager costs several times more)."""
+
+    __slots__ = ("broadcaster",)
+
+    def __init__(self, broadcaster: Broadcaster):
+        self.broadcaster = broadcaster
+
+    def __enter__(self) -> None:
+        self.broadcaster._scans += 1
+
+    def __exit__(self, *exc) -> None:
+        self.broadcaster._scans -= 1
