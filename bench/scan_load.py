@@ -46,6 +46,8 @@ import httpload  # noqa: E402
 BIN = Path(sys.executable).parent
 SECRET = "bench-scan-load-secret-key-shared-by-every-instance"
 RATIO_TARGET, P99_TARGET_MS = 0.6, 50.0
+# SQLite's first check-ins have a target of their own (issue 10): 0.75 of the floor; duplicates keep 0.6.
+SQLITE_FIRST_TARGET = 0.75
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -127,6 +129,7 @@ class Side:
     pids: list[int]
     cpu: dict[str, float] = field(default_factory=dict)  # phase -> CPU seconds of the side's own processes
     db_cpu: dict[str, float] = field(default_factory=dict)  # phase -> CPU seconds of PostgreSQL
+    main_cpu: dict[str, float] = field(default_factory=dict)  # phase -> of which the processes' main threads
 
 
 def own_cpu(pids: list[int]) -> float:
@@ -140,10 +143,26 @@ def own_cpu(pids: list[int]) -> float:
     return total / TICK
 
 
+def main_thread_cpu(pids: list[int]) -> float:
+    """CPU seconds of the processes' main threads: the event loop (HTTP, JSON, the handler), without the
+    database's threads (checkin's SQLite writer and reader, aiosqlite's thread for the floor)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/task/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
 def run_phase(phase: str, side: Side, payload: list[bytes], concurrency: int, pg_root: int | None) -> httpload.Result:
     before, db_before = own_cpu(side.pids), tree_cpu([pg_root]) if pg_root else 0.0
+    main_before = main_thread_cpu(side.pids)
     result = httpload.run(phase, "127.0.0.1", side.ports, side.path, payload, concurrency, side.headers)
     side.cpu[phase] = side.cpu.get(phase, 0.0) + own_cpu(side.pids) - before
+    side.main_cpu[phase] = side.main_cpu.get(phase, 0.0) + main_thread_cpu(side.pids) - main_before
     if pg_root:
         side.db_cpu[phase] = side.db_cpu.get(phase, 0.0) + tree_cpu([pg_root]) - db_before
     return result
@@ -346,32 +365,38 @@ def report(args, store: str, phases: dict, n_codes: int, ours: Side, bare: Side,
         "duplicates": per_round("dupes", "floor"),
         "unknown codes": per_round("unknown", "floor_unknown"),
     }
+    targets = {"first check-ins": SQLITE_FIRST_TARGET if store == "sqlite" else RATIO_TARGET,
+               "duplicates": RATIO_TARGET, "unknown codes": RATIO_TARGET}
     ok = True
     for name, values in ratios.items():
         median = statistics.median(values)
         print(f"  ratio to floor, {name:<16} median {median:5.2f}  (rounds {' '.join(f'{v:.2f}' for v in values)};"
-              f" pooled {sum_rps(phases, name) :5.2f})  target >= {RATIO_TARGET:.2f}")
+              f" pooled {sum_rps(phases, name) :5.2f})  target >= {targets[name]:.2f}"
+              + ("" if name != "unknown codes" else " (not required)"))
         if name != "unknown codes":
-            ok &= median >= RATIO_TARGET
+            ok &= median >= targets[name]
     for result in (first, dupes, unk):
         ok &= result.pct(99) < P99_TARGET_MS and result.errors == 0
     accepted = reasons["first"].get("checked_in", 0) + reasons["first"].get("checked_in_late", 0)
     ok &= accepted == n_codes and reasons["dupes"].get("already_checked_in", 0) == n_codes
     ok &= reasons["unknown"].get("unknown_code", 0) == n_codes
 
-    print("  CPU per scan, ms of one core (the server or floor processes, all their threads"
-          + (", and PostgreSQL: postmaster and its children" if pg_root else "") + "):")
+    print("  CPU per scan, ms of one core (the server or floor processes, all their threads; in brackets their main"
+          " threads, the rest being the database's threads" + (", and PostgreSQL: postmaster and its children"
+                                                                if pg_root else "") + "):")
     rows = (("first check-ins", ours, "first", first), ("duplicates", ours, "dupes", dupes),
             ("unknown codes", ours, "unknown", unk), ("floor (known codes)", bare, "floor", floor_first),
             ("floor (unknown codes)", bare, "floor_unknown", floor_unknown))
     for label, side, key, result in rows:
-        line = f"    {label:<22} {side.name} {1000 * side.cpu.get(key, 0) / result.requests:6.3f}"
+        line = (f"    {label:<22} {side.name:<7} {1000 * side.cpu.get(key, 0) / result.requests:6.3f}"
+                f"  (main thread {1000 * side.main_cpu.get(key, 0) / result.requests:6.3f})")
         if pg_root:
             line += f"   PostgreSQL {1000 * side.db_cpu.get(key, 0) / result.requests:6.3f}"
         print(line)
     if store == "postgresql" and not pg_root:
         print("    (PostgreSQL's CPU not measured: its server does not run on this machine)")
-    print(f"  targets: ratio to floor >= {RATIO_TARGET} (median of rounds) for first check-ins and duplicates, "
+    print(f"  targets: ratio to floor (median of rounds) >= {targets['first check-ins']} for first check-ins and "
+          f">= {RATIO_TARGET} for duplicates, "
           f"p99 < {P99_TARGET_MS:.0f} ms, no errors, every first scan accepted, every repeat already_checked_in, "
           f"every unknown code unknown_code: {'MET' if ok else 'NOT MET'}")
 
