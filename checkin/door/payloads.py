@@ -35,7 +35,7 @@ def json_whole_number(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _optional_int(data: dict, name: str) -> int | None:
+def optional_int(data: dict, name: str) -> int | None:
     if data.get(name) is None:
         return None
     value = json_whole_number(data[name])
@@ -53,7 +53,7 @@ def badge_code(raw: str) -> str:
 
 def parse_scan(data: dict, now: datetime, allowed_methods: tuple[str, ...]) -> ScanBody:
     code = data.get("code")
-    enrolment_id = _optional_int(data, "participant_id")
+    enrolment_id = optional_int(data, "participant_id")
     if code is None and enrolment_id is None:
         raise Problem(422, "code_missing", "Send the scanned text in 'code' (or a 'participant_id' found by search).", field="code")
     if code is not None:
@@ -93,5 +93,5 @@ def parse_scan(data: dict, now: datetime, allowed_methods: tuple[str, ...]) -> S
         raise Problem(422, "invalid_field", "'direction' must be \"in\" (arriving) or \"out\" (leaving).", field="direction")
     return ScanBody(
         direction=direction, code=code if code is not None else None, enrolment_id=enrolment_id if code is None else None,
-        session_id=_optional_int(data, "session_id"), nonce=nonce, device_time=device_time, method=method,
+        session_id=optional_int(data, "session_id"), nonce=nonce, device_time=device_time, method=method,
     )

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..bodies import API, limit, read_json
-from ..door.payloads import _optional_int, parse_scan
+from ..door.payloads import optional_int, parse_scan
 from ..errors import Problem
 from ..units import group
 from ..web import services
@@ -42,7 +42,7 @@ async def group_checkin(request: Request) -> JSONResponse:
     with svc.broadcaster.give_way():
         device = await usable_device(request, now)
         data, body = await _body(request, now)
-        enrolment_id = _optional_int(data, "participant_id")
+        enrolment_id = optional_int(data, "participant_id")
         if enrolment_id is None:
             raise Problem(422, "participant_missing", "Send the ticked person's 'participant_id'.",
                           field="participant_id")
