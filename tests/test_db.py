@@ -82,3 +82,46 @@ def test_the_database_and_its_wal_files_are_readable_by_their_owner_only(tmp_pat
         os.umask(old)
     assert names == ["private.sqlite3", "private.sqlite3-shm", "private.sqlite3-wal"]
     assert set(modes.values()) == {0o600}
+
+
+def test_close_waits_for_the_writes_already_queued(tmp_path):
+    """The writer is a thread of its own: close() lets it finish what was queued before it stops."""
+    async def main():
+        db = Database(tmp_path / "t.sqlite3")
+        await db.open(migrate=migrate)
+        await db.write(lambda conn: conn.execute("CREATE TABLE t (n INTEGER)"))
+        pending = [asyncio.ensure_future(db.write(lambda conn, n=n: conn.execute("INSERT INTO t VALUES (?)", (n,))))
+                   for n in range(200)]
+        await asyncio.sleep(0)  # queued, most of them not yet written
+        await db.close()
+        await asyncio.gather(*pending)
+        db = Database(tmp_path / "t.sqlite3")
+        await db.open(migrate=migrate)
+        try:
+            return await db.read(lambda conn: conn.execute("SELECT COUNT(*), COUNT(DISTINCT n) FROM t").fetchone()[:])
+        finally:
+            await db.close()
+
+    assert asyncio.run(main()) == (200, 200)
+
+
+def test_a_write_interrupted_by_a_base_exception_leaves_the_writer_working(tmp_path):
+    """Not only Exception: whatever a write raises reaches its caller, and the writer goes on with the next."""
+    async def main():
+        db = Database(tmp_path / "t.sqlite3")
+        await db.open(migrate=migrate)
+        try:
+            await db.write(lambda conn: conn.execute("CREATE TABLE t (n INTEGER)"))
+
+            def interrupted(conn):
+                conn.execute("INSERT INTO t (n) VALUES (99)")
+                raise KeyboardInterrupt
+
+            with pytest.raises(KeyboardInterrupt):
+                await db.write(interrupted)
+            await db.write(lambda conn: conn.execute("INSERT INTO t (n) VALUES (1)"))
+            return await db.read(lambda conn: [r[0] for r in conn.execute("SELECT n FROM t")])
+        finally:
+            await db.close()
+
+    assert asyncio.run(main()) == [1]
