@@ -79,16 +79,17 @@ class Row(tuple):
 
 
 @functools.lru_cache(maxsize=1024)
-def _row_class(names: tuple[str, ...]) -> type[Row]:
-    return type("Row", (Row,), {"__slots__": (), "_index": {name: i for i, name in enumerate(names)}})
+def _row_class(names: tuple[bytes, ...]) -> type[Row]:
+    return type("Row", (Row,), {"__slots__": (), "_index": {name.decode(): i for i, name in enumerate(names)}})
 
 
 def _row_factory(cursor: psycopg.Cursor) -> Callable[[Sequence[Any]], Row]:
-    description = cursor.description
-    if description is None:
+    """Run for every statement: the column names straight from the result (`cursor.description` would make a
+    Column object per column each time), one row class per set of names."""
+    result = cursor.pgresult
+    if result is None or not result.nfields:
         return tuple  # type: ignore[return-value]
-    cls = _row_class(tuple(column.name for column in description))
-    return lambda values: cls(values)
+    return _row_class(tuple(result.fname(i) for i in range(result.nfields)))
 
 
 class PgConnection:
