@@ -175,3 +175,36 @@ def test_a_course_is_taken_apart_from_the_record_page(client, records):
     assert done.status_code == 303
     assert person_of(conn, s.enrolments["C"][0]) != huong
     assert "person_detach" in [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE course_id IS NULL")]
+
+
+def test_the_people_list_goes_page_by_page(client, records, world):
+    """A body's records outgrow one page: 100 people a page, where the page is and how many, links to the pages
+    before and after; a page past the end shows the last, a page that is not a number the first."""
+    from checkin.store import people, persons
+    from checkin.store.people import PersonDetails
+
+    conn, s = records
+    with transaction(conn):
+        ids = people.enrol_many(conn, s.course_ids["A"], [
+            PersonDetails(f"Học viên {n:03d}", "Đoàn Phường Bến Nghé", "Đoàn viên", f"09000{n:05d}", "", f"M{n:05d}")
+            for n in range(230)], world.clock())
+        persons.link_participants(conn, s.course_ids["A"], ids, world.clock())
+    total = conn.execute("SELECT COUNT(*) FROM people WHERE body_id = ? AND merged_into IS NULL",
+                         (s.body_id,)).fetchone()[0]
+    assert total > 200
+    first = client.get(f"/bodies/{s.body_id}/people")
+    assert first.status_code == 200
+    assert f"1–100 of {total}" in first.text and first.text.count('href="/bodies/') >= 100
+    assert 'rel="next" href="?q=&amp;page=2"' in first.text and 'rel="prev"' not in first.text
+    last_page = -(-total // 100)
+    last = client.get(f"/bodies/{s.body_id}/people?page={last_page}")
+    assert f"{(last_page - 1) * 100 + 1}–{total} of {total}" in last.text and 'rel="next"' not in last.text
+    assert client.get(f"/bodies/{s.body_id}/people?page=999").text.count(f"–{total} of {total}") == 1
+    assert "1–100 of" in client.get(f"/bodies/{s.body_id}/people?page=abc").text
+    seen = set()
+    for number in range(1, last_page + 1):
+        page = client.get(f"/bodies/{s.body_id}/people?page={number}").text
+        seen |= {int(part.split('"')[0]) for part in page.split(f'href="/bodies/{s.body_id}/people/')[1:]}
+    assert len(seen) == total  # every person on exactly one page
+    found = client.get(f"/bodies/{s.body_id}/people?q=hoc+vien+12")
+    assert "Học viên 120" in found.text and "1–10 of 10" in found.text and "pager" not in found.text

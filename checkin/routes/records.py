@@ -44,13 +44,24 @@ async def _record(page: Page, body: bodies.Body) -> record.Record:
     return found
 
 
+PEOPLE_PER_PAGE = 100
+
+
 @organiser_page
 async def people_index(page: Page) -> Response:
     body = await _body(page)
     query = page.request.query_params.get("q", "")[:100]
-    found = await page.svc.db.read(persons.search_people, body.id, query)
+    total = await page.svc.db.read(persons.count_people, body.id, query)
+    pages = max(1, -(-total // PEOPLE_PER_PAGE))
+    # ?page=N: past the last page shows the last; anything but a whole number, the first.
+    number = min(max(whole_number(page.request.query_params.get("page", "1")) or 1, 1), pages)
+    found = await page.svc.db.read(persons.search_people, body.id, query, PEOPLE_PER_PAGE,
+                                   (number - 1) * PEOPLE_PER_PAGE)
     proposals = await page.svc.db.read(persons.count_open_proposals, body.id)
-    return page.render("records/people.html", {"body": body, "people": found, "q": query, "proposals": proposals})
+    return page.render("records/people.html", {
+        "body": body, "people": found, "q": query, "proposals": proposals, "total": total, "page": number,
+        "pages": pages, "first": (number - 1) * PEOPLE_PER_PAGE + 1 if found else 0,
+        "last": (number - 1) * PEOPLE_PER_PAGE + len(found)})
 
 
 @organiser_page

@@ -317,17 +317,30 @@ class PersonRow:
     erased: bool
 
 
-def search_people(conn: sqlite3.Connection, body_id: int, query: str = "", limit: int = 200) -> list[PersonRow]:
-    """The body's standing people whose name holds the query (diacritics and case ignored), with their courses."""
+def _name_like(query: str) -> str:
     key = name_key(query)
-    like = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_people(conn: sqlite3.Connection, body_id: int, query: str = "", limit: int = 200,
+                  offset: int = 0) -> list[PersonRow]:
+    """The body's standing people whose name holds the query (diacritics and case ignored), with their courses,
+    by unit and name; `limit` of them from `offset` (a page of the list)."""
     rows = conn.execute(
         "SELECT pe.id, pe.full_name, COALESCE(u.name, ''), pe.position,"
         " (SELECT COUNT(*) FROM participants p JOIN enrolments e ON e.participant_id = p.id WHERE p.person_id = pe.id),"
         " pe.erased_at FROM people pe LEFT JOIN units u ON u.id = pe.unit_id"
         " WHERE pe.body_id = ? AND pe.merged_into IS NULL AND pe.name_key LIKE ? ESCAPE '\\'"
-        " ORDER BY u.name_key, pe.name_key, pe.id LIMIT ?", (body_id, like, limit)).fetchall()
+        " ORDER BY u.name_key, pe.name_key, pe.id LIMIT ? OFFSET ?",
+        (body_id, _name_like(query), limit, offset)).fetchall()
     return [PersonRow(r[0], r[1], r[2], r[3], r[4], r[5] is not None) for r in rows]
+
+
+def count_people(conn: sqlite3.Connection, body_id: int, query: str = "") -> int:
+    """As many as search_people finds without a limit."""
+    return conn.execute(
+        "SELECT COUNT(*) FROM people pe WHERE pe.body_id = ? AND pe.merged_into IS NULL"
+        " AND pe.name_key LIKE ? ESCAPE '\\'", (body_id, _name_like(query))).fetchone()[0]
 
 
 def find_by_keys(conn: sqlite3.Connection, body_id: int) -> tuple[dict, dict, dict]:
