@@ -129,6 +129,48 @@ def test_erasing_a_person_keeps_the_counts(scenario, clock):
     assert conn.execute("SELECT email FROM badge_mailings").fetchall()[0][0] == ""
 
 
+def test_erasing_a_person_reaches_their_nominations_and_the_audit_texts(scenario, clock):
+    """Where the name and contacts were copied: the unit's nomination of them, the substitution that brought
+    them in, and the audit log's texts of their courses (a walk-in, an edit of their details) lose the name;
+    another cadre's entries keep theirs."""
+    conn, s = scenario
+    huong = person_of(conn, s.enrolments["A"][0])
+    other = s.enrolments["A"][2]
+    former = conn.execute("SELECT full_name FROM participants p JOIN enrolments e ON e.participant_id = p.id"
+                          " WHERE e.id = ?", (s.enrolments["A"][0],)).fetchone()[0]
+    other_name = conn.execute("SELECT full_name FROM participants p JOIN enrolments e ON e.participant_id = p.id"
+                              " WHERE e.id = ?", (other,)).fetchone()[0]
+    now = "2026-01-01T00:00:00.000000Z"
+    with transaction(conn):
+        unit = conn.execute("INSERT INTO member_units (body_id, name, name_key, created_at, updated_at)"
+                            " VALUES (?, 'Đoàn Phường 1', 'doan phuong 1', ?, ?) RETURNING id",
+                            (s.body_id, now, now)).fetchone()[0]
+        summoned = conn.execute("INSERT INTO summoned_units (course_id, member_unit_id, quota, invited_at)"
+                                " VALUES (?, ?, 3, ?) RETURNING id", (s.course_ids["A"], unit, now)).fetchone()[0]
+        old_nominee = conn.execute(
+            "INSERT INTO nominees (summoned_unit_id, full_name, phone, state, enrolment_id, created_at, updated_at)"
+            " VALUES (?, ?, '0900000002', 'replaced', ?, ?, ?) RETURNING id",
+            (summoned, other_name, other, now, now)).fetchone()[0]
+        nominee = conn.execute(
+            "INSERT INTO nominees (summoned_unit_id, full_name, phone, email, state, enrolment_id, created_at,"
+            " updated_at) VALUES (?, ?, '0912345678', 'huong@example.vn', 'enrolled', ?, ?, ?) RETURNING id",
+            (summoned, former, s.enrolments["A"][0], now, now)).fetchone()[0]
+        conn.execute("INSERT INTO unit_substitutions (summoned_unit_id, old_nominee_id, new_nominee_id, full_name,"
+                     " phone, state, proposed_at) VALUES (?, ?, ?, ?, '0912345678', 'approved', ?)",
+                     (summoned, old_nominee, nominee, former, now))
+        for detail in (f"{former}; walk-in at the door", f"{other_name}; walk-in at the door"):
+            conn.execute("INSERT INTO audit_log (course_id, action, subject, detail, at) VALUES (?, 'walk_in', '', ?, ?)",
+                         (s.course_ids["A"], detail, now))
+    with transaction(conn):
+        merging.erase_tx(conn, Actor(None, clock()), s.body_id, huong, "asked by email")
+    nominees = conn.execute("SELECT full_name, phone, email FROM nominees ORDER BY id").fetchall()
+    assert [tuple(r) for r in nominees] == [(other_name, "0900000002", ""), ("", "", "")]
+    assert [tuple(r) for r in conn.execute("SELECT full_name, phone FROM unit_substitutions")] == [("", "")]
+    texts = [r[0] for r in conn.execute("SELECT detail FROM audit_log WHERE action = 'walk_in' ORDER BY id")]
+    assert texts == ["(erased); walk-in at the door", f"{other_name}; walk-in at the door"]
+    assert not any(former in r[0] for r in conn.execute("SELECT detail FROM audit_log"))
+
+
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_the_migration_links_existing_participants_by_the_same_rules(tmp_path, request, dialect):
     """A database from before 0018 with the three rosters: the migration links them as enrol does. (PostgreSQL:

@@ -163,9 +163,12 @@ def erase_tx(conn: sqlite3.Connection, who: Actor, body_id: int, person_id: int,
     of past reports do not change. Returns how many course records were erased."""
     reason = _reason(reason)
     _standing(conn, body_id, person_id)
-    ids = [r[0] for r in conn.execute(
-        "SELECT id FROM participants WHERE person_id = ? OR person_id IN (SELECT id FROM people WHERE merged_into = ?)",
-        (person_id, person_id))]
+    rows = conn.execute(
+        "SELECT id, full_name FROM participants WHERE person_id = ? OR person_id IN"
+        " (SELECT id FROM people WHERE merged_into = ?)", (person_id, person_id)).fetchall()
+    ids = [r[0] for r in rows]
+    names = sorted({r[1] for r in rows if len(r[1]) >= 3}, key=len, reverse=True)  # longer first: "Văn An" in "Văn Anh"
+    _erase_elsewhere(conn, ids, names)
     for pid in ids:
         conn.execute("UPDATE participants SET full_name = '', name_key = '', phone = '', email = '', member_code = '',"
                      " updated_at = ? WHERE id = ?", (to_db(who.now), pid))
@@ -181,6 +184,21 @@ def erase_tx(conn: sqlite3.Connection, who: Actor, body_id: int, person_id: int,
                        subject=person_subject(person_id),
                        detail=f"record {person_id} erased on request ({len(ids)} course records). {reason}")
     return len(ids)
+
+
+def _erase_elsewhere(conn: sqlite3.Connection, participant_ids: list[int], names: list[str]) -> None:
+    """The person's name and contacts where they were copied: the units' nominations of them (and the
+    substitution that brought them in), and the texts of the audit log of their courses (a walk-in, a change of
+    details, a nomination), where each of their names becomes "(erased)". The log's entries stay."""
+    for pid in participant_ids:
+        enrolments = "(SELECT id FROM enrolments WHERE participant_id = ?)"
+        conn.execute("UPDATE unit_substitutions SET full_name = '', phone = '', email = '', member_code = ''"
+                     f" WHERE new_nominee_id IN (SELECT id FROM nominees WHERE enrolment_id IN {enrolments})", (pid,))
+        conn.execute("UPDATE nominees SET full_name = '', phone = '', email = '', member_code = ''"
+                     f" WHERE enrolment_id IN {enrolments}", (pid,))
+        for name in names:
+            conn.execute("UPDATE audit_log SET detail = REPLACE(detail, ?, '(erased)') WHERE course_id IN"
+                         " (SELECT course_id FROM enrolments WHERE participant_id = ?)", (name, pid))
 
 
 def audit_export_tx(conn: sqlite3.Connection, who: Actor, person_id: int, kind: str) -> None:
