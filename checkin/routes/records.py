@@ -140,8 +140,9 @@ async def erase(page: Page) -> Response:
 async def proposals_page(page: Page) -> Response:
     body = await _body(page)
     found = await page.svc.db.read(persons.list_open_proposals, body.id)
+    total = await page.svc.db.read(persons.count_open_proposals, body.id)
     return page.render("records/proposals.html", {
-        "body": body, "proposals": found, "done": page.request.query_params.get("done", "")[:40]})
+        "body": body, "proposals": found, "total": total, "done": page.request.query_params.get("done", "")[:40]})
 
 
 @organiser_page
