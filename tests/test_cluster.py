@@ -399,7 +399,7 @@ def test_a_listener_connection_killed_during_scans_loses_no_event(two):
         for i, code in enumerate(codes):
             if i == 5:  # a's listener (and, for good measure, b's) is cut off mid-way
                 killed = db_rows(cluster, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                                          " WHERE application_name = 'checkin-listener'")
+                                          " WHERE application_name = 'checkin-listener' AND datname = current_database()")
                 assert killed and all(ok for (ok,) in killed)
             assert scan(b, demo.token, code).json()["accepted"]
         wait_until(lambda: len(stream.events) >= 20, 15, f"only {len(stream.events)} of 20 events arrived")
@@ -407,7 +407,9 @@ def test_a_listener_connection_killed_during_scans_loses_no_event(two):
         stream.close()
     assert [event_id for event_id, _ in stream.events] == list(range(start + 1, start + 21))
     # The listener is back: an event from b reaches a's stream without waiting for the catch-up read.
-    wait_until(lambda: len(db_rows(cluster, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'checkin-listener'")) == 2,
+    # (This test process's database only: a parallel test process runs instances of its own on the same server.)
+    wait_until(lambda: len(db_rows(cluster, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'checkin-listener'"
+                                            " AND datname = current_database()")) == 2,
                10, "the listeners did not reconnect")
 
 

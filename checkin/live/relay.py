@@ -206,6 +206,9 @@ class Relay:
             raise
         except Exception:  # the next check-in of the course or the sweep tries again
             log.exception("checkin: numbering the check-ins of course %s failed", course_id)
+        finally:
+            if self._numbering.get(course_id) is asyncio.current_task():
+                del self._numbering[course_id]
 
     async def sweep(self) -> None:
         """Number the check-ins that any instance committed and did not number (it stopped in between)."""
