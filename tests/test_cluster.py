@@ -15,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx2 as httpx
 import pytest
 
-from checkin.store import courses
+from checkin.door import scanning
+from checkin.door.scanning import ScanInput
+from checkin.store import courses, scans
 from checkin.store.courses import NewSession
 from checkin.store.db import connect, transaction
 
@@ -59,6 +61,18 @@ def free_codes(cluster: Cluster, session_id: int, n: int) -> list[str]:
         " (SELECT enrolment_id FROM attendance WHERE session_id = ?) ORDER BY b.code LIMIT ?", session_id, n)]
     assert len(codes) == n, "the demo course has enough people still to arrive"
     return codes
+
+
+def numbered_so_far(cluster: Cluster, course_id: int) -> int:
+    """The course's newest event number, once no committed check-in waits for its number (they are numbered
+    just after their commit: a stream opened now must not receive an earlier test's check-in)."""
+    wait_until(lambda: not db_rows(cluster, "SELECT 1 FROM scans WHERE course_id = ? AND event_pending = 1", course_id),
+               15, "a check-in still waits for its event number")
+    return db_rows(cluster, "SELECT event_seq FROM courses WHERE id = ?", course_id)[0][0]
+
+
+def device_of(instance, token: str) -> int:
+    return httpx.get(instance.url + "/api/v1/device", headers=auth(token)).json()["device"]["id"]
 
 
 def auth(token: str) -> dict:
@@ -175,7 +189,7 @@ class Stream:
 def test_events_of_both_instances_reach_a_stream_on_one_in_commit_order_and_replay_on_the_other(two):
     cluster, demo, a, b = two
     codes = free_codes(cluster, current_session(a, demo.token), 40)
-    start = db_rows(cluster, "SELECT event_seq FROM courses WHERE id = ?", demo.course_id)[0][0]
+    start = numbered_so_far(cluster, demo.course_id)
     organiser_a, organiser_b = sign_in(cluster, a, demo.password), sign_in(cluster, b, demo.password)
     stream = Stream(organiser_a, demo.course_id)
     try:
@@ -194,6 +208,105 @@ def test_events_of_both_instances_reach_a_stream_on_one_in_commit_order_and_repl
     finally:
         replay.close()
     assert [event_id for event_id, _ in replay.events] == list(range(start + 26, start + 41))
+
+
+def test_first_check_ins_are_answered_while_their_course_is_being_numbered_and_reach_streams_in_order(two):
+    """A check-in's answer does not wait for the course's event number: with the course's row held locked (as a
+    long numbering or an undo would hold it), 30 first check-ins over both instances are all answered; their
+    events reach the streams of both instances once the row is free, each once, numbered in order."""
+    cluster, demo, a, b = two
+    codes = free_codes(cluster, current_session(a, demo.token), 30)
+    start = numbered_so_far(cluster, demo.course_id)
+    on_a, on_b = Stream(sign_in(cluster, a, demo.password), demo.course_id), None
+    holder = connect(cluster.database_url)
+    try:
+        on_b = Stream(sign_in(cluster, b, demo.password), demo.course_id)
+        holder.execute("BEGIN")
+        holder.execute("UPDATE courses SET event_seq = event_seq WHERE id = ?", (demo.course_id,))
+        answers = together([lambda i=i, c=c: scan((a, b)[i % 2], demo.token, c) for i, c in enumerate(codes)])
+        assert [r.status_code for r in answers] == [200] * 30
+        assert all(r.json()["reason"] == "checked_in" for r in answers)
+        assert db_rows(cluster, "SELECT COUNT(*) FROM scans WHERE course_id = ? AND event_pending = 1",
+                       demo.course_id) == [(30,)], "committed, waiting for their numbers"
+        assert on_a.events == [] and on_b.events == []
+        holder.execute("COMMIT")
+        for stream in (on_a, on_b):
+            wait_until(lambda: len(stream.events) >= 30, 10, f"only {len(stream.events)} of 30 events arrived")
+    finally:
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+        holder.close()
+        on_a.close()
+        if on_b is not None:
+            on_b.close()
+    for stream in (on_a, on_b):
+        assert [event_id for event_id, _ in stream.events] == list(range(start + 1, start + 31))
+        assert sorted(data["scan_id"] for _, data in stream.events) == sorted(r.json()["scan_id"] for r in answers)
+    # Numbered in the order they were written (scan ids), and the course's number is past them.
+    numbered = db_rows(cluster, "SELECT id, event_seq FROM scans WHERE course_id = ? AND event_seq > ? ORDER BY id",
+                       demo.course_id, start)
+    assert [seq for _, seq in numbered] == list(range(start + 1, start + 31))
+    assert numbered_so_far(cluster, demo.course_id) == start + 30
+
+
+def test_a_check_in_committed_by_an_instance_that_stopped_before_numbering_it_is_numbered_by_the_sweep(two):
+    """An instance that committed a check-in and stopped before numbering it: the scan's own transaction, run here
+    with nobody to number it. Another instance's sweep numbers it within seconds, in its place among the rest."""
+    cluster, demo, a, b = two
+    session_id = current_session(a, demo.token)
+    codes = free_codes(cluster, session_id, 5)
+    start = numbered_so_far(cluster, demo.course_id)
+    stream = Stream(sign_in(cluster, a, demo.password), demo.course_id)
+    try:
+        before = [scan(b, demo.token, code).json() for code in codes[:2]]
+        wait_until(lambda: len(stream.events) >= 2, 10, "the first two events did not arrive")
+        conn = connect(cluster.database_url)
+        try:
+            with transaction(conn):
+                orphan = scanning.record_scan_tx(conn, ScanInput(
+                    course_id=demo.course_id, method="camera", code=codes[2], session_id=session_id,
+                    device_id=device_of(a, demo.token), nonce=secrets.token_hex(8),
+                ), datetime.now(timezone.utc))
+        finally:
+            conn.close()
+        assert orphan.reason == "checked_in" and orphan.event.id == scans.PENDING
+        assert db_rows(cluster, "SELECT event_seq, event_pending FROM scans WHERE id = ?", orphan.scan_id) == [(None, 1)]
+        wait_until(lambda: len(stream.events) >= 3, 15, "the sweep did not number the orphaned check-in")
+        after = [scan(a, demo.token, code).json() for code in codes[3:]]
+        wait_until(lambda: len(stream.events) >= 5, 10, f"only {len(stream.events)} of 5 events arrived")
+    finally:
+        stream.close()
+    assert [event_id for event_id, _ in stream.events] == list(range(start + 1, start + 6))
+    assert [data["scan_id"] for _, data in stream.events] == [r["scan_id"] for r in before] + [
+        orphan.scan_id] + [r["scan_id"] for r in after]
+    assert db_rows(cluster, "SELECT event_seq, event_pending FROM scans WHERE id = ?", orphan.scan_id) == [(start + 3, None)]
+
+
+def test_an_undo_of_a_check_in_still_waiting_for_its_number_comes_after_it(two):
+    """The undo takes its number in its own transaction; the check-in it undoes, committed but not numbered yet,
+    is numbered first in that transaction: a stream never sees an undo before the check-in it is about."""
+    cluster, demo, a, b = two
+    session_id = current_session(a, demo.token)
+    code = free_codes(cluster, session_id, 1)[0]
+    start = numbered_so_far(cluster, demo.course_id)
+    stream = Stream(sign_in(cluster, b, demo.password), demo.course_id)
+    try:
+        conn = connect(cluster.database_url)
+        try:
+            with transaction(conn):  # committed, not numbered (nobody was told)
+                orphan = scanning.record_scan_tx(conn, ScanInput(
+                    course_id=demo.course_id, method="camera", code=code, session_id=session_id,
+                    device_id=device_of(a, demo.token), nonce=secrets.token_hex(8),
+                ), datetime.now(timezone.utc))
+        finally:
+            conn.close()
+        undone = httpx.post(f"{a.url}/api/v1/scans/{orphan.scan_id}/undo", headers=auth(demo.token), timeout=30)
+        assert undone.status_code == 200, undone.text
+        wait_until(lambda: len(stream.events) >= 2, 15, f"only {len(stream.events)} of 2 events arrived")
+    finally:
+        stream.close()
+    assert [(event_id, data["kind"], data["scan_id"]) for event_id, data in stream.events] == [
+        (start + 1, "checkin", orphan.scan_id), (start + 2, "undo", orphan.scan_id)]
 
 
 def test_a_session_change_made_elsewhere_is_seen_by_the_next_scan_on_every_instance(two):
@@ -280,13 +393,13 @@ def test_sessions_added_at_two_instances_at_once_get_distinct_positions(two):
 def test_a_listener_connection_killed_during_scans_loses_no_event(two):
     cluster, demo, a, b = two
     codes = free_codes(cluster, current_session(a, demo.token), 20)
-    start = db_rows(cluster, "SELECT event_seq FROM courses WHERE id = ?", demo.course_id)[0][0]
+    start = numbered_so_far(cluster, demo.course_id)
     stream = Stream(sign_in(cluster, a, demo.password), demo.course_id)
     try:
         for i, code in enumerate(codes):
             if i == 5:  # a's listener (and, for good measure, b's) is cut off mid-way
                 killed = db_rows(cluster, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                                          " WHERE application_name = 'checkin-listener'")
+                                          " WHERE application_name = 'checkin-listener' AND datname = current_database()")
                 assert killed and all(ok for (ok,) in killed)
             assert scan(b, demo.token, code).json()["accepted"]
         wait_until(lambda: len(stream.events) >= 20, 15, f"only {len(stream.events)} of 20 events arrived")
@@ -294,7 +407,9 @@ def test_a_listener_connection_killed_during_scans_loses_no_event(two):
         stream.close()
     assert [event_id for event_id, _ in stream.events] == list(range(start + 1, start + 21))
     # The listener is back: an event from b reaches a's stream without waiting for the catch-up read.
-    wait_until(lambda: len(db_rows(cluster, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'checkin-listener'")) == 2,
+    # (This test process's database only: a parallel test process runs instances of its own on the same server.)
+    wait_until(lambda: len(db_rows(cluster, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'checkin-listener'"
+                                            " AND datname = current_database()")) == 2,
                10, "the listeners did not reconnect")
 
 

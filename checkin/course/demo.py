@@ -127,6 +127,8 @@ def create_demo(conn: sqlite3.Connection, now: datetime, zone: ZoneInfo, partici
     gate_a, token = devices.insert_device(conn, course_id, "Cổng A – Lan", expires, now)
     gate_b, _ = devices.insert_device(conn, course_id, "Cổng B – Minh", expires, now)
     _record_history(conn, rng, course_id, enrolments, (gate_a, gate_b), now)
+    while len(scans.number_checkins(conn, course_id)) == scans.NUMBER_AT_ONCE:  # PostgreSQL: see insert_checkin
+        pass
     current = courses.list_sessions(conn, course_id)[CURRENT]
     waiting = next((e for e in enrolments if scans.get_checkin(conn, e, current.id) is None), enrolments[0])
     return DemoCourse(course_id, token, participants, people.get_enrolment_badge_holder(conn, waiting).code)

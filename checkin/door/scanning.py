@@ -151,9 +151,10 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
     if (scan.room_key_hash is not None and holder is not None and holder.course_id == scan.course_id
             and not completion.bind_room_device(conn, holder.enrolment_id, scan.room_key_hash, now)):
         decision = rules.Decision(rules.Reason.OTHER_DEVICE)  # a second phone: refused, and on record
-    # A plain check-in's live event is its scan row, numbered in the course's event order (the number, the
-    # row and the attendance go last: the number locks the course's row until the commit); a scan that
-    # supersedes another writes a correction event instead.
+    # A plain check-in's live event is its scan row, numbered in the course's event order (SQLite: the number,
+    # the row and the attendance go last, the number locks the course's row until the commit; PostgreSQL: the
+    # row commits unnumbered, its event is PENDING and the relay numbers it after the commit, see
+    # scans.insert_checkin); a scan that supersedes another writes a correction event instead.
     new_scan = _new_scan(
         scan, holder, session, decision.reason, decision.accepted,
         decision.first.scan_id if decision.first else None, scanned_at, now,
@@ -341,7 +342,8 @@ def _rule_time(scan: ScanRow) -> datetime:
 
 
 async def record_scan(db: Database, broadcaster: Broadcaster, scan: ScanInput, now: datetime) -> ScanOutcome:
-    """Record a scan; the answer exists only once its transaction has committed."""
+    """Record a scan; the answer exists only once its transaction has committed (not its live event's number
+    on PostgreSQL: publishing a PENDING event has the relay number it next, see live/relay.py)."""
     with broadcaster.give_way():
         outcome = await db.write(record_scan_tx, scan, now)
     if outcome.event is not None:

@@ -1,12 +1,23 @@
 """Live events from every instance, in each course's order: the events table is the truth, PostgreSQL's
 LISTEN/NOTIFY wakes the instances, and a periodic catch-up read makes a lost notification cost seconds, not events.
 
-Every event-writing transaction takes the course's next event number (store.scans.next_event_seq). On
-PostgreSQL a trigger on that number notifies `checkin_events` with "course:number" when the transaction
-commits. Each instance listens; for a course its own dashboards follow, it hands its broadcaster the events in
-number order: its own commits at once (no database read), another instance's after reading them from the table.
-An event that arrives ahead of its predecessor (this instance committed 12 while 11, from another instance, is
-still on its way) waits until the gap is read from the table, so a stream never sees 12 before 11.
+Events of a course are numbered (courses.event_seq) in commit order: a transaction that numbers events holds
+the course's row locked to its commit, so a reader that has seen event N has seen every event before it. An
+undo, a correction, a departure or an excuse takes its number in its own transaction
+(store.scans.next_event_seq). A check-in on PostgreSQL does not: it commits with no number (so that one
+course's check-ins do not commit one WAL flush after the other), its handler publishes a PENDING event, and
+this relay then numbers the course's waiting check-ins in one short transaction of its own
+(store.scans.number_checkins), many at a time: one numbering runs per course on this instance, and a check-in
+that commits meanwhile makes it go round once more. A check-in whose instance stopped between its commit and
+its numbering is numbered by the sweep every instance makes at start and with each catch-up read (seconds).
+The door's answer never waits for a number; the live event follows it by one numbering transaction.
+
+On PostgreSQL a trigger on the course's number notifies `checkin_events` with "course:number" when the
+numbering transaction commits. Each instance listens; for a course its own dashboards follow, it hands its
+broadcaster the events in number order: what it numbered itself at once (no database read), another
+instance's after reading them from the table. An event that arrives ahead of its predecessor (this instance
+numbered 12 while 11, from another instance, is still on its way) waits until the gap is read from the table,
+so a stream never sees 12 before 11.
 
 With SQLite there is one process and one writer: events arrive in order, there is nothing to listen to, and
 the relay just passes them on.
@@ -47,13 +58,18 @@ class Relay:
         self._followers: dict[int, int] = {}  # course -> streams of this instance that follow it
         self._known: dict[int, int] = {}  # course -> the newest number known to be committed
         self._tasks: list[asyncio.Task] = []
+        self._numbering: dict[int, asyncio.Task] = {}  # course -> the numbering of its waiting check-ins
+        self._number_again: set[int] = set()  # courses with a check-in committed since their numbering began
         self.listening = listen_url is None  # SQLite: nothing to listen to, always "alive"
         self.notifications = 0
 
     # --- the broadcaster's face, for handlers and streams ---------------------------------------------
 
     def publish(self, event: Event) -> None:
-        """An event this instance has just committed."""
+        """An event this instance has just committed (a check-in with no number yet: numbered first)."""
+        if event.id == scans.PENDING:
+            self.number(event.course_id)
+            return
         self._arrived(event.course_id, {event.id: event}, event.id)
 
     @asynccontextmanager
@@ -165,6 +181,45 @@ class Relay:
         except Exception:  # the next notification or catch-up tries again
             log.exception("checkin: reading live events of course %s failed", course_id)
 
+    # --- numbering check-ins (PostgreSQL) -------------------------------------------------------------------
+
+    def number(self, course_id: int) -> None:
+        """Number the course's committed check-ins that wait for it, soon, without waiting here. One numbering
+        runs per course: asked again while it runs, it goes round once more when it is done."""
+        task = self._numbering.get(course_id)
+        if task is not None and not task.done():
+            self._number_again.add(course_id)
+            return
+        self._numbering[course_id] = asyncio.get_running_loop().create_task(
+            self._number(course_id), name=f"checkin-numbering-{course_id}")
+
+    async def _number(self, course_id: int) -> None:
+        try:
+            while True:
+                self._number_again.discard(course_id)
+                events = await self.db.write(scans.number_checkins, course_id)
+                if events:
+                    self._arrived(course_id, {e.id: e for e in events}, events[-1].id)
+                if len(events) < scans.NUMBER_AT_ONCE and course_id not in self._number_again:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next check-in of the course or the sweep tries again
+            log.exception("checkin: numbering the check-ins of course %s failed", course_id)
+        finally:
+            if self._numbering.get(course_id) is asyncio.current_task():
+                del self._numbering[course_id]
+
+    async def sweep(self) -> None:
+        """Number the check-ins that any instance committed and did not number (it stopped in between)."""
+        try:
+            waiting = await self.db.read(scans.courses_with_waiting_checkins)
+        except Exception:
+            log.exception("checkin: looking for check-ins without a number failed")
+            return
+        for course_id in waiting:
+            self.number(course_id)
+
     def _forget(self, course_id: int) -> None:
         self._published.pop(course_id, None)
         self._known.pop(course_id, None)
@@ -189,13 +244,19 @@ class Relay:
                 log.warning("checkin: the event listener is not connected yet; /readyz says so until it is")
 
     async def stop(self) -> None:
-        for task in [*self._tasks, *self._reading.values()]:
+        # Check-ins committed here get their numbers before the store closes (else another instance's sweep would).
+        numbering = [task for task in self._numbering.values() if not task.done()]
+        if numbering:
+            await asyncio.wait(numbering, timeout=5.0)
+        tasks = [*self._tasks, *self._reading.values(), *self._numbering.values()]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._reading.values()]:
+        for task in tasks:
             with suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
         self._reading.clear()
+        self._numbering.clear()
 
     async def _listen(self) -> None:
         import psycopg
@@ -212,6 +273,7 @@ class Relay:
                     self._connected.set()
                     log.info("checkin: listening for the other instances' events")
                     self.catch_up_all()  # whatever was committed while we were not listening
+                    self._tasks.append(asyncio.get_running_loop().create_task(self.sweep()))
                     async for note in conn.notifies():
                         self.notifications += 1
                         self._notified(note.channel, note.payload)
@@ -243,3 +305,4 @@ class Relay:
         while True:
             await asyncio.sleep(self.catch_up_seconds)
             self.catch_up_all()
+            await self.sweep()

@@ -90,11 +90,11 @@ class LiveState:
 
 def read_live_state(conn: sqlite3.Connection, course_id: int) -> LiveState:
     # One snapshot, so the attendance and the last event id agree and the stream resumes exactly after
-    # what the snapshot already counts.
+    # what the snapshot already counts (check-ins still waiting for their numbers are left to the stream).
     with read_snapshot(conn):
         return LiveState(
             sessions=courses.list_sessions(conn, course_id),
             roster=people.list_roster(conn, course_id),
-            attendance=scans.list_attendance(conn, course_id),
+            attendance=scans.list_attendance(conn, course_id, numbered=True),
             last_event_id=scans.get_last_event_id(conn, course_id),
         )

@@ -70,7 +70,8 @@ STATUS_SQL = "CASE WHEN a.left_early = 1 AND a.status IN ('present', 'late') THE
 
 @dataclass(slots=True)  # not frozen: made on every scan, and a frozen __init__ costs twice
 class Event:
-    """A live-view event. `id` is the course's event number (courses.event_seq): numbers follow commit order."""
+    """A live-view event. `id` is the course's event number (courses.event_seq): numbers follow commit order
+    (PENDING: a check-in committed on PostgreSQL whose number comes after the commit, see insert_checkin)."""
 
     id: int
     course_id: int
@@ -182,62 +183,138 @@ def insert_undo(
     ).fetchone()[0]
 
 
-def list_attendance(conn: sqlite3.Connection, course_id: int) -> list[AttendanceRow]:
-    rows = conn.execute(
-        f"SELECT a.enrolment_id, a.session_id, {STATUS_SQL}, a.scan_id, a.checked_in_at, a.note, a.checked_out_at"
-        " FROM attendance a JOIN sessions s ON s.id = a.session_id WHERE s.course_id = ?",
-        (course_id,),
-    )
+def list_attendance(conn: sqlite3.Connection, course_id: int, *, numbered: bool = False) -> list[AttendanceRow]:
+    """The course's attendance rows. numbered: without the check-ins still waiting for their live event number
+    (PostgreSQL, see insert_checkin), so that, read in one snapshot with get_last_event_id, the rows are exactly
+    what the events up to that number made: the stream that resumes there brings the waiting ones."""
+    sql = (f"SELECT a.enrolment_id, a.session_id, {STATUS_SQL}, a.scan_id, a.checked_in_at, a.note, a.checked_out_at"
+           " FROM attendance a JOIN sessions s ON s.id = a.session_id WHERE s.course_id = ?")
+    if numbered and _is_postgres(conn):  # the waiting ones, from the partial index scans_event_pending (few rows)
+        sql += (" AND (a.scan_id IS NULL OR a.scan_id NOT IN"
+                " (SELECT id FROM scans WHERE course_id = ? AND event_pending = 1))")
+        rows = conn.execute(sql, (course_id, course_id))
+    else:
+        rows = conn.execute(sql, (course_id,))
     return [AttendanceRow(r[0], r[1], r[2], r[3], from_db(r[4]), r[5], from_db(r[6])) for r in rows]
 
 
 def next_event_seq(conn: sqlite3.Connection, course_id: int) -> int:
-    """The course's next live-event number, taken in the caller's transaction.
+    """The course's next live-event number, taken in the caller's transaction (an event of the events table:
+    an undo, a correction, a departure, an excuse; a check-in on PostgreSQL is numbered by number_checkins).
 
     Taking it locks the course's row until the commit (on PostgreSQL; SQLite has one writer anyway), so a
     transaction gets its number only once the one before it is visible: a reader that has seen event N of a
-    course has seen every event before it. Take it late in the transaction: scans of the course wait on it."""
+    course has seen every event before it. Take it late in the transaction: scans of the course wait on it.
+
+    On PostgreSQL the course's committed check-ins still waiting for their numbers are numbered first, in the
+    same transaction: an undo, a correction or a departure always comes after the check-in it is about."""
+    if _is_postgres(conn):
+        while len(number_checkins(conn, course_id)) == NUMBER_AT_ONCE:
+            pass
     return conn.execute(
         "UPDATE courses SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq", (course_id,)
     ).fetchone()[0]
 
 
+def _is_postgres(conn) -> bool:
+    return getattr(conn, "dialect", "sqlite") == "postgresql"
+
+
+# The Event id of a check-in committed without its number yet (PostgreSQL): publishing it asks the relay to
+# number the course's waiting check-ins (live/relay.py); no stream ever sees it. Event numbers start at 1.
+PENDING = 0
+NUMBER_AT_ONCE = 500  # check-ins numbered by one statement; number_checkins is called again for more
+
+# A check-in on PostgreSQL: the scan row (no event number yet: event_pending) and the attendance, one statement.
 _CHECKIN_PG = (
-    "WITH seq AS (UPDATE courses SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq),"
-    " s AS (INSERT INTO scans (course_id, session_id, device_id, organiser_id, enrolment_id, code, method, reason,"
-    " accepted, first_scan_id, nonce, scanned_at, recorded_at, note, event_seq)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT event_seq FROM seq)) RETURNING id, event_seq),"
+    "WITH s AS (INSERT INTO scans (course_id, session_id, device_id, organiser_id, enrolment_id, code, method, reason,"
+    " accepted, first_scan_id, nonce, scanned_at, recorded_at, note, event_pending)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id),"
     " a AS (INSERT INTO attendance (enrolment_id, session_id, status, scan_id, checked_in_at, note, updated_at)"
     " VALUES (?, ?, ?, (SELECT id FROM s), ?, '', ?)"
     " ON CONFLICT (enrolment_id, session_id) DO UPDATE SET status = excluded.status,"
     " scan_id = excluded.scan_id, checked_in_at = excluded.checked_in_at, note = excluded.note,"
     " updated_at = excluded.updated_at)"
-    " SELECT id, event_seq FROM s"
+    " SELECT id FROM s"
 )
 
 
 def insert_checkin(
     conn: sqlite3.Connection, scan: NewScan, status: str, checked_in_at: datetime, now: datetime
 ) -> tuple[int, int]:
-    """A plain accepted check-in: the course's next event number, the scan row that is its event, and the
-    person's attendance. Returns (scan id, event number). Run it last before the commit.
+    """A plain accepted check-in: the scan row that is its live event, and the person's attendance.
+    Returns (scan id, event number).
 
-    The event number locks the course's row until the commit (next_event_seq), so every scan of the course
-    waits for it. On PostgreSQL the three writes are one statement: the lock is held for that statement and
-    the commit, not for three round trips. SQLite has one writer anyway: three plain statements."""
-    if getattr(conn, "dialect", "sqlite") == "postgresql":
+    SQLite (one writer): the course's next event number is taken here (next_event_seq), three plain statements.
+    PostgreSQL: no number yet (PENDING), so the transaction does not touch the course's row and the check-ins of
+    one course commit side by side instead of one WAL flush after the other; the row waits (event_pending) for
+    number_checkins, which the relay runs right after the commit (the caller publishes the PENDING event). The
+    person's enrolment, locked by the caller, still decides two scans of one badge one after the other."""
+    if _is_postgres(conn):
         row = conn.execute(_CHECKIN_PG, (
-            scan.course_id,
             scan.course_id, scan.session_id, scan.device_id, scan.organiser_id, scan.enrolment_id,
             scan.code[:CODE_STORED_MAX], scan.method, scan.reason, int(scan.accepted), scan.first_scan_id,
             scan.nonce, to_db(scan.scanned_at), to_db(scan.recorded_at), scan.note,
             scan.enrolment_id, scan.session_id, status, to_db(checked_in_at), to_db(now),
         )).fetchone()
-        return row[0], row[1]
+        return row[0], PENDING
     seq = next_event_seq(conn, scan.course_id)
     scan_id = insert_scan(conn, scan, seq)
     upsert_attendance(conn, scan.enrolment_id, scan.session_id, status, scan_id, checked_in_at, now)
     return scan_id, seq
+
+
+# Number the course's waiting check-ins, oldest first, after the course's current number; move the course's number
+# past them; return their events (names read in the same statement). Run after the course's row is locked.
+_NUMBER_PG = (
+    "WITH todo AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM scans"
+    " WHERE course_id = ? AND event_pending = 1 ORDER BY id LIMIT ?),"
+    " numbered AS (UPDATE scans s SET event_seq = ?::bigint + todo.n, event_pending = NULL FROM todo"
+    " WHERE s.id = todo.id"
+    " RETURNING s.event_seq, s.recorded_at, s.id, s.session_id, s.enrolment_id, s.reason, s.method, s.scanned_at),"
+    " moved AS (UPDATE courses SET event_seq = ?::bigint + (SELECT count(*) FROM todo)"
+    " WHERE id = ? AND EXISTS (SELECT 1 FROM todo))"
+    " SELECT n.event_seq, n.recorded_at, n.id, n.session_id, n.enrolment_id, p.full_name, COALESCE(u.name, ''),"
+    " n.reason, n.method, n.scanned_at"
+    " FROM numbered n JOIN enrolments e ON e.id = n.enrolment_id JOIN participants p ON p.id = e.participant_id"
+    " LEFT JOIN units u ON u.id = p.unit_id ORDER BY n.event_seq"
+)
+
+
+def number_checkins(conn: sqlite3.Connection, course_id: int, limit: int = NUMBER_AT_ONCE) -> list[Event]:
+    """Give the course's committed check-ins that wait for their live event number (PostgreSQL, see
+    insert_checkin) consecutive numbers, in the order of their scan ids, in the caller's transaction; returns
+    their events, in number order (at most `limit`: call again while it returns that many).
+
+    The course's row is locked first and stays locked to the commit, as next_event_seq's: numbers appear in
+    commit order, and two instances numbering one course at once take turns (the second finds what is left).
+    FOR NO KEY UPDATE, the lock an UPDATE takes: a scan's foreign-key check on the course (KEY SHARE) passes it.
+    The lock comes in a statement of its own: the numbering statement, started once the lock is held, sees
+    every check-in the previous holder numbered. One numbering transaction serves many check-ins: their WAL
+    flushes were their own, in parallel; this one is shared. SQLite numbers each check-in as it is written:
+    nothing ever waits there."""
+    if not _is_postgres(conn):
+        return []
+    row = conn.execute("SELECT event_seq FROM courses WHERE id = ? FOR NO KEY UPDATE", (course_id,)).fetchone()
+    if row is None:
+        return []
+    base = row[0]
+    events = []
+    for seq, at, scan_id, session_id, enrolment_id, name, unit, reason, method, scanned_at in conn.execute(
+        _NUMBER_PG, (course_id, limit, base, base, course_id)
+    ):
+        recorded_at = from_db(at)
+        events.append(checkin_event(seq, course_id, scan_id, session_id, enrolment_id, name, unit, reason, method,
+                                    rule_time(method, from_db(scanned_at), recorded_at), recorded_at))
+    return events
+
+
+def courses_with_waiting_checkins(conn: sqlite3.Connection) -> list[int]:
+    """Courses with committed check-ins still waiting for their numbers (PostgreSQL): an instance that
+    committed them stopped before numbering them. The relay's periodic sweep numbers them."""
+    if not _is_postgres(conn):
+        return []
+    return [r[0] for r in conn.execute("SELECT DISTINCT course_id FROM scans WHERE event_pending = 1")]
 
 
 def insert_event(conn: sqlite3.Connection, course_id: int, kind: str, payload: dict, now: datetime) -> Event:
