@@ -172,8 +172,15 @@ class SQLiteDatabase:
             return conn
 
         writer = await asyncio.to_thread(start_writer)
-        self._reader = await aiosqlite.connect(str(self.path), isolation_level=None, factory=Connection)
-        await self._call(self._reader, _configure)
+        try:
+            self._reader = await aiosqlite.connect(str(self.path), isolation_level=None, factory=Connection)
+            await self._call(self._reader, _configure)
+        except BaseException:
+            writer.close()
+            if self._reader is not None:
+                await self._reader.close()
+                self._reader = None
+            raise
         self._jobs = queue.SimpleQueue()
         self._thread = threading.Thread(target=_write_loop, args=(writer, self._jobs),
                                         name="checkin-writer", daemon=True)
