@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from contextlib import asynccontextmanager
 
@@ -24,6 +25,7 @@ from .routes import completion_participant
 from .routes import api, operator, badges, badges_print, badges_send, devices, live, organiser, public, reports, usher
 from .routes import records as records_routes, records_participant, records_report
 from .routes import units_api, units_directory, units_link, units_organiser
+from .records import retention
 from .routes.scan_endpoint import ScanEndpoint
 from .security import PagesOnly, SecurityHeadersMiddleware
 from .session_cookie import SessionCookieMiddleware
@@ -60,9 +62,11 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
                         db.busy)
         # The fork server's imports take a few seconds on a busy machine: not while the first organiser waits.
         threading.Thread(target=warm_up, name="checkin-warm-up", daemon=True).start()
+        daily_retention = asyncio.create_task(retention.run_daily(db, clock, settings.time_zone), name="retention")
         try:
             yield
         finally:
+            daily_retention.cancel()
             await relay.stop()
             app.state.services.badge_images.close()
             await db.close()

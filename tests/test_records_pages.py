@@ -208,3 +208,63 @@ def test_the_people_list_goes_page_by_page(client, records, world):
     assert len(seen) == total  # every person on exactly one page
     found = client.get(f"/bodies/{s.body_id}/people?q=hoc+vien+12")
     assert "Học viên 120" in found.text and "1–10 of 10" in found.text and "pager" not in found.text
+
+
+def test_the_servers_daily_pass_applies_retention_in_short_writes(records, world, settings):
+    """Nobody has to run `checkin records retention`: a running server passes over every body's setting once a
+    day (first some minutes after it starts), in writes of a few course records with the door's scans in between;
+    a second pass, or a second instance's, finds nothing due."""
+    import asyncio
+
+    from checkin.records import retention
+    from checkin.store.db import open_database
+
+    conn, s = records
+    with transaction(conn):
+        conn.execute("UPDATE bodies SET retention_months = 6 WHERE id = ?", (s.body_id,))
+
+    async def passes():
+        db = await open_database(settings.database)
+        try:
+            first = await retention.apply_everywhere(db, world.clock, "Asia/Ho_Chi_Minh", chunk=3)
+            again = await retention.apply_everywhere(db, world.clock, "Asia/Ho_Chi_Minh", chunk=3)
+            return first, again
+        finally:
+            await db.close()
+
+    # The test clock is 27/11/2026: course A (15/01/2026) is past 6 months, B and C are not.
+    assert asyncio.run(passes()) == (4, 0)
+    phones = conn.execute("SELECT e.course_id, p.phone FROM participants p JOIN enrolments e ON e.participant_id = p.id"
+                          " WHERE p.phone <> ''").fetchall()
+    assert s.course_ids["A"] not in {c for c, _phone in phones} and s.course_ids["B"] in {c for c, _phone in phones}
+    chunks = [r[0] for r in conn.execute("SELECT detail FROM audit_log WHERE action = 'retention_apply' ORDER BY id")]
+    assert len(chunks) == 2 and chunks[0].startswith("contact details erased from 3 course records")
+
+
+def test_the_daily_pass_runs_on_its_own(records, world, settings):
+    import asyncio
+
+    from checkin.records import retention
+    from checkin.store.db import open_database
+
+    conn, s = records
+    with transaction(conn):
+        conn.execute("UPDATE bodies SET retention_months = 6 WHERE id = ?", (s.body_id,))
+
+    async def serve_a_while():
+        db = await open_database(settings.database)
+        task = asyncio.create_task(retention.run_daily(db, world.clock, "Asia/Ho_Chi_Minh", first_after=0.05))
+        try:
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                left = await db.read(lambda c: c.execute(
+                    "SELECT COUNT(*) FROM participants p JOIN enrolments e ON e.participant_id = p.id"
+                    " WHERE e.course_id = ? AND p.phone <> ''", (s.course_ids["A"],)).fetchone()[0])
+                if left == 0:
+                    return True
+            return False
+        finally:
+            task.cancel()
+            await db.close()
+
+    assert asyncio.run(serve_a_while())

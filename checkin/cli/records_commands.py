@@ -166,7 +166,7 @@ def add_parsers(sub, common) -> None:
     c.add_argument("--out", type=Path, help="the file to write (stdout for json without it)")
     c.set_defaults(func=cmd_records_export)
     c = rsub.add_parser("retention", parents=[common],
-                        help="erase contact details past each body's retention setting (run daily)")
+                        help="erase contact details past each body's retention setting (a running server does it daily)")
     c.set_defaults(func=cmd_records_retention)
 
     p = sub.add_parser("report", help="reports across courses")

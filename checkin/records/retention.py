@@ -1,18 +1,27 @@
 """Keeping personal data no longer than needed (Decree 13/2023): per organising body, the contact details
 (phone, e-mail, and the address a badge link was mailed to) of a course finished N months ago are erased; names, units, positions, attendance and
-certificates stay, so the records and past reports keep their counts. Applied when the setting is saved and by
-`checkin records retention` (run it daily, from cron or a systemd timer)."""
+certificates stay, so the records and past reports keep their counts. Applied when the setting is saved, by
+every running server once a day (run_daily, in short writes), and by `checkin records retention`."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from datetime import date
+from zoneinfo import ZoneInfo
 
+from ..clock import Clock
 from ..errors import Problem
 from ..store import persons, scans
 from .merging import Actor
 
+log = logging.getLogger("checkin.records.retention")
+
 MAX_MONTHS = 240
+CHUNK = 100  # course records cleared by one write of the daily run: the door's scans get the writer in between
+FIRST_RUN_SECONDS = 600.0  # the daily run's first pass, after a server starts (not while it warms up)
+DAILY_SECONDS = 24 * 3600.0
 
 
 def months_before(day: date, months: int) -> date:
@@ -43,9 +52,10 @@ def set_retention_tx(conn: sqlite3.Connection, who: Actor, body_id: int, months:
     return apply_retention_tx(conn, who, body_id, today)
 
 
-def apply_retention_tx(conn: sqlite3.Connection, who: Actor, body_id: int, today: date) -> int:
+def apply_retention_tx(conn: sqlite3.Connection, who: Actor, body_id: int, today: date, limit: int | None = None) -> int:
     """Erase the contact details of the body's courses held before the retention period; returns how many course
-    records were cleared (0 when there is no setting or nothing is due). Audited when it clears anything."""
+    records were cleared (0 when there is no setting or nothing is due; at most `limit`: call again while it
+    returns that many). Audited when it clears anything."""
     months = get_retention(conn, body_id)
     if not months:
         return 0
@@ -53,7 +63,8 @@ def apply_retention_tx(conn: sqlite3.Connection, who: Actor, body_id: int, today
     due = conn.execute(
         "SELECT p.id, p.person_id FROM participants p JOIN enrolments e ON e.participant_id = p.id"
         " JOIN courses c ON c.id = e.course_id WHERE c.body_id = ? AND c.course_date < ?"
-        " AND (p.phone <> '' OR p.email <> '')", (body_id, cutoff.isoformat())).fetchall()
+        " AND (p.phone <> '' OR p.email <> '') ORDER BY p.id" + (" LIMIT ?" if limit else ""),
+        (body_id, cutoff.isoformat(), *((limit,) if limit else ()))).fetchall()
     for pid, _person in due:
         conn.execute("UPDATE participants SET phone = '', email = '' WHERE id = ?", (pid,))
         conn.execute("UPDATE badge_mailings SET email = '' WHERE enrolment_id IN"
@@ -65,3 +76,38 @@ def apply_retention_tx(conn: sqlite3.Connection, who: Actor, body_id: int, today
                            subject=f"body {body_id}",
                            detail=f"contact details erased from {len(due)} course records of courses before {cutoff}")
     return len(due)
+
+
+def _bodies_with_retention(conn: sqlite3.Connection) -> list[int]:
+    return [r[0] for r in conn.execute("SELECT id FROM bodies WHERE retention_months IS NOT NULL ORDER BY id")]
+
+
+async def apply_everywhere(db, clock: Clock, zone: str, *, chunk: int = CHUNK, pause: float = 0.02) -> int:
+    """Every organising body's retention setting, applied in writes of at most `chunk` course records with a
+    pause between them; returns how many were cleared. What a server runs once a day (run_daily)."""
+    total = 0
+    for body_id in await db.read(_bodies_with_retention):
+        while True:
+            now = clock()
+            cleared = await db.write(apply_retention_tx, Actor(None, now), body_id,
+                                     now.astimezone(ZoneInfo(zone)).date(), chunk)
+            total += cleared
+            if cleared < chunk:
+                break
+            await asyncio.sleep(pause)
+    return total
+
+
+async def run_daily(db, clock: Clock, zone: str, *, first_after: float = FIRST_RUN_SECONDS,
+                    every: float = DAILY_SECONDS) -> None:
+    """A server's daily pass over the retention settings, so that contact details go when they are due without
+    anyone running `checkin records retention`. Several instances may each run it: a second finds nothing due."""
+    await asyncio.sleep(first_after)
+    while True:
+        try:
+            cleared = await apply_everywhere(db, clock, zone)
+            if cleared:
+                log.info("checkin: retention: contact details erased from %d course record(s)", cleared)
+        except Exception:  # a failed pass is retried tomorrow; the server goes on
+            log.exception("checkin: the daily retention pass failed")
+        await asyncio.sleep(every)
