@@ -267,13 +267,13 @@ def insert_checkin(
 # Number the course's waiting check-ins, oldest first, after the course's current number; move the course's number
 # past them; return their events (names read in the same statement). Run after the course's row is locked.
 _NUMBER_PG = (
-    "WITH todo AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM scans"
+    "WITH waiting AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM scans"
     " WHERE course_id = ? AND event_pending = 1 ORDER BY id LIMIT ?),"
-    " numbered AS (UPDATE scans s SET event_seq = ?::bigint + todo.n, event_pending = NULL FROM todo"
-    " WHERE s.id = todo.id"
+    " numbered AS (UPDATE scans s SET event_seq = ?::bigint + waiting.n, event_pending = NULL FROM waiting"
+    " WHERE s.id = waiting.id"
     " RETURNING s.event_seq, s.recorded_at, s.id, s.session_id, s.enrolment_id, s.reason, s.method, s.scanned_at),"
-    " moved AS (UPDATE courses SET event_seq = ?::bigint + (SELECT count(*) FROM todo)"
-    " WHERE id = ? AND EXISTS (SELECT 1 FROM todo))"
+    " moved AS (UPDATE courses SET event_seq = ?::bigint + (SELECT count(*) FROM waiting)"
+    " WHERE id = ? AND EXISTS (SELECT 1 FROM waiting))"
     " SELECT n.event_seq, n.recorded_at, n.id, n.session_id, n.enrolment_id, p.full_name, COALESCE(u.name, ''),"
     " n.reason, n.method, n.scanned_at"
     " FROM numbered n JOIN enrolments e ON e.id = n.enrolment_id JOIN participants p ON p.id = e.participant_id"
