@@ -268,3 +268,21 @@ def test_the_daily_pass_runs_on_its_own(records, world, settings):
             await db.close()
 
     assert asyncio.run(serve_a_while())
+
+
+def test_the_proposals_page_says_when_it_shows_only_the_first_pairs(client, records, world):
+    """More pairs to confirm than one page shows: the page says how many of how many."""
+    from checkin.store import people, persons
+    from checkin.store.people import PersonDetails
+
+    conn, s = records
+    roster = [PersonDetails(f"Cán bộ {n:03d}", "Đoàn Xã Tân Phú", "Ủy viên", "", "", "") for n in range(505)]
+    with transaction(conn):  # the same names and unit on two courses, no phone or member code: a proposal each
+        for key in ("B", "C"):
+            ids = people.enrol_many(conn, s.course_ids[key], roster, world.clock())
+            persons.link_participants(conn, s.course_ids[key], ids, world.clock())
+    total = persons.count_open_proposals(conn, s.body_id)
+    assert total > 500
+    page = client.get(f"/bodies/{s.body_id}/proposals")
+    assert page.status_code == 200 and page.text.count('class="card proposal"') == 500
+    assert f"The first 500 of {total} pairs" in page.text
