@@ -90,9 +90,7 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
     """Load, decide and write one scan. Runs inside the caller's write transaction."""
     scanned_at = scan.device_time or now
     if scan.device_id is not None:  # the rules, the device and a retry's first scan in one read
-        # PostgreSQL: with the badge's holder locked in the same statement (one round trip fewer).
-        lock_code = scan.code if scan.direction == "in" and is_postgres(conn) else None
-        context = door.scan_context(conn, scan.course_id, scan.device_id, scan.nonce, lock_code)
+        context = door.scan_context(conn, scan.course_id, scan.device_id, scan.nonce)
         course_rules = (context.sessions, context.after_end) if context is not None else None
     else:
         course_rules = courses.get_rules(conn, scan.course_id)
@@ -139,10 +137,7 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
             earlier = None
     else:
         if scan.code is not None:
-            if scan.device_id is not None and context is not None and context.holder_locked:
-                holder = context.holder  # read and locked with the device's context
-            else:
-                holder = people.get_badge_holder(conn, scan.code, lock=True)
+            holder = people.get_badge_holder(conn, scan.code, lock=True)
         else:
             holder = people.get_enrolment_badge_holder(conn, scan.enrolment_id, lock=True)
             if holder is None or holder.course_id != scan.course_id:
