@@ -136,12 +136,7 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
         if holder is not None and holder.course_id != scan.course_id:
             earlier = None
     else:
-        if scan.code is not None:
-            holder = people.get_badge_holder(conn, scan.code, lock=True)
-        else:
-            holder = people.get_enrolment_badge_holder(conn, scan.enrolment_id, lock=True)
-            if holder is None or holder.course_id != scan.course_id:
-                raise Problem(404, "participant_not_found", "No such participant on this course.")
+        holder = _locked_holder(conn, scan)
         if holder is not None and session is not None and holder.course_id == scan.course_id:
             earlier = scans.get_checkin(conn, holder.enrolment_id, session.id)
     decision = rules.decide_scan(
@@ -188,12 +183,7 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime) -> 
 def _record_exit(conn, scan: ScanInput, sessions, session, at: datetime, scanned_at: datetime,
                  now: datetime) -> ScanOutcome:
     """An exit scan: the departure of a person checked in to the session, through the same log and locks."""
-    if scan.code is not None:
-        holder = people.get_badge_holder(conn, scan.code, lock=True)
-    else:
-        holder = people.get_enrolment_badge_holder(conn, scan.enrolment_id, lock=True)
-        if holder is None or holder.course_id != scan.course_id:
-            raise Problem(404, "participant_not_found", "No such participant on this course.")
+    holder = _locked_holder(conn, scan)
     own = holder is not None and holder.course_id == scan.course_id
     stays = completion.list_stays(conn, holder.enrolment_id) if own else {}
     if session is None and scan.session_id is None:
@@ -225,6 +215,17 @@ def _record_exit(conn, scan: ScanInput, sessions, session, at: datetime, scanned
         session=session, first_checked_in_at=decision.first.at if decision.first else None,
         scanned_at=scanned_at, recorded_at=now, event=event,
     )
+
+
+def _locked_holder(conn, scan: ScanInput) -> BadgeHolder | None:
+    """The scanned badge's holder (None: no such badge), or the participant searched for (404 when not of this
+    course), with their enrolment locked to the commit (see store/dialect.py)."""
+    if scan.code is not None:
+        return people.get_badge_holder(conn, scan.code, lock=True)
+    holder = people.get_enrolment_badge_holder(conn, scan.enrolment_id, lock=True)
+    if holder is None or holder.course_id != scan.course_id:
+        raise Problem(404, "participant_not_found", "No such participant on this course.")
+    return holder
 
 
 def _refused_device(reason: str, scanned_at: datetime, now: datetime) -> ScanOutcome:
