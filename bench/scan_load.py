@@ -42,6 +42,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "scripts"))
 import httpload  # noqa: E402
+from nonces import uuid7  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SECRET = "bench-scan-load-secret-key-shared-by-every-instance"
@@ -71,7 +72,7 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> N
 
 
 def bodies(codes: list[str]) -> list[bytes]:
-    return [json.dumps({"code": c, "nonce": secrets.token_hex(8), "method": "camera"}).encode() for c in codes]
+    return [json.dumps({"code": c, "nonce": uuid7(), "method": "camera"}).encode() for c in codes]
 
 
 def serve(args: list[str], env: dict) -> subprocess.Popen:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import shutil
 import sqlite3
 import statistics
@@ -27,11 +26,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from checkin.clock import system_clock  # noqa: E402
 from checkin.door import rules, scanning  # noqa: E402
 from checkin.store import courses  # noqa: E402
 from checkin.store import sqlite as store  # noqa: E402
+from nonces import uuid7  # noqa: E402
 
 
 @dataclass
@@ -80,7 +81,7 @@ def main() -> int:
     def jobs(chunk: list[str]) -> list[Job]:
         now = system_clock()
         return [Job(scanning.record_scan_tx, (scanning.ScanInput(
-            course_id=course_id, method="camera", code=code, nonce=secrets.token_hex(8), device_id=device_id), now))
+            course_id=course_id, method="camera", code=code, nonce=uuid7(), device_id=device_id), now))
             for code in chunk]
 
     def run(mode: str, chunk: list[str]) -> tuple[float, float]:

@@ -146,7 +146,9 @@ def document() -> dict:
                         "session_id": {**_ID, "description": "Omit to use the session whose window holds the time"},
                         "nonce": {"type": "string", "minLength": 1, "maxLength": MAX_NONCE,
                                   "pattern": "^[^\u0000-\u001f\u007f]+$",
-                                  "description": "Makes a retry harmless: the first answer is returned"},
+                                  "description": "Makes a retry harmless: the first answer is returned. Unique per "
+                                                 "device; a UUIDv7 (time first, as the scanner sends) is best: "
+                                                 "the server's nonce index then grows at its end"},
                         "scanned_at": {**_DEVICE_TIME, "description": "Device time, with offset; used for decisions "
                                        "when method is sync; at most 5 minutes ahead of the server and 2 days old"},
                         "method": {"type": "string", "enum": list(DEVICE_METHODS), "default": "api"},

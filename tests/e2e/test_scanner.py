@@ -11,6 +11,7 @@ import io
 import re
 import socket
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 import pytest
@@ -208,7 +209,9 @@ def test_badge_on_time_is_checked_in_green_and_stored(door, open_scanner, page_f
     [scan] = door.scans(device_id=device_id)
     assert (scan["reason"], scan["method"], scan["accepted"], scan["enrolment_id"]) == (
         "checked_in", "camera", 1, person.enrolment_id)
-    assert scan["nonce"] and scan["session_id"] == door.sessions[0]
+    assert scan["session_id"] == door.sessions[0]
+    # The nonce is a UUIDv7: unique, and in time order, so that a phone's nonces are appended to their index.
+    assert uuid.UUID(scan["nonce"]).version == 7 and str(uuid.UUID(scan["nonce"])) == scan["nonce"]
     assert page.evaluate("window.checkinScanner.detector") == "wasm"
     assert page.evaluate("window.checkinScanner.worker") is True  # decoded off the main thread
     assert page_factory.log(page).external_requests == []
