@@ -197,7 +197,8 @@ def revoke_badge(conn: sqlite3.Connection, enrolment_id: int, now: datetime) -> 
     ).rowcount
 
 
-_HOLDER = (
+# Who a badge belongs to, as the door needs it (store/door.py locks it in the scan context read on PostgreSQL).
+HOLDER_SELECT = (
     "SELECT b.code, b.revoked_at, e.id AS enrolment_id, e.course_id, c.title AS course_title,"
     " p.id AS participant_id, p.full_name, COALESCE(u.name, '') AS unit, p.position"
     " FROM badges b JOIN enrolments e ON e.id = b.enrolment_id JOIN courses c ON c.id = e.course_id"
@@ -219,7 +220,7 @@ def get_badge_holder(conn: sqlite3.Connection, code: str, *, lock: bool = False)
     """Who a badge code belongs to, revoked or not; None for a code never issued.
 
     lock: keep the enrolment locked until the commit (a scan decides on it, see store/dialect.py)."""
-    sql = _HOLDER + " WHERE b.code = ?" + (for_update(conn, "e") if lock else "")
+    sql = HOLDER_SELECT + " WHERE b.code = ?" + (for_update(conn, "e") if lock else "")
     return _holder(conn.execute(sql, (code,)).fetchone())
 
 
@@ -231,7 +232,7 @@ def get_badge_holder_and_checkin(
     PostgreSQL: there the attendance is read after the enrolment's lock is granted, and a statement that waits
     for the lock still sees the attendance as it was before the wait."""
     row = conn.execute(
-        _HOLDER[:_HOLDER.index(" FROM ")] + ", a.scan_id, a.checked_in_at" + _HOLDER[_HOLDER.index(" FROM "):]
+        HOLDER_SELECT[:HOLDER_SELECT.index(" FROM ")] + ", a.scan_id, a.checked_in_at" + HOLDER_SELECT[HOLDER_SELECT.index(" FROM "):]
         + " LEFT JOIN attendance a ON a.enrolment_id = e.id AND a.session_id = ? AND a.status IN ('present', 'late')"
         " WHERE b.code = ?",
         (session_id, code),
@@ -250,7 +251,7 @@ def get_enrolment_badge_holder(conn: sqlite3.Connection, enrolment_id: int, *, l
     """The enrolment's current badge (its newest one, so a revoked-only enrolment shows as revoked)."""
     return _holder(
         conn.execute(
-            _HOLDER + " WHERE b.enrolment_id = ? ORDER BY b.revoked_at IS NULL DESC, b.issued_at DESC LIMIT 1"
+            HOLDER_SELECT + " WHERE b.enrolment_id = ? ORDER BY b.revoked_at IS NULL DESC, b.issued_at DESC LIMIT 1"
             + (for_update(conn, "e") if lock else ""),
             (enrolment_id,),
         ).fetchone()
