@@ -422,7 +422,10 @@ def world(tmp_path_factory) -> Iterator[World]:
     app = create_app(settings, clock=clock)
     with serving(app) as port:
         url = f"http://127.0.0.1:{port}"
-        clients = {c: httpx.Client(base_url=url, timeout=30, cookies={"lang": "en"}) for c in CALLERS}
+        # A client keeps an idle connection for less than the server's 5 s keep-alive (both 5 s by default):
+        # otherwise a request sent on a connection the server is closing at that moment is reset.
+        clients = {c: httpx.Client(base_url=url, timeout=30, cookies={"lang": "en"},
+                                   limits=httpx.Limits(keepalive_expiry=2)) for c in CALLERS}
         for caller, token in tokens.items():
             clients[caller].headers["Authorization"] = f"Bearer {token}"
         for caller, username in ((ORGANISER, "lan"), (ORGANISER_OTHER, "outsider"), (ADMIN, "root")):
