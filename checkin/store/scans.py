@@ -96,19 +96,24 @@ def _scan(row: sqlite3.Row | None) -> ScanRow | None:
     return ScanRow(*values)
 
 
+_INSERT_SCAN = (
+    "INSERT INTO scans (course_id, session_id, device_id, organiser_id, enrolment_id, code, method, reason,"
+    " accepted, first_scan_id, nonce, scanned_at, recorded_at, note, event_seq)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def insert_scan(conn: sqlite3.Connection, scan: NewScan, event_seq: int | None = None) -> int:
     """Store a scan; event_seq: the live-event number of an accepted check-in (insert_checkin)."""
-    return conn.execute(
-        "INSERT INTO scans (course_id, session_id, device_id, organiser_id, enrolment_id, code, method, reason,"
-        " accepted, first_scan_id, nonce, scanned_at, recorded_at, note, event_seq)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (
-            scan.course_id, scan.session_id, scan.device_id, scan.organiser_id, scan.enrolment_id,
-            scan.code[:CODE_STORED_MAX], scan.method, scan.reason, int(scan.accepted), scan.first_scan_id,
-            scan.nonce, to_db(scan.scanned_at), to_db(scan.recorded_at), scan.note,
-            scan.event_seq if event_seq is None else event_seq,
-        ),
-    ).fetchone()[0]
+    values = (
+        scan.course_id, scan.session_id, scan.device_id, scan.organiser_id, scan.enrolment_id,
+        scan.code[:CODE_STORED_MAX], scan.method, scan.reason, int(scan.accepted), scan.first_scan_id,
+        scan.nonce, to_db(scan.scanned_at), to_db(scan.recorded_at), scan.note,
+        scan.event_seq if event_seq is None else event_seq,
+    )
+    if _is_postgres(conn):
+        return conn.execute(_INSERT_SCAN + " RETURNING id", values).fetchone()[0]
+    return conn.execute(_INSERT_SCAN, values).lastrowid  # SQLite: one step, no RETURNING
 
 
 def get_scan(conn: sqlite3.Connection, scan_id: int) -> ScanRow | None:
