@@ -3,7 +3,7 @@
 SQLite (default): starts `checkin serve` as a separate process on a course of 20,000 cadres (`checkin demo`),
 drives it at concurrency 32 with distinct badges (first check-ins), the same badges again (duplicates) and
 unknown codes, and drives bench/floor_app.py (one lookup, one insert, one commit) the same way, in interleaved
-rounds.
+rounds. `--sqlite-sync normal` runs the server without syncing its commits, as the floor runs: the cost of the sync.
 
 PostgreSQL (`--database-url URL`, or `--postgres` for a throwaway durable server from scripts/pgcluster.py):
 `checkin migrate`, a demo course, then `--instances` (1 or 2) `checkin serve` processes on that database with the
@@ -257,6 +257,9 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=1, choices=(1, 2),
                         help="PostgreSQL: checkin serve processes on the one database, the scans spread over them")
     parser.add_argument("--machine-cores", type=int, default=2, help="cores per machine, for capacity on paper")
+    parser.add_argument("--sqlite-sync", choices=("full", "normal"), default="full",
+                        help="SQLite: the server's CHECKIN_SQLITE_SYNC. full (as served): every commit synced before "
+                             "its scans are answered; normal: not synced, as the floor's commits (the cost of the sync)")
     args = parser.parse_args()
     store = "postgresql" if (args.database_url or args.postgres) else "sqlite"
     if store == "sqlite" and args.instances != 1:
@@ -287,7 +290,7 @@ def main() -> int:
             port, floor_port = free_port(), free_port()
             if store == "sqlite":
                 server = serve([str(BIN / "checkin"), "serve", "--db", str(ready["db"]), "--port", str(port)],
-                               {**env, "CHECKIN_DATA_DIR": str(workdir)})
+                               {**env, "CHECKIN_DATA_DIR": str(workdir), "CHECKIN_SQLITE_SYNC": args.sqlite_sync})
                 floor = serve([str(BIN / "python"), "-m", "uvicorn", "floor_app:app", "--app-dir", str(HERE),
                                "--port", str(floor_port), "--no-access-log", "--log-level", "warning"],
                               {**env, "FLOOR_DB": str(ready["floor_db"])})
@@ -350,7 +353,9 @@ def report(args, store: str, phases: dict, n_codes: int, ours: Side, bare: Side,
         for answer in result.bodies:
             reasons[key][answer.get("reason")] = reasons[key].get(answer.get("reason"), 0) + 1
 
-    where = "SQLite" if store == "sqlite" else f"PostgreSQL, {args.instances} instance(s) and as many floor processes"
+    synced = "commits synced, as served" if args.sqlite_sync == "full" else "commits not synced, as the floor's"
+    where = (f"SQLite (CHECKIN_SQLITE_SYNC={args.sqlite_sync}: {synced})" if store == "sqlite"
+             else f"PostgreSQL, {args.instances} instance(s) and as many floor processes")
     print(f"\nPOST /api/v1/scans on {where}: {args.participants} cadres, concurrency {args.concurrency}, "
           f"{os.cpu_count()} cores, {len(phases['first'])} interleaved rounds; load average {load_before} before, "
           f"{load_after} after")
@@ -415,6 +420,8 @@ def report(args, store: str, phases: dict, n_codes: int, ours: Side, bare: Side,
 
     command = (f".venv/bin/python bench/scan_load.py --participants {args.participants} --requests {args.requests} "
                f"--concurrency {args.concurrency} --rounds {args.rounds}")
+    if store == "sqlite" and args.sqlite_sync != "full":
+        command += f" --sqlite-sync {args.sqlite_sync}"
     if store == "postgresql":
         command += (f" --database-url {args.database_url}" if args.database_url else " --postgres")
         command += f" --instances {args.instances}"

@@ -42,7 +42,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette):
         i18n.load()
-        db = await open_database(settings.database, pool_size=settings.database_pool_size, name=settings.instance)
+        db = await open_database(settings.database, pool_size=settings.database_pool_size, name=settings.instance,
+                                 sqlite_sync=settings.sqlite_sync)
         device_cache = DeviceCache()
         relay = Relay(db, Broadcaster(), listen_url=settings.database_url or None,
                       on_device_change=lambda _device: device_cache.clear())

@@ -26,6 +26,9 @@ class Settings:
     db: Path | None = None  # default: data_dir / "checkin.sqlite3"
     database_url: str = field(default="", repr=False)  # postgresql://...: several instances on one PostgreSQL
     database_pool_size: int = 10  # PostgreSQL connections per instance
+    # SQLite: full (every acknowledged scan is on the disk, survives a power cut) or normal (survives a crash of
+    # checkin, not a power cut; the commits are not synced: bench/scan_load.py --sqlite-sync normal measures it).
+    sqlite_sync: str = "full"
     instance_name: str = ""  # in log lines and /metrics; default host:port
     drain_seconds: int = 5  # on SIGTERM: not ready this long before leaving (the load balancer moves away)
     metrics_token: str = field(default="", repr=False)  # bearer token for /metrics
@@ -133,6 +136,8 @@ class Settings:
             raise SettingsError("CHECKIN_SMTP_TLS must be starttls, tls or none")
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
             raise SettingsError("CHECKIN_DATABASE_URL must start with postgresql:// (leave it empty for SQLite)")
+        if self.sqlite_sync not in ("full", "normal"):
+            raise SettingsError(f"CHECKIN_SQLITE_SYNC must be full or normal, not {self.sqlite_sync!r}")
         if not 1 <= self.database_pool_size <= 200:
             raise SettingsError("CHECKIN_DATABASE_POOL_SIZE must be between 1 and 200")
         for item in self.forwarded_allow_ips.split(","):

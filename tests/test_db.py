@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from checkin.store.db import migrate
+from checkin.store.db import migrate, open_database
 from checkin.store.sqlite import SQLiteDatabase as Database
 
 
@@ -125,3 +125,17 @@ def test_a_write_interrupted_by_a_base_exception_leaves_the_writer_working(tmp_p
             await db.close()
 
     assert asyncio.run(main()) == [1]
+
+
+@pytest.mark.parametrize("sync, level", [(None, 2), ("full", 2), ("normal", 1)])
+def test_the_writer_syncs_every_commit_unless_told_otherwise(tmp_path, sync, level):
+    """PRAGMA synchronous on the connection that commits the scans: FULL (2) unless CHECKIN_SQLITE_SYNC=normal."""
+    async def main():
+        db = await (open_database(tmp_path / "s.sqlite3") if sync is None
+                    else open_database(tmp_path / "s.sqlite3", sqlite_sync=sync))
+        try:
+            return await db.write(lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0])
+        finally:
+            await db.close()
+
+    assert asyncio.run(main()) == level

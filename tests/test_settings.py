@@ -30,6 +30,7 @@ def test_environment_and_flags(tmp_path):
     ({"CHECKIN_LANGUAGE": "fr"}, "CHECKIN_LANGUAGE"),
     ({"CHECKIN_TIME_ZONE": "Nowhere/City"}, "CHECKIN_TIME_ZONE"),
     ({"CHECKIN_HTTPS": "maybe"}, "CHECKIN_HTTPS"),
+    ({"CHECKIN_SQLITE_SYNC": "off"}, "CHECKIN_SQLITE_SYNC"),
 ])
 def test_unusable_values_are_named(env, named):
     with pytest.raises(SettingsError, match=named):

@@ -69,8 +69,10 @@ def open_sync(target: Target):
     return conn
 
 
-async def open_database(target: Target, *, pool_size: int = 10, name: str = "checkin") -> Database:
-    """The store a server uses: SQLite migrated at start, PostgreSQL checked (instances never migrate it)."""
+async def open_database(target: Target, *, pool_size: int = 10, name: str = "checkin",
+                        sqlite_sync: str = "full") -> Database:
+    """The store a server uses: SQLite migrated at start, PostgreSQL checked (instances never migrate it).
+    sqlite_sync: see SQLiteDatabase."""
     if is_postgres(target):
         db = PostgresDatabase(str(target), max_size=pool_size, name=name)
         await db.open()
@@ -80,7 +82,7 @@ async def open_database(target: Target, *, pool_size: int = 10, name: str = "che
             await db.close()
             raise
         return db
-    db = SQLiteDatabase(target)
+    db = SQLiteDatabase(target, sync=sqlite_sync)
     await db.open(migrate=migrate)
     return db
 

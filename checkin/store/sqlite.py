@@ -151,8 +151,13 @@ class SQLiteDatabase:
     MAX_BATCH = 64
     dialect = "sqlite"
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, sync: str = "full"):
+        """sync: "full" (PRAGMAS: every commit synced before anyone is told) or "normal" (CHECKIN_SQLITE_SYNC: the
+        writer's commits are not synced, as the floor of bench/scan_load.py; a power cut may lose the last ones)."""
+        if sync not in ("full", "normal"):
+            raise ValueError(f"sync must be full or normal, not {sync!r}")
         self.path = Path(path)
+        self.sync = sync
         self.url = None
         self._reader: aiosqlite.Connection | None = None
         self._jobs: queue.SimpleQueue[_Job | None] | None = None
@@ -165,6 +170,8 @@ class SQLiteDatabase:
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, factory=Connection)
             try:
                 _configure(conn)
+                if self.sync == "normal":
+                    conn.execute("PRAGMA synchronous=NORMAL")
                 migrate(conn)  # the embedded store keeps itself up to date
             except BaseException:
                 conn.close()
