@@ -6,11 +6,16 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import subprocess
+import sys
 
+import httpx2 as httpx
 import pytest
 
 from checkin.store.db import migrate, open_database
 from checkin.store.sqlite import SQLiteDatabase as Database
+
+from .cluster import free_port, wait_until
 
 
 class Refused(Exception):
@@ -139,3 +144,26 @@ def test_the_writer_syncs_every_commit_unless_told_otherwise(tmp_path, sync, lev
             await db.close()
 
     assert asyncio.run(main()) == level
+
+
+def test_a_server_without_the_sync_says_so_when_it_starts(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKIN_")}
+    env.update(CHECKIN_DATA_DIR=str(tmp_path), CHECKIN_DB=str(tmp_path / "d.sqlite3"), CHECKIN_SQLITE_SYNC="normal",
+               CHECKIN_DRAIN_SECONDS="1")
+    port, log = free_port(), tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "checkin", "serve", "--port", str(port)], env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), 30, "the server did not start")
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert "CHECKIN_SQLITE_SYNC=normal: commits are not synced to the disk; a power cut may lose" in log.read_text()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

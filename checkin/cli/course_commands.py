@@ -48,6 +48,9 @@ def cmd_serve(args, settings: Settings) -> int:
                 shown = f"[{address}]" if ":" in address else address
                 say(f"  phones: https://{shown}:{settings.port}/ca  (install the CA once, then /usher)")
     say(f"checkin: serving {describe(settings.database)} at {settings.public_url} as {settings.instance}")
+    if settings.sqlite_sync == "normal" and not settings.database_url:
+        say("checkin: CHECKIN_SQLITE_SYNC=normal: commits are not synced to the disk; a power cut may lose the last "
+            "scans the phones were told are stored (unset it for the default, full)")
     files = connections.raise_file_limit()
     budget = connections.ConnectionBudget(connections.connection_limit(settings.max_connections, files),
                                           header_timeout=settings.header_timeout_seconds)
