@@ -335,3 +335,55 @@ def test_an_edited_programme_is_seen_by_the_next_scan(client, world):
     conn.close()
     again = scan(client, world.course.token, world.course.codes[1]).json()
     assert again["session"]["title"] == "Khai mạc lớp"
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # the optimistic door is PostgreSQL's
+def test_a_check_in_committed_while_a_phone_scan_was_deciding_makes_that_scan_already_checked_in(client, world):
+    # PostgreSQL answers a phone's scan without a transaction first (scanning.record_scan_optimistic): it reads,
+    # decides, and writes the check-in only if the person still has none. Here another door's locked check-in of
+    # the same badge is open while the phone's scan reads (nothing yet) and decides "checked_in"; its write waits
+    # for that door, finds its check-in, writes nothing, and the scan is decided again, locked.
+    import threading
+
+    from checkin.door.scanning import ScanInput, record_scan_tx
+
+    other = world.conn()
+    other.execute("BEGIN")
+    first = record_scan_tx(other, ScanInput(course_id=world.course.id, method="search", code=world.course.codes[0]),
+                           world.clock())
+    assert first.reason == "checked_in"
+    answers = []
+    phone = threading.Thread(target=lambda: answers.append(scan(client, world.course.token, world.course.codes[0],
+                                                                nonce="phone-1")))
+    phone.start()
+    watcher = world.conn()
+    deadline = time.monotonic() + 10
+    while not (waiting := watcher.execute("SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                          " AND datname = current_database()").fetchall()):
+        assert time.monotonic() < deadline, "the phone's scan never waited for the other door's check-in"
+        time.sleep(0.01)
+    assert waiting[0][0].startswith("WITH e AS (SELECT id FROM enrolments")  # its guarded check-in, not a lock read
+    other.execute("COMMIT")
+    phone.join(10)
+    body = answers[0].json()
+    assert answers[0].status_code == 200
+    assert (body["reason"], body["accepted"]) == ("already_checked_in", False)
+    assert body["first_checked_in_at"] == first.recorded_at.isoformat().replace("+00:00", "Z")
+    assert count(world, "SELECT COUNT(*) FROM scans") == 2  # the other door's check-in, the phone's refusal
+    assert count(world, "SELECT COUNT(*) FROM attendance WHERE scan_id = ?", first.scan_id) == 1
+    assert count(world, "SELECT COUNT(*) FROM scans WHERE event_pending = 1") == 1  # the other door's, not numbered
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+def test_a_phone_scan_replaces_an_excuse_without_a_transaction_as_with_one(client, world):
+    # The optimistic check-in's guard lets it replace an excuse (status excused), as the locked one does; the
+    # excuse comes back when the check-in is undone.
+    world.conn().execute("INSERT INTO attendance (enrolment_id, session_id, status, note, excuse, updated_at)"
+                 " VALUES (?, ?, 'excused', 'ốm', 'ốm', ?)",
+                 (world.course.enrolments[0], world.course.sessions[0], to_db(world.clock())))
+    body = scan(client, world.course.token, world.course.codes[0], nonce="p1").json()
+    assert body["reason"] == "checked_in"
+    assert rows(world, "SELECT status, scan_id FROM attendance") == [("present", body["scan_id"])]
+    undone = client.post(f"/api/v1/scans/{body['scan_id']}/undo", headers=bearer(world.course.token))
+    assert undone.status_code == 200, undone.text
+    assert rows(world, "SELECT status, scan_id, note FROM attendance") == [("excused", None, "ốm")]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import postgres, sqlite
-from .postgres import PgConnection, PostgresDatabase
+from .postgres import NeedsTransaction, PgConnection, PostgresDatabase  # noqa: F401 (NeedsTransaction: for the door)
 from .sqlite import SQLiteDatabase
 
 Database = SQLiteDatabase | PostgresDatabase

@@ -37,6 +37,11 @@ RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_erro
 MAX_ATTEMPTS = 4
 
 
+class NeedsTransaction(Exception):
+    """Raised by the first try of PostgresDatabase.write_optimistic, before it has written anything: what it read
+    changed, or its case needs locks. The write runs again, as a transaction."""
+
+
 def is_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
@@ -217,6 +222,12 @@ class PostgresDatabase:
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._run(self._write, fn, args)
 
+    async def write_optimistic(self, first: Callable[..., T], fn: Callable[..., T], *args: Any) -> T:
+        """first(conn, *args) with every statement committing on its own (no BEGIN, no COMMIT: round trips saved);
+        when it raises NeedsTransaction, fn(conn, *args) as write() runs it. first must write at most once and last,
+        in one statement, guarded so that it is right whatever committed since it read (scanning.record_scan_optimistic)."""
+        return await self._run(self._write_optimistic, first, fn, args)
+
     async def read_aside(self, fn: Callable[..., T], *args: Any) -> T:
         """A long read: any pooled connection will do, the others stay free for the door."""
         return await self.read(fn, *args)
@@ -237,6 +248,21 @@ class PostgresDatabase:
             return fn(conn, *args)
 
     def _write(self, fn: Callable[..., T], args: tuple) -> T:
+        return run_write(self.connection, fn, args)
+
+    def _write_optimistic(self, first: Callable[..., T], fn: Callable[..., T], args: tuple) -> T:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            with self.connection() as conn:
+                try:
+                    return first(conn, *args)
+                except NeedsTransaction:
+                    break
+                except RETRYABLE as exc:  # a retry of the same nonce committed first, on another instance
+                    conn.memo.clear()
+                    if attempt == MAX_ATTEMPTS:
+                        raise
+                    log.info("checkin: write retried after %s (attempt %d)", type(exc).__name__, attempt)
+            time.sleep(0.002 * attempt)
         return run_write(self.connection, fn, args)
 
 

@@ -244,6 +244,41 @@ _CHECKIN_PG = (
 )
 
 
+# The same without a transaction or a lock taken before (PostgreSQL, scanning.record_scan_optimistic): written only if
+# the person has no check-in in the session when the statement runs. The attendance goes first: its key
+# (enrolment, session) is the guard, an insert that meets another transaction's row waits for it and then sees the
+# latest committed version, whatever this statement's snapshot. An excuse is replaced, as by _CHECKIN_PG; the scan
+# row, with the id given to the attendance, only goes in when the attendance did. The enrolment is share-locked
+# first (the lock the foreign key takes anyway), so a scan or undo that holds it locked is waited for before any row
+# is touched. Parameters typed where a SELECT list would otherwise read them as text.
+_CHECKIN_PG_GUARDED = (
+    "WITH e AS (SELECT id FROM enrolments WHERE id = ? FOR KEY SHARE),"
+    " a AS (INSERT INTO attendance (enrolment_id, session_id, status, scan_id, checked_in_at, note, updated_at)"
+    " SELECT e.id, ?::bigint, ?, nextval(pg_get_serial_sequence('scans', 'id')), ?, '', ? FROM e"
+    " ON CONFLICT (enrolment_id, session_id) DO UPDATE SET status = excluded.status,"
+    " scan_id = excluded.scan_id, checked_in_at = excluded.checked_in_at, note = excluded.note,"
+    " updated_at = excluded.updated_at WHERE attendance.status NOT IN ('present', 'late')"
+    " RETURNING scan_id)"
+    " INSERT INTO scans (id, course_id, session_id, device_id, organiser_id, enrolment_id, code, method, reason,"
+    " accepted, first_scan_id, nonce, scanned_at, recorded_at, note, event_pending)"
+    " SELECT a.scan_id, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?, ?, ?, ?::integer, ?::bigint, ?, ?,"
+    " ?, ?, 1 FROM a RETURNING id"
+)
+
+
+def insert_checkin_if_first(conn: sqlite3.Connection, scan: NewScan, status: str, checked_in_at: datetime,
+                            now: datetime) -> int | None:
+    """insert_checkin on PostgreSQL in one statement of its own, nothing locked before it: the scan id, or None
+    when the person had a check-in in the session by then (nothing is written; decide again, locked)."""
+    row = conn.execute(_CHECKIN_PG_GUARDED, (
+        scan.enrolment_id, scan.session_id, status, to_db(checked_in_at), to_db(now),
+        scan.course_id, scan.session_id, scan.device_id, scan.organiser_id, scan.enrolment_id,
+        scan.code[:CODE_STORED_MAX], scan.method, scan.reason, int(scan.accepted), scan.first_scan_id,
+        scan.nonce, to_db(scan.scanned_at), to_db(scan.recorded_at), scan.note,
+    )).fetchone()
+    return None if row is None else row[0]
+
+
 def insert_checkin(
     conn: sqlite3.Connection, scan: NewScan, status: str, checked_in_at: datetime, now: datetime
 ) -> tuple[int, int]:
