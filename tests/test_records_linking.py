@@ -9,7 +9,8 @@ from checkin.errors import Problem
 from checkin.records import merging
 from checkin.records.merging import Actor
 from checkin.records.record import read_record
-from checkin.store import persons
+from checkin.store import courses, imports, organisers, persons
+from checkin.store.courses import NewCourse
 from checkin.store.db import open_sync, transaction
 
 from .records_world import build, person_of
@@ -284,3 +285,25 @@ def test_the_same_name_and_phone_under_another_member_code_is_asked_not_linked(s
     asked = [(p.basis, p.other.id) for p in persons.list_open_proposals(conn, s.body_id)
              if p.person.id == person_of(conn, enrolment_id)]
     assert asked == [("phone", nam)]
+
+
+def test_erasing_a_person_discards_the_body_s_roster_uploads_waiting_to_be_confirmed(scenario, clock):
+    """A roster file between its preview and its confirmation is kept whole, and the person being erased may be in
+    it: the body's waiting uploads are discarded (their organisers upload them again), another body's stay, and
+    the audit entry says how many."""
+    conn, s = scenario
+    huong = person_of(conn, s.enrolments["A"][0])
+    with transaction(conn):
+        organiser = organisers.insert_organiser(conn, "lan", "Nguyễn Lan", "correct horse battery", clock())
+        elsewhere = courses.insert_course(conn, NewCourse(title="Lớp của tỉnh khác", course_date=clock().date(),
+                                                          time_zone="Asia/Ho_Chi_Minh",
+                                                          organiser_name="Tỉnh đoàn Khác"), clock(), organiser)
+        waiting = [imports.insert_pending_import(conn, s.course_ids[c], organiser, "danh-sach.xlsx",
+                                                 "Nguyễn Thị Hương;0912345678".encode(), clock()) for c in ("A", "C")]
+        kept = imports.insert_pending_import(conn, elsewhere, organiser, "khac.xlsx", b"x", clock())
+    with transaction(conn):
+        merging.erase_tx(conn, Actor(None, clock()), s.body_id, huong, "asked by email")
+    assert [imports.get_pending_import(conn, i) for i in waiting] == [None, None]
+    assert imports.get_pending_import(conn, kept) is not None
+    detail = conn.execute("SELECT detail FROM audit_log WHERE action = 'person_erase'").fetchone()[0]
+    assert "2 roster upload(s) waiting to be confirmed discarded." in detail

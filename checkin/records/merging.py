@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ..clock import to_db
 from ..errors import Problem
-from ..store import persons, scans
+from ..store import imports, persons, scans
 from ..store.dialect import for_update
 from ..store.persons import Person
 
@@ -160,7 +160,8 @@ def reject_tx(conn: sqlite3.Connection, who: Actor, body_id: int, proposal_id: i
 def erase_tx(conn: sqlite3.Connection, who: Actor, body_id: int, person_id: int, reason: str) -> int:
     """Erase a person on request: their name and contacts gone from every course (and from the names printed on
     their certificates); enrolments, attendance, certificates' codes, units and positions kept, so the counts
-    of past reports do not change. Returns how many course records were erased."""
+    of past reports do not change. Roster uploads of the body's courses still waiting to be confirmed are
+    discarded: the person may be in one. Returns how many course records were erased."""
     reason = _reason(reason)
     _standing(conn, body_id, person_id)
     rows = conn.execute(
@@ -180,9 +181,11 @@ def erase_tx(conn: sqlite3.Connection, who: Actor, body_id: int, person_id: int,
     persons.refresh_person(conn, person_id)
     conn.execute("UPDATE person_proposals SET status = 'rejected', decided_at = ? WHERE status = 'open'"
                  " AND (person_id = ? OR other_id = ?)", (to_db(who.now), person_id, person_id))
+    discarded = imports.discard_pending_imports_of_body(conn, body_id)
+    uploads = f" {discarded} roster upload(s) waiting to be confirmed discarded." if discarded else ""
     scans.insert_audit(conn, None, "person_erase", who.now, organiser_id=who.organiser_id,
                        subject=person_subject(person_id),
-                       detail=f"record {person_id} erased on request ({len(ids)} course records). {reason}")
+                       detail=f"record {person_id} erased on request ({len(ids)} course records).{uploads} {reason}")
     return len(ids)
 
 

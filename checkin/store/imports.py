@@ -50,3 +50,11 @@ def get_pending_import(conn: sqlite3.Connection, import_id: str) -> PendingImpor
 
 def delete_pending_import(conn: sqlite3.Connection, import_id: str) -> bool:
     return conn.execute("DELETE FROM pending_imports WHERE id = ?", (import_id,)).rowcount == 1
+
+
+def discard_pending_imports_of_body(conn: sqlite3.Connection, body_id: int) -> int:
+    """Uploads of the body's courses still waiting to be confirmed, discarded (a person being erased may be in any
+    of them, and the file is kept whole until its confirmation). Their organisers upload them again. Returns how
+    many."""
+    return conn.execute("DELETE FROM pending_imports WHERE course_id IN (SELECT id FROM courses WHERE body_id = ?)",
+                        (body_id,)).rowcount
