@@ -250,6 +250,7 @@ ACCESS: dict[str, Guard] = {
     "GET /courses/{course_id}/units": organiser(),
     "POST /courses/{course_id}/units/summons": organiser(**POST_FORM),
     "POST /courses/{course_id}/units/send": organiser(**POST_FORM),
+    "GET /courses/{course_id}/units/send/status": organiser(),
     "GET /courses/{course_id}/units/directory": organiser(),
     "POST /courses/{course_id}/units/directory": organiser(**POST_FORM),
     "POST /courses/{course_id}/units/directory/import": organiser(**POST_FORM),

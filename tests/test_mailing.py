@@ -28,6 +28,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages = []
         self.refuse: set[str] = set()
+        self.delay = 0.0  # seconds each message takes to be accepted (a slow mail server)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -36,6 +37,7 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
         self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
         return "250 Message accepted"
 

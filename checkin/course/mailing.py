@@ -4,9 +4,11 @@ person's result stored (sending -> sent | failed) so that re-sending never mails
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import smtplib
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
@@ -15,8 +17,11 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 import anyio.to_thread
 
+from .. import jobs
+from ..errors import Problem
 from ..models import Course
 from ..settings import Settings
+from ..store import jobs as job_store
 from ..store import mailings
 from ..store.db import Database
 from ..store.mailings import Recipient
@@ -156,6 +161,50 @@ class MailRun:
 
     def as_json(self) -> dict:
         return {k: getattr(self, k) for k in ("mode", "total", "done", "sent", "failed", "state", "error")}
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """A sending run as its page shows it, from its job (any instance's): what MailRun told it."""
+
+    total: int
+    done: int
+    sent: int
+    failed: int
+    state: str  # running | done | stopped
+    error: str
+
+    def as_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("total", "done", "sent", "failed", "state", "error")}
+
+
+async def latest_run(db: Database, course_id: int, kind: str, now: datetime) -> RunView | None:
+    """The course's latest sending run of this kind (a job), started by any instance."""
+    job = await db.read(job_store.get_latest_job, course_id, kind)
+    if job is None:
+        return None
+    shown = jobs.view(job, now)
+    told = json.loads(job.detail) if job.detail else {}
+    state = {"running": "running", "done": "done"}.get(shown["state"], "stopped")
+    return RunView(job.total, told.get("done", job.done), told.get("sent", 0), told.get("failed", 0), state,
+                   shown["error"])
+
+
+async def run_as_job(progress: jobs.Progress, run: MailRun, sending: Awaitable[object], filename: str) -> jobs.JobFile:
+    """A sending run as the work of a job: its counts told every second for its page, a mail server that cannot
+    be reached ends it with the reason (smtp_unreachable), and its summary is the job's file."""
+    follower = asyncio.create_task(progress.follow("sending", lambda: run.done, run.total, run.as_json))
+    try:
+        await sending
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+    await progress.tell(run.as_json())
+    if run.state == "stopped":  # the SMTP server could not be reached: the run ends there, said so
+        raise Problem(502, "smtp_unreachable", run.error)
+    await progress.report("sending", run.done, run.total, force=True)
+    return jobs.JobFile(json.dumps(run.as_json(), ensure_ascii=False).encode(), filename, "application/json")
 
 
 async def send_badge_links(db: Database, settings: Settings, course: Course, run: MailRun, recipients: list[Recipient],

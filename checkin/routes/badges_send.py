@@ -3,11 +3,6 @@ each person's result, and safe re-sending to those whose mail failed."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-from dataclasses import dataclass
-
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -15,7 +10,6 @@ from .. import jobs
 from ..course import mailing
 from ..errors import Problem
 from ..course.mailing import MailRun
-from ..store import jobs as job_store
 from ..store import mailings, scans
 from ..store.mailings import Recipient
 from .organiser_base import Page, organiser_page
@@ -26,31 +20,8 @@ PRIVATE = {"Cache-Control": "private, no-store"}
 MAIL_RUN = "badge_mail"
 
 
-@dataclass(frozen=True, slots=True)
-class RunView:
-    """A sending run as the page shows it, from its job (any instance's) and the mails it recorded."""
-
-    total: int
-    done: int
-    sent: int
-    failed: int
-    state: str  # running | done | stopped
-    error: str
-
-    def as_json(self) -> dict:
-        return {k: getattr(self, k) for k in ("total", "done", "sent", "failed", "state", "error")}
-
-
-async def _run(page: Page) -> RunView | None:
-    """The course's latest sending run, started by any instance; its results counted from the database."""
-    job = await page.svc.db.read(job_store.get_latest_job, page.course_id, MAIL_RUN)
-    if job is None:
-        return None
-    shown = jobs.view(job, page.svc.now())
-    told = json.loads(job.detail) if job.detail else {}
-    state = {"running": "running", "done": "done"}.get(shown["state"], "stopped")
-    return RunView(job.total, told.get("done", job.done), told.get("sent", 0), told.get("failed", 0), state,
-                   shown["error"])
+async def _run(page: Page) -> mailing.RunView | None:
+    return await mailing.latest_run(page.svc.db, page.course_id, MAIL_RUN, page.svc.now())
 
 
 def _sample(page: Page) -> str:
@@ -86,19 +57,9 @@ async def start_sending(page: Page) -> Response:
 
     async def work(progress: jobs.Progress) -> jobs.JobFile:
         run = MailRun(course.id, mode, len(recipients))
-        follower = asyncio.create_task(progress.follow("sending", lambda: run.done, run.total, run.as_json))
-        try:
-            await mailing.send_badge_links(svc.db, settings, course, run, recipients, clock)
-        finally:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
-        await progress.tell(run.as_json())
-        if run.state == "stopped":  # the SMTP server could not be reached: the run ends there, said so
-            raise Problem(502, "smtp_unreachable", run.error)
-        await progress.report("sending", run.done, run.total, force=True)
-        summary = json.dumps(run.as_json(), ensure_ascii=False).encode()
-        return jobs.JobFile(summary, f"badge-mail-run-course-{course.id}.json", "application/json")
+        return await mailing.run_as_job(progress, run, mailing.send_badge_links(svc.db, settings, course, run,
+                                                                                recipients, clock),
+                                        f"badge-mail-run-course-{course.id}.json")
 
     # One run per course at a time, whichever instance started it (a double click, two tabs): the job says so.
     # Runs of other processes (the command line) are kept apart per person by mailings.mark_sending.

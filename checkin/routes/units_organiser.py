@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import jobs
 from ..course import mailing
+from ..course.mailing import MailRun
 from ..errors import Problem
 from ..forms import Form
 from ..store import scans, unit_directory, units
@@ -39,8 +41,11 @@ async def units_board(page: Page) -> Response:
         "board": the_board, "entries": entries, "invited": invited, "deadline": deadline,
         "deadline_passed": board.deadline_passed(the_board.summons, page.now),
         "done": page.request.query_params.get("done", ""), "smtp": mailing.is_configured(page.svc.settings),
-        "errors": {},
+        "errors": {}, "run": await mailing.latest_run(db, page.course_id, MAIL_RUN, page.svc.now()),
     })
+
+
+MAIL_RUN = "unit_mail"  # the units' links or reminders, e-mailed as a job the board follows
 
 
 @organiser_page(max_fields=3000)
@@ -197,10 +202,28 @@ async def units_send(page: Page) -> Response:
     for row in rows:
         secret = await db.write(_secret(page, row.unit.id))
         targets.append(messages.Target(row.unit, links.link_url(page.svc.settings.public_url, secret)))
-    result = await messages.send_links(db, page.svc.settings, page.course, the_board.summons, targets, kind,
-                                       page.organiser.id, page.svc.clock)
-    return page.redirect(f"/courses/{page.course_id}/units?done=sent&sent={result.sent}&failed="
-                         f"{result.failed + result.skipped}")
+    svc, course, summons, organiser_id = page.svc, page.course, the_board.summons, page.organiser.id
+
+    async def work(progress: jobs.Progress) -> jobs.JobFile:
+        run = MailRun(course.id, kind, len(targets))
+        return await mailing.run_as_job(progress, run, messages.send_links(
+            svc.db, svc.settings, course, summons, targets, kind, organiser_id, svc.clock, run),
+            f"unit-mail-run-course-{course.id}.json")
+
+    # One run per course at a time, whichever instance started it: a double click, two tabs.
+    _job, started = await jobs.start(db, MAIL_RUN, page.course_id, organiser_id, svc.now, "sending", work,
+                                     total=len(targets))
+    if not started:
+        raise Problem(409, "already_sending", "E-mails to the units are being sent for this course already. "
+                                              "Wait for them to finish.")
+    return page.redirect(f"/courses/{page.course_id}/units?done=sending#send-run")
+
+
+@organiser_page
+async def units_send_status(page: Page) -> Response:
+    run = await mailing.latest_run(page.svc.db, page.course_id, MAIL_RUN, page.svc.now())
+    return JSONResponse({"run": run.as_json() if run else None, "counts": {}},
+                        headers={"Cache-Control": "private, no-store"})
 
 
 @organiser_page
@@ -244,6 +267,7 @@ routes = [
     Route("/courses/{course_id:int}/units", units_board, name="units_board"),
     Route("/courses/{course_id:int}/units/summons", units_summons, methods=["POST"], name="units_summons"),
     Route("/courses/{course_id:int}/units/send", units_send, methods=["POST"], name="units_send"),
+    Route("/courses/{course_id:int}/units/send/status", units_send_status, name="units_send_status"),
     Route("/courses/{course_id:int}/units/substitutions/{substitution_id:int}", substitution_decide,
           methods=["POST"], name="substitution_decide"),
     Route("/courses/{course_id:int}/units/{summoned_id:int}", unit_detail, name="unit_detail"),

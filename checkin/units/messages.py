@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 
-from ..course.mailing import CannotConnect, SmtpSender, failure_reason, looks_like_email
+from ..course.mailing import CannotConnect, MailRun, SmtpSender, failure_reason, looks_like_email
 from ..models import Course
 from ..settings import Settings
 from ..store import units
@@ -67,14 +67,6 @@ def summons_message(settings: Settings, course: Course, summons: Summons, unit: 
     return message
 
 
-@dataclass
-class SendResult:
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0  # no e-mail address
-    error: str = ""
-
-
 @dataclass(frozen=True, slots=True)
 class Target:
     unit: SummonedUnit
@@ -82,17 +74,19 @@ class Target:
 
 
 async def send_links(db: Database, settings: Settings, course: Course, summons: Summons, targets: list[Target],
-                     kind: str, organiser_id: int, clock: Callable[[], datetime]) -> SendResult:
-    """E-mail each unit's contact its link ("link") or a reminder; each attempt is recorded for the unit."""
-    result = SendResult()
+                     kind: str, organiser_id: int, clock: Callable[[], datetime], run: MailRun) -> MailRun:
+    """E-mail each unit's contact its link ("link") or a reminder, one after another; each attempt is recorded for
+    the unit and counted in `run` (a unit without a valid address counts as failed). A mail server that cannot be
+    reached stops the run there (run.state "stopped"): the units not reached yet keep their last result."""
     sender = SmtpSender(settings)
     try:
         for target in targets:
             unit = target.unit
             if not looks_like_email(unit.contact_email):
-                result.skipped += 1
                 await db.write(units.insert_mailing, unit.id, kind, unit.contact_email, "failed",
                                "no valid e-mail address", organiser_id, clock())
+                run.failed += 1
+                run.done += 1
                 continue
             try:
                 message = summons_message(settings, course, summons, unit, target.link, kind == "reminder")
@@ -100,17 +94,20 @@ async def send_links(db: Database, settings: Settings, course: Course, summons: 
             except CannotConnect as exc:
                 await db.write(units.insert_mailing, unit.id, kind, unit.contact_email, "failed", str(exc),
                                organiser_id, clock())
-                result.failed += 1
-                result.error = str(exc)
-                return result
+                run.failed += 1
+                run.done += 1
+                run.state, run.error = "stopped", str(exc)
+                return run
             except (smtplib.SMTPException, OSError) as exc:
                 await db.write(units.insert_mailing, unit.id, kind, unit.contact_email, "failed", failure_reason(exc),
                                organiser_id, clock())
-                result.failed += 1
+                run.failed += 1
             else:
                 await db.write(units.insert_mailing, unit.id, kind, unit.contact_email, "sent", "", organiser_id,
                                clock())
-                result.sent += 1
-        return result
+                run.sent += 1
+            run.done += 1
+        run.state = "done"
+        return run
     finally:
         await anyio.to_thread.run_sync(sender.close)

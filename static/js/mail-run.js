@@ -1,17 +1,17 @@
-// Sending badge links: while a run is going, poll its status and update the counts and progress;
-// reload once it ends so that the table shows each person's result.
-const counts = document.getElementById("send-counts");
+// A sending run (badge links to people, links or reminders to units): while it is going, poll its status and
+// update its counts and progress; reload once it ends so that the table shows each result.
+const watched = document.querySelector("[data-status-url][data-running]");
 
 function fill(template, values) {
   return template.replace(/\{(\w+)\}/g, (_, key) => String(values[key] ?? ""));
 }
 
 async function poll() {
-  const response = await fetch(counts.dataset.statusUrl, { cache: "no-store" });
+  const response = await fetch(watched.dataset.statusUrl, { cache: "no-store" });
   if (!response.ok) return;
   const status = await response.json();
   for (const [key, value] of Object.entries(status.counts)) {
-    const cell = counts.querySelector(`[data-count="${key}"]`);
+    const cell = watched.querySelector(`[data-count="${key}"]`);
     if (cell) cell.textContent = value;
   }
   const run = status.run;
@@ -29,4 +29,4 @@ async function poll() {
   }
 }
 
-if (counts && counts.dataset.running === "true") setTimeout(poll, 1000);
+if (watched && watched.dataset.running === "true") setTimeout(poll, 1000);
