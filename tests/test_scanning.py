@@ -337,12 +337,12 @@ def test_an_edited_programme_is_seen_by_the_next_scan(client, world):
     assert again["session"]["title"] == "Khai mạc lớp"
 
 
-@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # the optimistic door is PostgreSQL's
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # the door's batches are PostgreSQL's
 def test_a_check_in_committed_while_a_phone_scan_was_deciding_makes_that_scan_already_checked_in(client, world):
-    # PostgreSQL answers a phone's scan without a transaction first (scanning.record_scan_optimistic): it reads,
-    # decides, and writes the check-in only if the person still has none. Here another door's locked check-in of
-    # the same badge is open while the phone's scan reads (nothing yet) and decides "checked_in"; its write waits
-    # for that door, finds its check-in, writes nothing, and the scan is decided again, locked.
+    # PostgreSQL decides a phone's scan in a batch with the scans that arrive with it (door/batch.py): it locks the
+    # badges' holders, then reads their check-ins. Here another door's locked check-in of the same badge is open
+    # when the phone's batch starts: the batch waits on the holder's lock, then reads the check-in that door
+    # committed, and the phone's answer is already_checked_in, nothing written twice.
     import threading
 
     from checkin.door.scanning import ScanInput, record_scan_tx
@@ -362,7 +362,7 @@ def test_a_check_in_committed_while_a_phone_scan_was_deciding_makes_that_scan_al
                                           " AND datname = current_database()").fetchall()):
         assert time.monotonic() < deadline, "the phone's scan never waited for the other door's check-in"
         time.sleep(0.01)
-    assert waiting[0][0].startswith("WITH e AS (SELECT id FROM enrolments")  # its guarded check-in, not a lock read
+    assert waiting[0][0].startswith("SELECT b.code, b.revoked_at")  # the batch's read of the holders, locking them
     other.execute("COMMIT")
     phone.join(10)
     body = answers[0].json()
@@ -387,3 +387,45 @@ def test_a_phone_scan_replaces_an_excuse_without_a_transaction_as_with_one(clien
     undone = client.post(f"/api/v1/scans/{body['scan_id']}/undo", headers=bearer(world.course.token))
     assert undone.status_code == 200, undone.text
     assert rows(world, "SELECT status, scan_id, note FROM attendance") == [("excused", None, "ốm")]
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # the door's batches are PostgreSQL's
+def test_scans_decided_in_one_batch_answer_as_they_would_one_by_one(client, world):
+    # door/batch.py decides the scans that arrive together in one transaction. In one batch here: a first scan,
+    # the same badge again, another badge, an unknown code, another course's badge, and a retry of the first
+    # scan's nonce. Each gets the answer it would get alone, in arrival order; the check-ins are numbered in
+    # that order; the retry is left to the scan-by-scan path, which answers it from the log.
+    from checkin.door import batch
+    from checkin.door.scanning import ScanInput
+
+    course, now = world.course, world.clock()
+
+    def phone(code: str, nonce: str):
+        return ScanInput(course_id=course.id, method="camera", code=code, nonce=nonce, device_id=course.device_id), now
+
+    before = count(world, "SELECT event_seq FROM courses WHERE id = ?", course.id)
+    conn = world.conn()
+    with transaction(conn):
+        answers = batch.decide_batch(conn, [
+            phone(course.codes[0], "n1"), phone(course.codes[0], "n2"), phone(course.codes[1], "n3"),
+            phone("NO-SUCH-BADGE", "n4"), phone(world.other.codes[0], "n5"), phone(course.codes[0], "n1")])
+    first, again, second, unknown, other, retry = answers
+    assert [a.reason for a in (first, again, second, unknown, other)] == [
+        "checked_in", "already_checked_in", "checked_in", "unknown_code", "other_course"]
+    assert retry is batch.ALONE
+    assert again.first_checked_in_at == first.recorded_at and not again.accepted
+    assert (first.event.id, second.event.id) == (before + 1, before + 2)
+    assert first.as_json()["participant"]["name"] == again.as_json()["participant"]["name"]
+    assert rows(world, "SELECT enrolment_id, status, scan_id FROM attendance ORDER BY enrolment_id") == [
+        (course.enrolments[0], "present", first.scan_id), (course.enrolments[1], "present", second.scan_id)]
+    assert rows(world, "SELECT id, reason, first_scan_id, event_seq, event_pending FROM scans ORDER BY id") == [
+        (first.scan_id, "checked_in", None, before + 1, None),
+        (again.scan_id, "already_checked_in", first.scan_id, None, None),
+        (second.scan_id, "checked_in", None, before + 2, None),
+        (unknown.scan_id, "unknown_code", None, None, None),
+        (other.scan_id, "other_course", None, None, None)]
+    assert count(world, "SELECT event_seq FROM courses WHERE id = ?", course.id) == before + 2
+    # The retry, through the door: the first scan's answer, replayed; nothing more stored.
+    replayed = scan(client, course.token, course.codes[0], nonce="n1").json()
+    assert (replayed["scan_id"], replayed["reason"], replayed["replayed"]) == (first.scan_id, "checked_in", True)
+    assert count(world, "SELECT COUNT(*) FROM scans") == 5

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import rules
+from . import batch, rules
 from ..live.broadcast import Broadcaster
 from ..errors import Problem
 from ..models import STATED_TIME_METHODS, BadgeHolder, CourseSession
@@ -212,6 +212,12 @@ def record_scan_optimistic(conn: sqlite3.Connection, scan: ScanInput, now: datet
     return record_scan_tx(conn, scan, now, optimistic=True)
 
 
+def batch_door(db: Database, scan: ScanInput) -> bool:
+    """Whether a scan is decided in a batch with the scans that arrive with it (door/batch.py): a phone's live scan
+    of a badge at the entrance, on PostgreSQL (an offline scan, synced with its own time, goes scan by scan)."""
+    return optimistic_door(db, scan) and scan.method not in STATED_TIME_METHODS
+
+
 def optimistic_door(db: Database, scan: ScanInput) -> bool:
     """Whether a scan goes through record_scan_optimistic first: PostgreSQL, a phone, a badge code, entering."""
     return (db.dialect == "postgresql" and scan.device_id is not None and scan.code is not None
@@ -384,10 +390,14 @@ async def record_scan(db: Database, broadcaster: Broadcaster, scan: ScanInput, n
     """Record a scan; the answer exists only once its transaction has committed (not its live event's number
     on PostgreSQL: publishing a PENDING event has the relay number it next, see live/relay.py)."""
     with broadcaster.give_way():
-        if optimistic_door(db, scan):
-            outcome = await db.write_optimistic(record_scan_optimistic, record_scan_tx, scan, now)
-        else:
-            outcome = await db.write(record_scan_tx, scan, now)
+        # PostgreSQL: a phone's live scan of a badge is decided with the scans that arrive with it (door/batch.py);
+        # one the batch leaves alone (a retry, a refused device, ...) comes through record_scan_tx as any other.
+        outcome = await batch.batcher_of(db).decide(scan, now) if batch_door(db, scan) else batch.ALONE
+        if outcome is batch.ALONE:
+            if optimistic_door(db, scan):
+                outcome = await db.write_optimistic(record_scan_optimistic, record_scan_tx, scan, now)
+            else:
+                outcome = await db.write(record_scan_tx, scan, now)
     if outcome.event is not None:
         broadcaster.publish(outcome.event)
     return outcome
