@@ -414,9 +414,9 @@ def report(args, store: str, phases: dict, n_codes: int, ours: Side, bare: Side,
                   "guarantees hold across instances (every answer above checked, repeats sent to the other "
                   "instance), not a speed-up: they share the same cores with PostgreSQL and the load generator.")
         capacity(server_ms, db_ms, args.machine_cores)
-        print(f"    One course's first check-ins commit side by side (their live event numbers come afterwards, many "
-              f"in one numbering transaction: store/scans.number_checkins): here {first.rps:.0f}/s for the one course "
-              "measured, bound by CPU on these shared cores.")
+        print(f"    One course's first check-ins are decided many to a transaction on each instance (checkin/door/"
+              f"batch.py, their event numbers taken in it): here {first.rps:.0f}/s for the one course measured, bound "
+              "by CPU on these shared cores.")
 
     command = (f".venv/bin/python bench/scan_load.py --participants {args.participants} --requests {args.requests} "
                f"--concurrency {args.concurrency} --rounds {args.rounds}")
