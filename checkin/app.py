@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from . import bodies, i18n
 from .auth import DeviceCache
 from .documents.badge_images import BadgeImages
+from .door import batch
 from .live.broadcast import Broadcaster
 from .metrics import Metrics
 from .live.relay import Relay
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
                         lambda: relay.listening)
         metrics.reading("checkin_store_busy", "Writes waiting for the SQLite writer, or PostgreSQL connections in use.",
                         db.busy)
+        batch.batcher_of(db).observe = metrics.door_batch  # the door's batches (PostgreSQL) counted here
         # The fork server's imports take a few seconds on a busy machine: not while the first organiser waits.
         threading.Thread(target=warm_up, name="checkin-warm-up", daemon=True).start()
         daily_retention = asyncio.create_task(retention.run_daily(db, clock, settings.time_zone), name="retention")

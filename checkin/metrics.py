@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The door's answers take a few ms; the buckets show the tail up to a second.
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)  # door/batch.py decides 64 scans at most in one transaction
 
 
 class Metrics:
@@ -25,6 +26,12 @@ class Metrics:
                              registry=self.registry)
         self.scan_seconds = Histogram("checkin_scan_seconds", "Time to answer POST /api/v1/scans, in seconds.",
                                       buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.door_batch_scans = Histogram(
+            "checkin_door_batch_scans", "Scans decided per transaction of the door's batches (PostgreSQL).",
+            buckets=BATCH_BUCKETS, registry=self.registry)
+        self.door_batch_unnumbered = Counter(
+            "checkin_door_batch_unnumbered", "Check-ins a door batch left to the relay to number, because another "
+            "transaction held their course's row (PostgreSQL).", registry=self.registry)
         self.info = Gauge("checkin_instance_info", "This instance (value 1).", ["instance"], registry=self.registry)
         self.info.labels(instance).set(1)
         self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
@@ -38,6 +45,12 @@ class Metrics:
         counter.inc()
         if seconds is not None:
             self.scan_seconds.observe(seconds)
+
+    def door_batch(self, decided: int, unnumbered: int) -> None:
+        """A door batch committed (door/batch.py): how many scans it decided, how many check-ins it left unnumbered."""
+        self.door_batch_scans.observe(decided)
+        if unnumbered:
+            self.door_batch_unnumbered.inc(unnumbered)
 
     def reading(self, name: str, help_text: str, read: Callable[[], float]) -> None:
         """A gauge read when /metrics is scraped (open streams, listener state, pool use, jobs running)."""

@@ -84,6 +84,12 @@ def scan(instance, token: str, code: str, nonce: str | None = None) -> httpx.Res
     return httpx.post(instance.url + "/api/v1/scans", json=body, headers=auth(token), timeout=30)
 
 
+def metric(instance, name: str) -> float:
+    """One sample of the instance's /metrics (read from 127.0.0.1, an address allowed by default)."""
+    text = httpx.get(instance.url + "/metrics", timeout=10).text
+    return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")))
+
+
 def together(calls) -> list:
     """Run the calls at the same moment (released by one barrier), each in its own thread."""
     barrier = threading.Barrier(len(calls))
@@ -233,6 +239,8 @@ def test_first_check_ins_are_answered_while_their_course_is_being_numbered_and_r
         assert db_rows(cluster, "SELECT COUNT(*) FROM scans WHERE course_id = ? AND event_pending = 1",
                        demo.course_id) == [(30,)], "committed, waiting for their numbers"
         assert on_a.events == [] and on_b.events == []
+        # Each instance's /metrics says how many check-ins its door batches left to the relay to number.
+        assert sum(metric(i, "checkin_door_batch_unnumbered_total") for i in (a, b)) == 30
         holder.execute("COMMIT")
         for stream in (on_a, on_b):
             wait_until(lambda: len(stream.events) >= 30, 10, f"only {len(stream.events)} of 30 events arrived")

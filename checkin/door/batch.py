@@ -33,6 +33,7 @@ import asyncio
 import logging
 import sqlite3
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -209,6 +210,8 @@ class DoorBatcher:
         self.db = db
         self._queue: list[tuple[object, datetime, asyncio.Future]] = []
         self._running: asyncio.Task | None = None
+        # Told of each committed batch: (scans decided, check-ins left unnumbered); the app's metrics (app.py).
+        self.observe: Callable[[int, int], None] | None = None
 
     async def decide(self, scan, now: datetime):
         """The scan's ScanOutcome once its batch has committed, or ALONE."""
@@ -236,6 +239,11 @@ class DoorBatcher:
                 for (_scan, _now, future), result in zip(batch, results):
                     if not future.done():
                         future.set_result(result)
+                if self.observe is not None:
+                    done = [r for r in results if r is not ALONE]
+                    if done:
+                        self.observe(len(done), sum(1 for r in done if r.event is not None
+                                                    and r.event.id == scans.PENDING))
         finally:
             self._running = None
 
