@@ -222,7 +222,7 @@ async def units_send(page: Page) -> Response:
 @organiser_page
 async def units_send_status(page: Page) -> Response:
     run = await mailing.latest_run(page.svc.db, page.course_id, MAIL_RUN, page.svc.now())
-    return JSONResponse({"run": run.as_json() if run else None, "counts": {}},
+    return JSONResponse({"run": run.as_json() if run else None},
                         headers={"Cache-Control": "private, no-store"})
 
 

@@ -10,7 +10,7 @@ async function poll() {
   const response = await fetch(watched.dataset.statusUrl, { cache: "no-store" });
   if (!response.ok) return;
   const status = await response.json();
-  for (const [key, value] of Object.entries(status.counts)) {
+  for (const [key, value] of Object.entries(status.counts || {})) {  // the badge page's counts
     const cell = watched.querySelector(`[data-count="${key}"]`);
     if (cell) cell.textContent = value;
   }
