@@ -47,6 +47,49 @@ def test_a_failing_write_in_a_batch_is_rolled_back_alone(tmp_path):
     assert stored == [0, 1, 3, 4]
 
 
+def test_the_writer_gathers_the_items_of_jobs_queued_together_into_one_call(tmp_path):
+    # A gathering function (fn.gathers, as door/batch.decide_batch) takes a list of items and answers one result per
+    # item: the writer makes one call of the consecutive jobs of a batch, in their order, and hands each job its
+    # own results. If that call raises, the batch runs again job by job, each in its own savepoint: the job whose
+    # items fail gets the error, the others their answers.
+    calls = []
+
+    def gathered(conn, items):
+        calls.append(list(items))
+        if "bad" in items:
+            raise Refused("an item it cannot take")
+        for item in items:
+            conn.execute("INSERT INTO t (n) VALUES (?)", (item,))
+        return [f"stored {item}" for item in items]
+
+    gathered.gathers = True
+
+    async def main():
+        db = Database(tmp_path / "t.sqlite3")
+        await db.open(migrate=migrate)
+        try:
+            await db.write(lambda conn: conn.execute("CREATE TABLE t (n TEXT)"))
+            first = await asyncio.gather(
+                db.write(gathered, ["a"]), db.write(gathered, ["b", "c"]),
+                db.write(lambda conn: conn.execute("INSERT INTO t (n) VALUES ('plain')") and "plain"),
+                db.write(gathered, ["d"]))
+            first_calls = list(calls)
+            calls.clear()
+            second = await asyncio.gather(db.write(gathered, ["e"]), db.write(gathered, ["bad"]),
+                                          db.write(gathered, ["f"]), return_exceptions=True)
+            stored = await db.read(lambda conn: [r[0] for r in conn.execute("SELECT n FROM t ORDER BY rowid")])
+        finally:
+            await db.close()
+        return first, first_calls, second, list(calls), stored
+
+    first, first_calls, second, second_calls, stored = asyncio.run(main())
+    assert first == [["stored a"], ["stored b", "stored c"], "plain", ["stored d"]]
+    assert first_calls == [["a", "b", "c"], ["d"]]  # one call before the plain job, one after: the order kept
+    assert [r if not isinstance(r, Exception) else type(r) for r in second] == [["stored e"], Refused, ["stored f"]]
+    assert second_calls == [["e", "bad", "f"], ["e"], ["bad"], ["f"]]  # gathered, then job by job
+    assert stored == ["a", "b", "c", "plain", "d", "e", "f"]
+
+
 def test_writes_after_a_failed_batch_still_work(tmp_path):
     async def main():
         db = Database(tmp_path / "t.sqlite3")

@@ -389,7 +389,6 @@ def test_a_phone_scan_replaces_an_excuse_without_a_transaction_as_with_one(clien
     assert rows(world, "SELECT status, scan_id, note FROM attendance") == [("excused", None, "ốm")]
 
 
-@pytest.mark.parametrize("store", ["postgresql"], indirect=True)  # the door's batches are PostgreSQL's
 def test_scans_decided_in_one_batch_answer_as_they_would_one_by_one(client, world):
     # door/batch.py decides the scans that arrive together in one transaction. In one batch here: a first scan,
     # the same badge again, another badge, an unknown code, another course's badge, and a retry of the first

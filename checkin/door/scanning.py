@@ -214,8 +214,9 @@ def record_scan_optimistic(conn: sqlite3.Connection, scan: ScanInput, now: datet
 
 def batch_door(db: Database, scan: ScanInput) -> bool:
     """Whether a scan is decided in a batch with the scans that arrive with it (door/batch.py): a phone's live scan
-    of a badge at the entrance, on PostgreSQL (an offline scan, synced with its own time, goes scan by scan)."""
-    return optimistic_door(db, scan) and scan.method not in STATED_TIME_METHODS
+    of a badge at the entrance (an offline scan, synced with its own time, goes scan by scan)."""
+    return (scan.device_id is not None and scan.code is not None and scan.direction == "in"
+            and scan.room_key_hash is None and scan.method not in STATED_TIME_METHODS)
 
 
 def optimistic_door(db: Database, scan: ScanInput) -> bool:
@@ -390,9 +391,9 @@ async def record_scan(db: Database, broadcaster: Broadcaster, scan: ScanInput, n
     """Record a scan; the answer exists only once its transaction has committed (not its live event's number
     on PostgreSQL: publishing a PENDING event has the relay number it next, see live/relay.py)."""
     with broadcaster.give_way():
-        # PostgreSQL: a phone's live scan of a badge is decided with the scans that arrive with it (door/batch.py);
-        # one the batch leaves alone (a retry, a refused device, ...) comes through record_scan_tx as any other.
-        outcome = await batch.batcher_of(db).decide(scan, now) if batch_door(db, scan) else batch.ALONE
+        # A phone's live scan of a badge is decided with the scans that arrive with it (door/batch.py); one the
+        # batch leaves alone (a retry, a refused device, ...) comes through record_scan_tx as any other.
+        outcome = await batch.decide(db, scan, now) if batch_door(db, scan) else batch.ALONE
         if outcome is batch.ALONE:
             if optimistic_door(db, scan):
                 outcome = await db.write_optimistic(record_scan_optimistic, record_scan_tx, scan, now)

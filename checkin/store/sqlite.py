@@ -289,8 +289,7 @@ def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
     each job in its own savepoint, so that the one that raised leaves no trace and the others stand."""
     try:
         with transaction(conn):
-            for job in batch:
-                job.result = job.fn(conn, *job.args)
+            _run_gathered(conn, batch)
         return
     except Exception:
         _forget(conn)
@@ -306,6 +305,26 @@ def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
                 _forget(conn)
                 job.error = exc
             conn.execute("RELEASE job")
+
+
+def _run_gathered(conn: sqlite3.Connection, batch: list[_Job]) -> None:
+    """Run the jobs in order; consecutive jobs of one gathering function (`fn.gathers`: it takes a list of items and
+    answers a list of results, one per item, as door/batch.decide_batch) make one call with all their items."""
+    start = 0
+    while start < len(batch):
+        fn = batch[start].fn
+        if not getattr(fn, "gathers", False):
+            batch[start].result = fn(conn, *batch[start].args)
+            start += 1
+            continue
+        end = start + 1
+        while end < len(batch) and batch[end].fn is fn:
+            end += 1
+        results = fn(conn, [item for job in batch[start:end] for item in job.args[0]])
+        taken = 0
+        for job in batch[start:end]:
+            job.result, taken = results[taken:taken + len(job.args[0])], taken + len(job.args[0])
+        start = end
 
 
 def _forget(conn: sqlite3.Connection) -> None:
