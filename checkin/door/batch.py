@@ -46,8 +46,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from . import rules
+from .scan_types import ScanOutcome, new_scan, touch_due
 from ..clock import from_db, to_db
-from ..models import BadgeHolder, Checkin, CourseSession, Device
+from ..models import STATED_TIME_METHODS, BadgeHolder, Checkin, CourseSession, Device
 from ..store import courses, devices, people, scans
 from ..store.dialect import is_postgres
 
@@ -172,8 +173,6 @@ class _Decided:
 def decide_batch(conn: sqlite3.Connection, items: list) -> list:
     """Decide and write a batch of (ScanInput, now) in the caller's transaction (either store). For each item, its
     ScanOutcome, or ALONE: nothing of it was written, it goes through record_scan_tx on its own."""
-    from .scanning import STATED_TIME_METHODS, TOUCH_EVERY, ScanOutcome, _new_scan
-
     sql = _PostgresSQL if is_postgres(conn) else _SQLiteSQL
     course_ids = sorted({scan.course_id for scan, _now in items})
     rules_of = {row[0]: courses.rules_at_version(conn, row[0], row[1], row[2])
@@ -225,7 +224,7 @@ def decide_batch(conn: sqlite3.Connection, items: list) -> list:
                                      at=now, after_end=after_end)
         if decision.supersedes is not None:
             continue
-        if device.last_seen_at is None or now - device.last_seen_at > TOUCH_EVERY:
+        if touch_due(device, now):
             touch[device.id] = max(now, touch.get(device.id, now))
         entry = _Decided(index, ids[index], holder, session, decision, scan.device_time or now, now)
         if decision.accepted:  # a second scan of the badge in this batch finds this one
@@ -250,7 +249,7 @@ def decide_batch(conn: sqlite3.Connection, items: list) -> list:
     for entry in decided:
         scan, now = items[entry.index]
         first = entry.decision.first
-        new = _new_scan(scan, entry.holder, entry.session, entry.decision.reason, entry.decision.accepted,
+        new = new_scan(scan, entry.holder, entry.session, entry.decision.reason, entry.decision.accepted,
                         first.scan_id if first is not None else None, entry.scanned_at, now)
         status = None
         if entry.decision.accepted:

@@ -4,86 +4,21 @@ then publish the event for live views. Camera, search, API and offline sync all 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import batch, rules
+from .scan_types import ScanInput, ScanOutcome, UndoOutcome, iso, new_scan, touch_due
 from ..live.broadcast import Broadcaster
 from ..errors import Problem
 from ..models import STATED_TIME_METHODS, BadgeHolder, CourseSession
 from ..store import completion, courses, devices, door, people, scans
 from ..store.db import Database, NeedsTransaction
 from ..store.dialect import is_postgres
-from ..store.scans import Event, NewScan, ScanRow
+from ..store.scans import ScanRow
 
 METHODS = ("camera", "search", "api", "sync", "manual", "paper", "group", "room_code")  # group: units/group.py
 DIRECTIONS = ("in", "out")  # out: an exit scan ("Ra về / Leaving"), see rules.decide_exit
 DEVICE_METHODS = ("camera", "search", "api", "sync")
-TOUCH_EVERY = timedelta(seconds=30)  # how fresh a device's "last seen" is kept
-
-
-@dataclass(frozen=True, slots=True)
-class ScanInput:
-    """One scan attempt, validated by the caller. Exactly one of code / enrolment_id is given."""
-
-    course_id: int
-    method: str
-    code: str | None = None
-    enrolment_id: int | None = None  # a check-in found by name search, or by an organiser
-    session_id: int | None = None  # None: the session whose window holds the scan time
-    nonce: str | None = None
-    device_time: datetime | None = None
-    device_id: int | None = None
-    organiser_id: int | None = None
-    note: str = ""
-    direction: str = "in"
-    # A room code check-in (method room_code): the hash of the phone's key; the badge is bound to its first phone.
-    room_key_hash: str | None = None
-    # How long after the device's expiry its offline scans may still arrive (CHECKIN_DEVICE_SYNC_GRACE_MINUTES).
-    sync_grace: timedelta = rules.SYNC_GRACE
-
-
-@dataclass(slots=True)  # not frozen: made on every scan, and a frozen __init__ costs twice
-class ScanOutcome:
-    scan_id: int
-    reason: str
-    accepted: bool
-    replayed: bool
-    holder: BadgeHolder | None
-    session: CourseSession | None
-    first_checked_in_at: datetime | None
-    scanned_at: datetime
-    recorded_at: datetime
-    event: Event | None = None
-
-    def as_json(self) -> dict:
-        """The API's answer; the same for a first answer and a replay of the same nonce."""
-        holder, session = self.holder, self.session
-        return {
-            "scan_id": self.scan_id,
-            "reason": self.reason,
-            "accepted": self.accepted,
-            "replayed": self.replayed,
-            "participant": None if holder is None else {
-                "name": holder.full_name, "unit": holder.unit, "position": holder.position,
-            },
-            "session": None if session is None else {"id": session.id, "title": session.title},
-            "first_checked_in_at": iso(self.first_checked_in_at),
-            "other_course": {"title": holder.course_title} if self.reason == rules.Reason.OTHER_COURSE else None,
-            "scanned_at": iso(self.scanned_at),
-            "recorded_at": iso(self.recorded_at),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class UndoOutcome:
-    scan_id: int
-    undone_at: datetime
-    event: Event | None
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime, *, optimistic: bool = False) -> ScanOutcome:
@@ -114,11 +49,11 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime, *, 
             if context.replayed_scan_id is not None:
                 return _refused_device(refusal, scanned_at, now)  # its retry: already logged
             # Kept as a refused scan so that an organiser sees what a lost or revoked phone tried.
-            row_id = scans.insert_scan(conn, _new_scan(scan, None, session, refusal, False, None, scanned_at, now))
+            row_id = scans.insert_scan(conn, new_scan(scan, None, session, refusal, False, None, scanned_at, now))
             return _outcome(conn, scans.get_scan(conn, row_id), replayed=False)
         if context.replayed_scan_id is not None:
             return _outcome(conn, scans.get_scan(conn, context.replayed_scan_id), replayed=True)
-        if device.last_seen_at is None or now - device.last_seen_at > TOUCH_EVERY:
+        if touch_due(device, now):
             devices.touch_device(conn, scan.device_id, now)
         if scan.method in STATED_TIME_METHODS:
             scanned_at = max(scanned_at, device.created_at)  # nothing was scanned before the phone was paired
@@ -161,20 +96,20 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime, *, 
     # the row and the attendance go last, the number locks the course's row until the commit; PostgreSQL: the
     # row commits unnumbered, its event is PENDING and the relay numbers it after the commit, see
     # scans.insert_checkin); a scan that supersedes another writes a correction event instead.
-    new_scan = _new_scan(
+    row = new_scan(
         scan, holder, session, decision.reason, decision.accepted,
         decision.first.scan_id if decision.first else None, scanned_at, now,
     )
     event = None
     if not decision.accepted:
-        scan_id = scans.insert_scan(conn, new_scan)
+        scan_id = scans.insert_scan(conn, row)
     else:
         status = "present" if decision.reason == rules.Reason.CHECKED_IN else "late"
         if decision.supersedes is None:
             if not optimistic:
-                scan_id, seq = scans.insert_checkin(conn, new_scan, status, at, now)
+                scan_id, seq = scans.insert_checkin(conn, row, status, at, now)
             else:  # written only if still the first: else decided again, locked
-                scan_id, seq = scans.insert_checkin_if_first(conn, new_scan, status, at, now), scans.PENDING
+                scan_id, seq = scans.insert_checkin_if_first(conn, row, status, at, now), scans.PENDING
                 if scan_id is None:
                     raise NeedsTransaction("checked in meanwhile")
             event = scans.checkin_event(seq, scan.course_id, scan_id, session.id, holder.enrolment_id,
@@ -184,7 +119,7 @@ def record_scan_tx(conn: sqlite3.Connection, scan: ScanInput, now: datetime, *, 
         else:
             _recount_departure(conn, scan.course_id, holder.enrolment_id, session, at, now)
             # Both scans stay in the log; the earlier one now counts. Live views recount.
-            scan_id = scans.insert_scan(conn, new_scan)
+            scan_id = scans.insert_scan(conn, row)
             scans.upsert_attendance(conn, holder.enrolment_id, session.id, status, scan_id, at, now)
             event = scans.insert_event(conn, scan.course_id, "correction", {
                 "scan_id": scan_id, "session_id": session.id, "enrolment_id": holder.enrolment_id,
@@ -212,7 +147,7 @@ def record_scan_optimistic(conn: sqlite3.Connection, scan: ScanInput, now: datet
     return record_scan_tx(conn, scan, now, optimistic=True)
 
 
-def batch_door(db: Database, scan: ScanInput) -> bool:
+def batch_door(scan: ScanInput) -> bool:
     """Whether a scan is decided in a batch with the scans that arrive with it (door/batch.py): a phone's live scan
     of a badge at the entrance (an offline scan, synced with its own time, goes scan by scan)."""
     return (scan.device_id is not None and scan.code is not None and scan.direction == "in"
@@ -242,7 +177,7 @@ def _record_exit(conn, scan: ScanInput, sessions, session, at: datetime, scanned
     )
     scan_id = scans.insert_scan(
         conn,
-        _new_scan(scan, holder, session, decision.reason, decision.accepted,
+        new_scan(scan, holder, session, decision.reason, decision.accepted,
                   decision.first.scan_id if decision.first else None, scanned_at, now),
     )
     event = None
@@ -288,17 +223,6 @@ def _session(sessions: list[CourseSession], session_id: int | None) -> CourseSes
         if session.id == session_id:
             return session
     raise Problem(422, "unknown_session", f"Session {session_id} is not a session of this course.", field="session_id")
-
-
-def _new_scan(scan, holder, session, reason, accepted, first_scan_id, scanned_at, now, event_seq=None) -> NewScan:
-    own = holder is not None and holder.course_id == scan.course_id
-    return NewScan(
-        course_id=scan.course_id, session_id=session.id if session else None, device_id=scan.device_id,
-        organiser_id=scan.organiser_id, enrolment_id=holder.enrolment_id if own else None,
-        code=scan.code if scan.code is not None else (holder.code if holder else ""), method=scan.method,
-        reason=str(reason), accepted=accepted, first_scan_id=first_scan_id, nonce=scan.nonce,
-        scanned_at=scanned_at, recorded_at=now, note=scan.note, event_seq=event_seq,
-    )
 
 
 def _outcome(conn: sqlite3.Connection, row: ScanRow, *, replayed: bool) -> ScanOutcome:
@@ -393,7 +317,7 @@ async def record_scan(db: Database, broadcaster: Broadcaster, scan: ScanInput, n
     with broadcaster.give_way():
         # A phone's live scan of a badge is decided with the scans that arrive with it (door/batch.py); one the
         # batch leaves alone (a retry, a refused device, ...) comes through record_scan_tx as any other.
-        outcome = await batch.decide(db, scan, now) if batch_door(db, scan) else batch.ALONE
+        outcome = await batch.decide(db, scan, now) if batch_door(scan) else batch.ALONE
         if outcome is batch.ALONE:
             if optimistic_door(db, scan):
                 outcome = await db.write_optimistic(record_scan_optimistic, record_scan_tx, scan, now)

@@ -133,6 +133,9 @@ class _Job:
     error: BaseException | None = None
 
 
+WRITER_STATEMENTS = 512  # prepared statements the writer keeps (the sqlite3 module's default: 128)
+
+
 class SQLiteDatabase:
     """One writer thread fed by a queue, and one read connection.
 
@@ -167,7 +170,10 @@ class SQLiteDatabase:
         create_private(self.path)
 
         def start_writer() -> sqlite3.Connection:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, factory=Connection)
+            # The door's batches write their rows in one statement whose text depends on the rows' number
+            # (door/batch.py): room for those besides the rest of the writer's statements.
+            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, factory=Connection,
+                                   cached_statements=WRITER_STATEMENTS)
             try:
                 _configure(conn)
                 if self.sync == "normal":
