@@ -38,6 +38,30 @@ def test_shipped_caddyfile_is_valid(name, tmp_path):
     assert "Valid configuration" in done.stdout
 
 
+def test_domain_caddyfile_is_valid_but_for_its_dns_plugin(tmp_path):
+    # deploy/Caddyfile.domain needs a Caddy built with a DNS provider's plugin (the venue cannot be reached for an
+    # HTTP challenge), which the system's Caddy lacks. Everything else in it is checked: with the plugin's line as
+    # the stock ACME issuer, it is valid, serves the domain over HTTPS and proxies to checkin with events unbuffered.
+    import json
+
+    text = (DEPLOY / "Caddyfile.domain").read_text(encoding="utf-8")
+    plugin = "\t\tdns cloudflare {env.CF_API_TOKEN}\n"
+    assert plugin in text
+    stock = tmp_path / "Caddyfile.domain"
+    stock.write_text(text.replace(plugin, "\t\tissuer acme\n"), encoding="utf-8")
+    done = caddy("validate", "--adapter", "caddyfile", "--config", str(stock), home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    done = caddy("adapt", "--adapter", "caddyfile", "--config", str(stock), home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    adapted = json.loads(done.stdout)
+    server = next(iter(adapted["apps"]["http"]["servers"].values()))
+    assert server["listen"] == [":443"]
+    assert server["routes"][0]["match"] == [{"host": ["checkin.example.org"]}]
+    proxy = find_handler(adapted, "reverse_proxy")
+    assert [u["dial"] for u in proxy["upstreams"]] == ["127.0.0.1:8000"]
+    assert proxy["flush_interval"] == -1
+
+
 def test_cluster_caddyfile_balances_checks_health_and_streams_events_unbuffered(tmp_path):
     import json
 
