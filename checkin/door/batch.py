@@ -37,7 +37,6 @@ ms gathered (0.7 statements each), and through HTTP about 4 % more first check-i
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 import weakref
@@ -92,12 +91,13 @@ class _PostgresSQL:
     )
 
     @staticmethod
-    def array(values: list) -> list:
-        return values
+    def rows(conn, sql: str, values: list) -> list:
+        """The rows of a statement whose one parameter is a list (`= ANY(?)`)."""
+        return conn.execute(sql, (values,)).fetchall()
 
-    @staticmethod
-    def pairs(firsts: list, seconds: list) -> tuple:
-        return firsts, seconds
+    @classmethod
+    def retried(cls, conn, device_ids: list, nonces: list) -> list:
+        return conn.execute(cls.RETRIED, (device_ids, nonces)).fetchall()
 
     @classmethod
     def ids(cls, conn, count: int) -> list[int]:
@@ -109,30 +109,32 @@ class _PostgresSQL:
 
 
 class _SQLiteSQL:
-    """The same statements on SQLite: lists as JSON arrays (json_each), nothing to lock (the writer holds the whole
-    database from BEGIN IMMEDIATE), ids after the largest (nobody else writes meanwhile), the course's row never held
-    by anyone else, and the writes as two multi-row INSERTs (SQLite has no INSERT inside WITH)."""
+    """The same statements on SQLite: lists as as many placeholders (`<list>`: one statement text per length, kept
+    prepared by the writer, see store/sqlite.py), nothing to lock (the writer holds the whole database from BEGIN
+    IMMEDIATE), ids after the largest (nobody else writes meanwhile), the course's row never held by anyone else,
+    and the writes as two multi-row INSERTs (SQLite has no INSERT inside WITH)."""
 
-    COURSES = "SELECT id, rules_version, after_end FROM courses WHERE id IN (SELECT value FROM json_each(?))"
+    COURSES = "SELECT id, rules_version, after_end FROM courses WHERE id IN (<list>)"
     DEVICES = ("SELECT id, course_id, label, created_at, expires_at, revoked_at, last_seen_at FROM devices"
-               " WHERE id IN (SELECT value FROM json_each(?))")
-    # [device, nonce] pairs, read first (CROSS JOIN), each looked up on both columns of scans_device_nonce.
-    RETRIED = ("SELECT s.device_id, s.nonce FROM json_each(?) p CROSS JOIN scans s"
-               " WHERE s.device_id = json_extract(p.value, '$[0]') AND s.nonce = json_extract(p.value, '$[1]')")
-    HOLDERS = people.HOLDER_SELECT + " WHERE b.code IN (SELECT value FROM json_each(?)) ORDER BY e.id"
+               " WHERE id IN (<list>)")
+    # The [device, nonce] pairs read first (CROSS JOIN), each looked up on both columns of scans_device_nonce.
+    RETRIED = ("WITH p (device_id, nonce) AS (VALUES <list>) SELECT s.device_id, s.nonce FROM p CROSS JOIN scans s"
+               " WHERE s.device_id = p.device_id AND s.nonce = p.nonce")
+    HOLDERS = people.HOLDER_SELECT + " WHERE b.code IN (<list>)"
     CHECKINS = ("SELECT enrolment_id, session_id, scan_id, checked_in_at FROM attendance"
-                " WHERE enrolment_id IN (SELECT value FROM json_each(?)) AND status IN ('present', 'late')")
+                " WHERE enrolment_id IN (<list>) AND status IN ('present', 'late')")
     NUMBERS = "UPDATE courses SET event_seq = event_seq + ? WHERE id = ? RETURNING event_seq"
     SCAN_ROW = "(" + ", ".join("?" * 16) + ")"
     ATTENDANCE_ROW = "(?, ?, ?, ?, ?, '', ?)"
 
     @staticmethod
-    def array(values: list) -> str:
-        return json.dumps(values)
+    def rows(conn, sql: str, values: list) -> list:
+        return conn.execute(sql.replace("<list>", ", ".join("?" * len(values))), values).fetchall()
 
-    @staticmethod
-    def pairs(firsts: list, seconds: list) -> tuple:
-        return (json.dumps(list(zip(firsts, seconds))),)
+    @classmethod
+    def retried(cls, conn, device_ids: list, nonces: list) -> list:
+        return conn.execute(cls.RETRIED.replace("<list>", ", ".join(["(?, ?)"] * len(device_ids))),
+                            [value for pair in zip(device_ids, nonces) for value in pair]).fetchall()
 
     @staticmethod
     def ids(conn, count: int) -> list[int]:
@@ -176,21 +178,21 @@ def decide_batch(conn: sqlite3.Connection, items: list) -> list:
     sql = _PostgresSQL if is_postgres(conn) else _SQLiteSQL
     course_ids = sorted({scan.course_id for scan, _now in items})
     rules_of = {row[0]: courses.rules_at_version(conn, row[0], row[1], row[2])
-                for row in conn.execute(sql.COURSES, (sql.array(course_ids),)).fetchall()}
-    device_of: dict[int, Device] = {row[0]: devices.device_of(row) for row in conn.execute(
-        sql.DEVICES, (sql.array(sorted({scan.device_id for scan, _now in items})),)).fetchall()}
+                for row in sql.rows(conn, sql.COURSES, course_ids)}
+    device_of: dict[int, Device] = {row[0]: devices.device_of(row) for row in sql.rows(
+        conn, sql.DEVICES, sorted({scan.device_id for scan, _now in items}))}
     with_nonce = [scan for scan, _now in items if scan.nonce is not None]
-    retried = set(map(tuple, conn.execute(sql.RETRIED, sql.pairs(
-        [s.device_id for s in with_nonce], [s.nonce for s in with_nonce])).fetchall())) if with_nonce else set()
+    retried = set(map(tuple, sql.retried(conn, [s.device_id for s in with_nonce],
+                                         [s.nonce for s in with_nonce]))) if with_nonce else set()
     holders = {}
-    for row in conn.execute(sql.HOLDERS, (sql.array(sorted({scan.code for scan, _now in items})),)).fetchall():
+    for row in sql.rows(conn, sql.HOLDERS, sorted({scan.code for scan, _now in items})):
         holders[row[0]] = BadgeHolder(code=row[0], revoked=row[1] is not None, enrolment_id=row[2], course_id=row[3],
                                       course_title=row[4], participant_id=row[5], full_name=row[6], unit=row[7],
                                       position=row[8])
     checkins: dict[tuple[int, int], Checkin | None] = {}
     if holders:
-        for enrolment_id, session_id, scan_id, at in conn.execute(
-                sql.CHECKINS, (sql.array(sorted({h.enrolment_id for h in holders.values()})),)).fetchall():
+        for enrolment_id, session_id, scan_id, at in sql.rows(
+                conn, sql.CHECKINS, sorted({h.enrolment_id for h in holders.values()})):
             checkins[(enrolment_id, session_id)] = Checkin(scan_id, from_db(at))
 
     ids = sql.ids(conn, len(items))
