@@ -31,7 +31,8 @@ batcher of its own: each scan is queued for the writer as a batch of one, and th
 together in one transaction anyway, gathers consecutive ones into one decide_batch (store/sqlite.py, `gathers`).
 There a statement is no round trip, and B-tree work and the commit are most of a check-in: measured without HTTP
 (16 scans a batch) a first check-in cost the writer 0.115 ms of CPU scan by scan (5.1 statements each) and 0.098
-ms gathered (0.7 statements each), and through HTTP about 4 % more first check-ins a second (bench/README.md).
+ms gathered (0.7 statements each), but a batch of one costs more than the scan alone (eleven statements against
+seven); through HTTP, where batches are of every size, no difference beyond the noise (bench/README.md).
 """
 
 from __future__ import annotations
