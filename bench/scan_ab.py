@@ -44,8 +44,12 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="checkin-ab-"))
     other = work / "other"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(other), args.against],
-                   check=True, capture_output=True)
+    added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(other), args.against],
+                           capture_output=True, text=True)
+    if added.returncode != 0:
+        shutil.rmtree(work, ignore_errors=True)
+        raise SystemExit(f"cannot check out {args.against!r} beside this checkout (a git clone is needed): "
+                         f"{added.stderr.strip()}")
     servers: dict[str, subprocess.Popen] = {}
     try:
         ready = scan_load.sqlite_setup(work, args.participants, dict(os.environ))

@@ -329,7 +329,9 @@ def _run_gathered(conn: sqlite3.Connection, batch: list[_Job]) -> None:
         results = fn(conn, [item for job in batch[start:end] for item in job.args[0]])
         taken = 0
         for job in batch[start:end]:
-            job.result, taken = results[taken:taken + len(job.args[0])], taken + len(job.args[0])
+            count = len(job.args[0])
+            job.result = results[taken:taken + count]
+            taken += count
         start = end
 
 
