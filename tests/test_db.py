@@ -4,7 +4,10 @@ leaves no trace while the others stand."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import sqlite3
+import threading
 import stat
 import subprocess
 import sys
@@ -175,18 +178,105 @@ def test_a_write_interrupted_by_a_base_exception_leaves_the_writer_working(tmp_p
     assert asyncio.run(main()) == [1]
 
 
-@pytest.mark.parametrize("sync, level", [(None, 2), ("full", 2), ("normal", 1)])
-def test_the_writer_syncs_every_commit_unless_told_otherwise(tmp_path, sync, level):
-    """PRAGMA synchronous on the connection that commits the scans: FULL (2) unless CHECKIN_SQLITE_SYNC=normal."""
+class _Syncs:
+    """os.fdatasync as the system does it, each call noted: which file (device, inode) and its size then; with
+    `hold`, the first call waits until the test lets it go; with `fail`, calls fail as a dying disk's would."""
+
+    def __init__(self, monkeypatch):
+        self.real = os.fdatasync
+        self.calls: list[tuple[tuple[int, int], int]] = []
+        self.hold: threading.Event | None = None
+        self.started = threading.Event()
+        self.fail = False
+        monkeypatch.setattr(os, "fdatasync", self)
+
+    def __call__(self, fd):
+        found = os.fstat(fd)
+        self.started.set()
+        if self.hold is not None:
+            self.hold.wait(10)
+        if self.fail:
+            raise OSError(errno.EIO, "Input/output error")
+        self.real(fd)
+        self.calls.append(((found.st_dev, found.st_ino), found.st_size))
+
+    def of(self, path) -> list[int]:
+        found = os.stat(path)
+        return [size for key, size in self.calls if key == (found.st_dev, found.st_ino)]
+
+
+def _insert(conn, title="c"):
+    conn.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL)")
+    return conn.execute("INSERT INTO notes (title) VALUES (?)", (title,)).lastrowid
+
+
+@pytest.mark.parametrize("sync", [None, "full"])
+def test_a_write_is_answered_once_the_log_holding_it_is_synced(tmp_path, monkeypatch, sync):
+    """As served (CHECKIN_SQLITE_SYNC=full, the default): the writer commits without waiting for the disk and a
+    thread of its own syncs the log behind it; a write's answer waits for a sync that began after its commit, one
+    that covered the log as far as the commit wrote it."""
+    syncs = _Syncs(monkeypatch)
+    path = tmp_path / "s.sqlite3"
+
     async def main():
-        db = await (open_database(tmp_path / "s.sqlite3") if sync is None
-                    else open_database(tmp_path / "s.sqlite3", sqlite_sync=sync))
+        db = await (open_database(path) if sync is None else open_database(path, sqlite_sync=sync))
         try:
+            syncs.calls.clear()
+            syncs.hold = threading.Event()
+            syncs.started.clear()
+            write = asyncio.ensure_future(db.write(_insert))
+            await asyncio.to_thread(syncs.started.wait, 10)  # committed; its sync under way, and held
+            await asyncio.sleep(0.05)
+            assert not write.done()  # not told before the disk has it
+            committed = os.stat(f"{path}-wal").st_size
+            syncs.hold.set()
+            assert await write > 0
+            assert syncs.of(f"{path}-wal") and max(syncs.of(f"{path}-wal")) >= committed > 0
             return await db.write(lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0])
+        finally:
+            syncs.hold.set()
+            await db.close()
+
+    assert asyncio.run(main()) == 1  # NORMAL on the writer's connection: the syncer does the sync
+
+
+def test_without_the_sync_nothing_waits_for_the_disk(tmp_path, monkeypatch):
+    """CHECKIN_SQLITE_SYNC=normal (to measure what the sync costs): no sync of the log behind the writes."""
+    syncs = _Syncs(monkeypatch)
+    path = tmp_path / "s.sqlite3"
+
+    async def main():
+        db = await open_database(path, sqlite_sync="normal")
+        try:
+            syncs.calls.clear()
+            for _ in range(3):
+                await db.write(_insert)
         finally:
             await db.close()
 
-    assert asyncio.run(main()) == level
+    asyncio.run(main())
+    assert syncs.calls == []
+
+
+def test_a_commit_the_disk_could_not_sync_is_not_acknowledged(tmp_path, monkeypatch):
+    """A sync that fails (a dying disk): the writes it was to cover are answered with an error, not as stored (a
+    phone keeps such a scan and sends it again with its nonce); the store goes on once the disk does."""
+    syncs = _Syncs(monkeypatch)
+
+    async def main():
+        db = await open_database(tmp_path / "s.sqlite3")
+        try:
+            syncs.fail = True
+            with pytest.raises(sqlite3.OperationalError, match="could not be synced to the disk"):
+                await db.write(_insert, "lost?")
+            syncs.fail = False
+            assert await db.write(_insert, "after") > 0
+            return await db.read(lambda conn: [r[0] for r in conn.execute("SELECT title FROM notes ORDER BY id")])
+        finally:
+            await db.close()
+
+    # Committed but not known to be on the disk: it may be there (as here) or not after a power cut.
+    assert asyncio.run(main())[-1] == "after"
 
 
 def test_a_server_without_the_sync_says_so_when_it_starts(tmp_path):

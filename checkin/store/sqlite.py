@@ -161,7 +161,7 @@ class SQLiteDatabase:
     dialect = "sqlite"
 
     def __init__(self, path: Path | str, *, sync: str = "full"):
-        """sync: "full" (PRAGMAS: every commit synced before anyone is told) or "normal" (CHECKIN_SQLITE_SYNC: the
+        """sync: "full" (every commit synced before anyone is told: _sync_loop) or "normal" (CHECKIN_SQLITE_SYNC: the
         writer's commits are not synced, as the floor of bench/scan_load.py; a power cut may lose the last ones)."""
         if sync not in ("full", "normal"):
             raise ValueError(f"sync must be full or normal, not {sync!r}")
@@ -171,6 +171,7 @@ class SQLiteDatabase:
         self._reader: aiosqlite.Connection | None = None
         self._jobs: queue.SimpleQueue[_Job | None] | None = None
         self._thread: threading.Thread | None = None
+        self._syncer: threading.Thread | None = None
 
     async def open(self, *, migrate: Callable[[sqlite3.Connection], Any]) -> None:
         create_private(self.path)
@@ -182,9 +183,10 @@ class SQLiteDatabase:
                                    cached_statements=WRITER_STATEMENTS)
             try:
                 _configure(conn)
-                if self.sync == "normal":
-                    conn.execute("PRAGMA synchronous=NORMAL")
-                migrate(conn)  # the embedded store keeps itself up to date
+                migrate(conn)  # the embedded store keeps itself up to date (its commits synced, as the PRAGMAS say)
+                # The writer's own commits are not synced in COMMIT: with sync "full", _sync_loop syncs the log
+                # behind them, and nobody is told of a commit before a sync that began after it has ended.
+                conn.execute("PRAGMA synchronous=NORMAL")
             except BaseException:
                 conn.close()
                 raise
@@ -201,14 +203,23 @@ class SQLiteDatabase:
                 self._reader = None
             raise
         self._jobs = queue.SimpleQueue()
-        self._thread = threading.Thread(target=_write_loop, args=(writer, self._jobs),
+        synced: queue.SimpleQueue | None = None
+        if self.sync == "full":
+            synced = queue.SimpleQueue()
+            self._syncer = threading.Thread(target=_sync_loop, args=(self.path, synced),
+                                            name="checkin-syncer", daemon=True)
+            self._syncer.start()
+        self._thread = threading.Thread(target=_write_loop, args=(writer, self._jobs, synced),
                                         name="checkin-writer", daemon=True)
         self._thread.start()
 
     async def close(self) -> None:
         if self._thread is not None:
             self._jobs.put(None)  # after the writes already queued
-            await asyncio.to_thread(self._thread.join)
+            await asyncio.to_thread(self._thread.join)  # the writer hands the syncer its end in turn
+            if self._syncer is not None:
+                await asyncio.to_thread(self._syncer.join)
+                self._syncer = None
             self._thread = None
             self._jobs = None
         if self._reader is not None:
@@ -250,9 +261,11 @@ class SQLiteDatabase:
         return await conn._execute(fn, conn._conn, *args)
 
 
-def _write_loop(conn: sqlite3.Connection, jobs: queue.SimpleQueue) -> None:
-    """The writer thread: a batch of what is queued (up to MAX_BATCH) in one transaction, its answers handed
-    to the event loop in one call, and the next batch at once. Ends at the None that close() queues."""
+def _write_loop(conn: sqlite3.Connection, jobs: queue.SimpleQueue, synced: queue.SimpleQueue | None) -> None:
+    """The writer thread: a batch of what is queued (up to MAX_BATCH) in one transaction, then the next batch at
+    once. Each batch's answers go to the syncer (`synced`), which hands them to the event loop once the batch's
+    commit is on the disk, or straight to the event loop when commits are not synced. Ends at the None that
+    close() queues, and passes it on to the syncer."""
     try:
         while True:
             job = jobs.get()
@@ -273,16 +286,95 @@ def _write_loop(conn: sqlite3.Connection, jobs: queue.SimpleQueue) -> None:
             except BaseException as exc:  # the COMMIT itself failed: nobody's write happened
                 for job in batch:
                     job.error, job.result = exc, None
-            by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
-            for job in batch:  # each caller's answer on its own event loop (one, but for some tests)
-                by_loop.setdefault(job.future.get_loop(), []).append(job)
-            for loop, answered in by_loop.items():
-                try:
-                    loop.call_soon_threadsafe(_answer, answered)
-                except RuntimeError:  # that loop is closed: nobody there is waiting any more
-                    pass
+            if synced is None:
+                _hand_over(batch)
+            else:
+                synced.put(batch)
     finally:
         conn.close()
+        if synced is not None:
+            synced.put(None)
+
+
+def _sync_loop(path: Path, synced: queue.SimpleQueue) -> None:
+    """The syncer thread: the log (the -wal file) synced to the disk behind the writer's commits. It takes every
+    batch committed so far, syncs, and only then hands their answers to the event loop: a write is acknowledged
+    once a sync that began after its commit has ended, so it survives a power cut, as with synchronous=FULL. The
+    writer meanwhile commits the next batch, so a batch's statements and the last one's sync overlap instead of
+    following each other (bench/scan_load.py). A checkpoint syncs the log before it copies from it (SQLite does
+    that in synchronous=NORMAL), so nothing unsynced reaches the database file. Ends at the writer's None."""
+    log = _LogFile(Path(f"{path}-wal"), path)
+    try:
+        while True:
+            batch = synced.get()
+            if batch is None:
+                return
+            batches, end = [batch], False
+            while True:
+                try:
+                    batch = synced.get_nowait()
+                except queue.Empty:
+                    break
+                if batch is None:
+                    end = True
+                    break
+                batches.append(batch)
+            try:
+                log.sync()
+            except OSError as exc:  # committed, but not known to be on the disk: not acknowledged as stored
+                failure = sqlite3.OperationalError(f"the commit could not be synced to the disk: {exc}")
+                for batch in batches:
+                    for job in batch:
+                        if job.error is None:
+                            job.error, job.result = failure, None
+            for batch in batches:
+                _hand_over(batch)
+            if end:
+                return
+    finally:
+        log.close()
+
+
+class _LogFile:
+    """The write-ahead log, opened for syncing (a sync reaches the file, whichever descriptor asks). SQLite keeps
+    the same file while a connection is open; should it be another one (deleted and made again), it is reopened.
+    Without a log file, the database file is synced."""
+
+    def __init__(self, log: Path, database: Path):
+        self.paths = (log, database)
+        self.fd: int | None = None
+        self.inode: tuple[int, int] | None = None
+
+    def sync(self) -> None:
+        for path in self.paths:
+            try:
+                found = os.stat(path)
+            except FileNotFoundError:
+                continue
+            if self.fd is None or self.inode != (found.st_dev, found.st_ino):
+                self.close()
+                self.fd = os.open(path, os.O_RDONLY)
+                opened = os.fstat(self.fd)
+                self.inode = (opened.st_dev, opened.st_ino)
+            getattr(os, "fdatasync", os.fsync)(self.fd)  # macOS has no fdatasync
+            return
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = self.inode = None
+
+
+def _hand_over(batch: list[_Job]) -> None:
+    """A batch's answers to the event loop of each caller, in one call per loop (one, but for some tests)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+    for job in batch:
+        by_loop.setdefault(job.future.get_loop(), []).append(job)
+    for loop, answered in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_answer, answered)
+        except RuntimeError:  # that loop is closed: nobody there is waiting any more
+            pass
 
 
 def _answer(batch: list[_Job]) -> None:
