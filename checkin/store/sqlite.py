@@ -20,9 +20,10 @@ T = TypeVar("T")
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
-    # FULL in WAL mode: every commit is on the disk (the WAL is synced) before anyone is told it happened, so
-    # a scan a phone was told is stored survives a power cut as well as a crash. Group commit makes that one
-    # sync per batch of scans, not one per scan (bench/scan_load.py reports what it costs).
+    # FULL in WAL mode: every commit is on the disk (the WAL is synced) before anyone is told it happened, so a
+    # write survives a power cut as well as a crash (migrations, the command line). The server's writer is the
+    # exception that keeps the rule: its connection commits with NORMAL and _sync_loop syncs the log behind it,
+    # answering a batch's writes only once that sync has ended (bench/scan_load.py reports what the sync costs).
     "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
