@@ -33,7 +33,9 @@ from .session_cookie import SessionCookieMiddleware
 from .settings import Settings
 from .sign_in import SignInLimiter
 from .store.db import open_database
-from .web import Services, http_error_handler, make_templates, overflow_handler, problem_handler, server_error_handler
+from .store.sqlite import NotSynced
+from .web import (Services, http_error_handler, make_templates, not_synced_handler, overflow_handler, problem_handler,
+                  server_error_handler)
 from .documents.workers import WorkerLimits, Workers, warm_up
 
 
@@ -111,6 +113,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Starlette:
             Problem: problem_handler,
             HTTPException: http_error_handler,
             OverflowError: overflow_handler,
+            NotSynced: not_synced_handler,  # a commit the disk could not keep: 503 not_stored
             Exception: server_error_handler,
         },
         lifespan=lifespan,

@@ -32,3 +32,10 @@ class Problem(Exception):
 
 def not_found(what: str, code: str = "not_found") -> Problem:
     return Problem(404, code, f"{what} was not found.")
+
+
+def not_stored() -> Problem:
+    """A write whose commit the disk could not be made to keep (store.sqlite.NotSynced)."""
+    return Problem(503, "not_stored", "The server could not make sure this was saved on its disk (a disk error). It "
+                   "may or may not be recorded: send it again (a scan sent again with its nonce is never counted "
+                   "twice).", retry_after=5)

@@ -17,7 +17,7 @@ from .documents.badge_images import BadgeImages
 from .metrics import Metrics
 from .live.relay import Relay
 from .clock import Clock
-from .errors import Problem
+from .errors import Problem, not_stored
 from .settings import Settings
 from .sign_in import SignInLimiter
 from .store.db import Database
@@ -104,6 +104,10 @@ async def overflow_handler(request: Request, exc: Exception) -> Response:
     # A path id with more digits than any row id (/courses/99999999999999999999) passes Starlette's int
     # convertor and then overflows SQLite's integer: no such thing exists, so it is a 404, not a 500.
     return await problem_handler(request, Problem(404, "not_found", "There is nothing at this address."))
+
+
+async def not_synced_handler(request: Request, exc: Exception) -> Response:
+    return await problem_handler(request, not_stored())
 
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import uuid
 
 import pytest
@@ -233,3 +235,39 @@ def test_a_phones_scan_is_answered_like_every_other_address(client, world):
     assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (401, "device_token_missing")
     listing = client.get("/api/v1/scans", headers=bearer(world.course.token))
     assert (listing.status_code, listing.json()["error"]["code"]) == (405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)  # the embedded store syncs its log itself
+def test_a_scan_the_disk_could_not_keep_is_503_not_stored_and_safe_to_send_again(client, world, monkeypatch):
+    """The commit's sync fails (a dying disk): the phone is not told the scan is stored but 503 `not_stored` with
+    Retry-After, through the phone's path and the routed one alike; sent again with its nonce once the disk
+    works, the scan counts once."""
+    real = os.fdatasync
+    failing = {"on": True}
+
+    def fdatasync(fd):
+        if failing["on"]:
+            raise OSError(errno.EIO, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    scan = {"code": world.course.codes[0], "nonce": "n-disk"}
+    lost = client.post("/api/v1/scans", json=scan, headers=bearer(world.course.token))
+    assert lost.status_code == 503 and lost.headers["retry-after"] == "5"
+    assert lost.json()["error"]["code"] == "not_stored" and "send it again" in lost.json()["error"]["message"]
+    failing["on"] = False
+    again = client.post("/api/v1/scans", json=scan, headers=bearer(world.course.token))
+    assert again.status_code == 200 and again.json()["reason"] == "checked_in"
+    assert again.json()["replayed"] is True  # it had been committed: the retry finds it
+    # A routed write (the phone's undo) answers the same when its sync fails; its retry finds it done.
+    failing["on"] = True
+    undo = client.post(f"/api/v1/scans/{again.json()['scan_id']}/undo", headers=bearer(world.course.token))
+    assert (undo.status_code, undo.json()["error"]["code"], undo.headers["retry-after"]) == (503, "not_stored", "5")
+    failing["on"] = False
+    undo = client.post(f"/api/v1/scans/{again.json()['scan_id']}/undo", headers=bearer(world.course.token))
+    assert (undo.status_code, undo.json()["error"]["code"]) == (409, "already_undone")
+    conn = world.conn()
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM scans WHERE nonce = 'n-disk'").fetchone()[0] == 1
+    finally:
+        conn.close()

@@ -40,6 +40,8 @@ ERROR_CODES = {
     "not_found": "404: nothing at this address, such as an id in the path that is not a positive whole number "
     "or is too large to be one",
     "method_not_allowed": "405: the address does not take this method; 'Allow' lists the ones it takes",
+    "not_stored": "503: the server could not make sure the write reached its disk (a disk error); it may be recorded"
+                  " or not: send it again after 'Retry-After' (a scan with its nonce is never counted twice)",
     # Group check-in (units wing)
     "group_checkin_off": "409: group check-in is off for the device's course",
     "not_a_group_leader": "404: the code is not the badge of a unit's leader on the device's course",
@@ -157,7 +159,7 @@ def document() -> dict:
                                       "answers checked_out, not_checked_in, already_checked_out or exit_scans_off"},
                     },
                 }),
-                "responses": {"200": _json("The decision", _DECISION), **_errors(400, 401, 403, 404, 411, 413, 422)},
+                "responses": {"200": _json("The decision", _DECISION), **_errors(400, 401, 403, 404, 411, 413, 422, 503)},
             }},
             "/api/v1/scans/{scan_id}/undo": {"post": {
                 "summary": "Undo an accepted check-in made by this device, within its undo window",

@@ -5,7 +5,7 @@ Starlette's middleware layers, routing, Request object and Response class around
 measured the difference). So this plain ASGI layer, the outermost of the app's own, answers exactly that
 method and address when the request carries a bearer token, through the same `api.scan_answer` as the routed
 handler and with the same answers: the body limit (411/413, then the connection is closed), 400 for what is
-not a JSON object, Problems as JSON with their status and headers, the security headers of every answer.
+not a JSON object, Problems as JSON with their status and headers (a commit the disk could not keep as 503 `not_stored`), the security headers of every answer.
 Everything else, a scan without a bearer token included, goes on to the app as usual.
 """
 
@@ -15,8 +15,9 @@ import json
 
 from .. import bodies
 from ..auth import token_of
-from ..errors import Problem
+from ..errors import Problem, not_stored
 from ..security import HEADERS
+from ..store.sqlite import NotSynced
 from .api import scan_answer
 
 PATH = "/api/v1/scans"
@@ -49,7 +50,10 @@ class ScanEndpoint:
                 raise
             if body is None:
                 return  # the phone went away: nothing was read, nothing is recorded
-            status, answer = 200, await scan_answer(scope["app"].state.services, token, bodies.json_object(body))
+            try:
+                status, answer = 200, await scan_answer(scope["app"].state.services, token, bodies.json_object(body))
+            except NotSynced:
+                raise not_stored() from None
         except Problem as problem:
             status, answer = problem.status, problem.as_json()
             extra += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in problem.headers.items()]

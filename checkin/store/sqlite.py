@@ -323,7 +323,7 @@ def _sync_loop(path: Path, synced: queue.SimpleQueue) -> None:
             try:
                 log.sync()
             except OSError as exc:  # committed, but not known to be on the disk: not acknowledged as stored
-                failure = sqlite3.OperationalError(f"the commit could not be synced to the disk: {exc}")
+                failure = NotSynced(f"the commit could not be synced to the disk: {exc}")
                 for batch in batches:
                     for job in batch:
                         if job.error is None:
@@ -334,6 +334,11 @@ def _sync_loop(path: Path, synced: queue.SimpleQueue) -> None:
                 return
     finally:
         log.close()
+
+
+class NotSynced(sqlite3.OperationalError):
+    """A write that committed but that the disk could not be made to keep (its sync failed): it may be in the
+    database or, after a power cut, not. Answered 503 `not_stored` (web.py): send it again."""
 
 
 class _LogFile:
