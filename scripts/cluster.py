@@ -72,7 +72,7 @@ class LocalCluster:
         say("checkin migrate ...")
         self.checkin("migrate")
         password = secrets.token_urlsafe(9)
-        demo = self.checkin("demo", "--password", password)
+        demo = self.checkin("demo", f"--password={password}")  # one argument, even when it starts with "-"
         upstreams = []
         for name in NAMES[:self.count]:
             port = pgcluster.free_port()
