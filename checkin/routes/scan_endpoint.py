@@ -5,8 +5,9 @@ Starlette's middleware layers, routing, Request object and Response class around
 measured the difference). So this plain ASGI layer, the outermost of the app's own, answers exactly that
 method and address when the request carries a bearer token, through the same `api.scan_answer` as the routed
 handler and with the same answers: the body limit (411/413, then the connection is closed), 400 for what is
-not a JSON object, Problems as JSON with their status and headers (a commit the disk could not keep as 503 `not_stored`), the security headers of every answer.
-Everything else, a scan without a bearer token included, goes on to the app as usual.
+not a JSON object, Problems as JSON with their status and headers (a commit the disk could not keep: 503
+`not_stored`, as the app's handler says it), the security headers of every answer. Everything else, a scan
+without a bearer token included, goes on to the app as usual.
 """
 
 from __future__ import annotations
