@@ -1,4 +1,5 @@
-"""The embedded SQLite store: connections with our pragmas, and one writer fed by a queue (group commit)."""
+"""The embedded SQLite store: connections with our pragmas, and one writer fed by a queue (group commit), its log
+synced behind it."""
 
 from __future__ import annotations
 
@@ -144,12 +145,12 @@ WRITER_STATEMENTS = 512  # prepared statements the writer keeps (the sqlite3 mod
 
 
 class SQLiteDatabase:
-    """One writer thread fed by a queue, and one read connection.
+    """One writer thread fed by a queue, a syncer thread behind it, and one read connection.
 
     `write(fn, ...)` runs fn(conn, ...) on the writer's thread. Writes that arrive together share one
     transaction (group commit); one that raises is rolled back alone (see _run_batch), and every caller
-    gets its answer only after the COMMIT. Fifty scans at the door cost one commit, not fifty, and nothing
-    interleaves within a write.
+    gets its answer only after the COMMIT and a sync of the log that began after it (_sync_loop). Fifty scans
+    at the door cost one commit and at most one sync, not fifty, and nothing interleaves within a write.
 
     The writer is a thread of its own that takes the next batch as soon as the last one is committed, whatever
     the event loop is doing: the loop only queues jobs and is woken once per batch to hand out the answers. (A
